@@ -1,0 +1,55 @@
+"""The per-session event log: features become numbered events on the bus.
+
+Every feature or status change gets the session's next sequence number and the
+wall-clock time it left the processor, then goes to the session's events topic.
+The topic is bounded, so the log is too; a monitor that reconnects reads
+everything after the last ``seq`` it saw.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+
+from .bus import Bus
+from .types import Event, Feature, Role
+
+
+def events_topic(session_id: str) -> str:
+    """The bus topic that holds a session's events."""
+    return f"session:{session_id}:events"
+
+
+class EventLog:
+    """Numbers a session's features and publishes them as events."""
+
+    def __init__(self, session_id: str, bus: Bus, clock: Callable[[], float] = time.time):
+        self.session_id = session_id
+        self.topic = events_topic(session_id)
+        self._bus = bus
+        self._clock = clock
+        self.last_seq = 0
+
+    async def emit(self, feature: Feature) -> Event:
+        """Log one feature; returns the event it became."""
+        self.last_seq += 1
+        event = Event(
+            session=self.session_id,
+            seq=self.last_seq,
+            t=feature.t,
+            t_emit=self._clock(),
+            kind=feature.kind,
+            role=feature.role,
+            data=feature.data,
+        )
+        await self._bus.publish(self.topic, event.to_dict(), id=event.seq)
+        return event
+
+    async def emit_all(self, features: Iterable[Feature]) -> None:
+        """Log features in order."""
+        for feature in features:
+            await self.emit(feature)
+
+    async def status(self, kind: str, t: float, role: Role | None = None, **data) -> Event:
+        """Log a status change (stream lost, bad rate, recording started ...)."""
+        return await self.emit(Feature(kind=kind, role=role, t=t, data=data))

@@ -1,0 +1,190 @@
+"""The HTTP and websocket API, and the pages.
+
+* ``GET /api/health`` — liveness.
+* ``GET /api/sessions``, ``POST /api/sessions``, ``GET /api/sessions/{id}``.
+* ``WS /ws/sessions/{id}?after=SEQ`` — the session's events as JSON, every
+  event with ``seq > after`` (default 0: all that the log still holds), then
+  live ones. A monitor that reconnects passes the last ``seq`` it saw and gets
+  exactly what it missed, nothing twice.
+* ``/`` and ``/static`` — the monitor page.
+
+Every call needs the service's access token (``Authorization: Bearer`` or a
+``token`` query parameter) unless auth was disabled on a loopback host.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+from contextlib import asynccontextmanager
+from importlib.resources import files
+from typing import Any
+
+from fastapi import Depends, FastAPI, HTTPException, Request, WebSocket, WebSocketDisconnect
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, Field
+
+from dyadscope.stream.events import events_topic
+
+from .config import Config
+from .sessions import SessionError, SessionManager
+from .wire import to_json
+
+log = logging.getLogger(__name__)
+
+#: Websocket close codes (4000-4999 are for applications).
+CLOSE_BAD_REQUEST = 4400
+CLOSE_UNAUTHORIZED = 4401
+CLOSE_UNKNOWN_SESSION = 4404
+CLOSE_MESSAGE_TOO_BIG = 1009
+#: A client that has not taken a message for this long is dropped; it will
+#: reconnect and resume from its last ``seq``.
+SEND_TIMEOUT_S = 10.0
+#: Events read from the log per step for one connection.
+READ_BATCH = 256
+
+STATIC_DIR = files("dyadscope.client") / "static"
+
+
+class SessionRequest(BaseModel):
+    """Body of ``POST /api/sessions``."""
+
+    id: str = Field(description="1-64 letters, digits, '_' or '-'")
+    lsl: bool = Field(default=True, description="ingest the LSL streams that can be assigned")
+
+
+def _token_ok(config: Config, presented: str | None) -> bool:
+    if not config.auth_enabled:
+        return True
+    return presented is not None and hmac.compare_digest(presented.encode(), config.token.encode())
+
+
+def _presented_token(authorization: str | None, query_token: str | None) -> str | None:
+    if authorization and authorization.lower().startswith("bearer "):
+        return authorization[7:].strip()
+    return query_token
+
+
+def create_app(config: Config, manager: SessionManager) -> FastAPI:
+    """The service's ASGI app; ``manager`` owns the sessions and their bus."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        await manager.stop_all()
+
+    app = FastAPI(title="DyadScope", version="0.1.0", lifespan=lifespan)
+
+    def require_token(request: Request) -> None:
+        presented = _presented_token(request.headers.get("authorization"), request.query_params.get("token"))
+        if not _token_ok(config, presented):
+            raise HTTPException(status_code=401, detail="missing or wrong access token")
+
+    def session_or_404(session_id: str):
+        session = manager.get(session_id)
+        if session is None:
+            raise HTTPException(status_code=404, detail=f"no session {session_id!r}")
+        return session
+
+    @app.get("/api/health")
+    async def health() -> dict[str, Any]:
+        return {"status": "ok", "sessions": len(manager.all())}
+
+    @app.get("/api/sessions", dependencies=[Depends(require_token)])
+    async def list_sessions() -> list[dict[str, Any]]:
+        return [s.describe() for s in manager.all()]
+
+    @app.post("/api/sessions", status_code=201, dependencies=[Depends(require_token)])
+    async def create_session(body: SessionRequest) -> dict[str, Any]:
+        try:
+            session = await manager.create(body.id, lsl=body.lsl)
+        except SessionError as exc:
+            raise HTTPException(status_code=409 if "exists" in str(exc) else 422, detail=str(exc)) from None
+        return session.describe()
+
+    @app.get("/api/sessions/{session_id}", dependencies=[Depends(require_token)])
+    async def get_session(session_id: str) -> dict[str, Any]:
+        return session_or_404(session_id).describe()
+
+    @app.websocket("/ws/sessions/{session_id}")
+    async def session_events(websocket: WebSocket, session_id: str) -> None:
+        await websocket.accept()
+        presented = _presented_token(websocket.headers.get("authorization"), websocket.query_params.get("token"))
+        if not _token_ok(config, presented):
+            await websocket.close(CLOSE_UNAUTHORIZED, "missing or wrong access token")
+            return
+        if manager.get(session_id) is None:
+            await websocket.close(CLOSE_UNKNOWN_SESSION, f"no session {session_id!r}")
+            return
+        after_raw = websocket.query_params.get("after", "0")
+        if not after_raw.isdigit() or len(after_raw) > 18:
+            await websocket.close(CLOSE_BAD_REQUEST, "after must be a non-negative integer sequence number")
+            return
+        await _stream_events(websocket, manager, session_id, int(after_raw), config.max_client_message)
+
+    app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
+
+    @app.get("/", include_in_schema=False)
+    async def monitor_page() -> FileResponse:
+        return FileResponse(str(STATIC_DIR / "monitor.html"))
+
+    return app
+
+
+async def _stream_events(
+    websocket: WebSocket, manager: SessionManager, session_id: str, after: int, max_message: int
+) -> None:
+    """Send every event after ``after``, then live ones, until the client leaves.
+
+    Each connection only holds a cursor into the session's bounded log, so a
+    slow tablet falls behind on its own and never stalls the others; one that
+    stops taking messages for ``SEND_TIMEOUT_S`` is closed and resumes later.
+    """
+    topic = events_topic(session_id)
+    _, last = await manager.bus.bounds(topic)
+    if after > last:
+        await websocket.close(CLOSE_BAD_REQUEST, f"after={after} is beyond the last event ({last}); resume with after=0")
+        return
+    listener = asyncio.create_task(_watch_client(websocket, max_message))
+    cursor = after
+    try:
+        while not listener.done():
+            reader = asyncio.create_task(manager.bus.read(topic, cursor, limit=READ_BATCH, timeout=15.0))
+            await asyncio.wait({reader, listener}, return_when=asyncio.FIRST_COMPLETED)
+            if not reader.done():
+                reader.cancel()
+                break
+            for seq, event in reader.result():
+                await asyncio.wait_for(websocket.send_text(to_json(event)), SEND_TIMEOUT_S)
+                cursor = seq
+            if manager.get(session_id) is None:
+                await websocket.close(1001, "session ended")
+                break
+    except (WebSocketDisconnect, RuntimeError):
+        pass  # the client left mid-send
+    except TimeoutError:
+        log.info("websocket for session %s too slow; closing so it can resume", session_id)
+        await websocket.close(1013, "client too slow; reconnect with after=<last seq>")
+    finally:
+        listener.cancel()
+
+
+async def _watch_client(websocket: WebSocket, max_message: int) -> None:
+    """Wait for the client to leave; close it if it sends something oversized.
+
+    Clients have nothing to say on this socket; anything they send is read
+    and dropped so the connection's buffers stay bounded.
+    """
+    try:
+        while True:
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            payload = message.get("text") or message.get("bytes") or b""
+            if len(payload) > max_message:
+                await websocket.close(CLOSE_MESSAGE_TOO_BIG, "message too big")
+                return
+    except (WebSocketDisconnect, RuntimeError):
+        return

@@ -1,0 +1,56 @@
+"""The ``dyadscope`` command line.
+
+Each verb lives in its own module ``dyadscope.service.cmd_<verb>``, which
+offers ``register(subparsers)``: it adds its parser (with help on every option)
+and sets ``func`` to a callable that takes the parsed arguments and returns the
+exit code. Errors a user can act on are raised as :class:`CliError` and printed
+as one line, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+#: Verb modules, in the order ``--help`` lists them.
+VERBS = ("demo", "serve", "streams", "simulate")
+
+
+class CliError(Exception):
+    """A problem the user can fix; printed without a traceback, exit code 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full parser, with one sub-parser per verb."""
+    parser = argparse.ArgumentParser(
+        prog="dyadscope",
+        description="Real-time in-session monitoring for psychotherapy.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    subparsers = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
+    for verb in VERBS:
+        importlib.import_module(f"dyadscope.service.cmd_{verb}").register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``dyadscope`` script."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return int(args.func(args) or 0)
+    except CliError as exc:
+        print(f"dyadscope {args.verb}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,59 @@
+"""``dyadscope serve``: run the service."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+
+from .cli import CliError
+from .config import Config
+from .runner import run_service
+
+
+def add_service_options(parser: argparse.ArgumentParser, *, default_port: int = 8765) -> None:
+    """Options shared by the verbs that run the service."""
+    parser.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1: this machine only)")
+    parser.add_argument("--port", type=int, default=None, help=f"port to listen on (default {default_port}; 0 = any free port)")
+    parser.add_argument("--duration", type=float, default=None, metavar="SECONDS", help="stop by itself after this long")
+    parser.add_argument(
+        "--assign",
+        action="append",
+        default=None,
+        metavar="'STREAM NAME=role:modality'",
+        help="assign an LSL stream explicitly (repeatable); otherwise roles come from stream metadata",
+    )
+
+
+def config_from_args(args: argparse.Namespace) -> Config:
+    """The configuration the options and DYADSCOPE_* variables give."""
+    try:
+        return Config.from_env(
+            host=args.host,
+            port=args.port,
+            assign=tuple(args.assign) if args.assign else None,
+        ).with_token()
+    except ValueError as exc:
+        raise CliError(f"bad configuration: {exc}") from None
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "serve",
+        help="run the service (API, websockets, pages)",
+        description="Run the DyadScope service. Sessions are opened through the API or with --session.",
+    )
+    add_service_options(parser)
+    parser.add_argument(
+        "--session",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="open a session at start-up that ingests the LSL streams it can assign (repeatable)",
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    config = config_from_args(args)
+    asyncio.run(run_service(config, sessions=args.session, duration=args.duration))
+    return 0

@@ -1,0 +1,82 @@
+"""Service configuration: defaults, environment variables, command-line flags.
+
+Precedence: command-line flag, then ``DYADSCOPE_<NAME>`` environment variable,
+then the default. The defaults are the embedded single-process setup: listen
+on loopback only, in-memory bus, no Redis.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "DYADSCOPE_"
+
+
+def _default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "dyadscope"
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything the service needs to know at start-up."""
+
+    #: Address to listen on. Loopback by default: nothing listens beyond
+    #: this machine unless asked to.
+    host: str = "127.0.0.1"
+    port: int = 8765
+    #: Access token required on every API and websocket call. Empty means
+    #: "generate one at start-up" (printed in the URL); "none" disables
+    #: auth, which is only accepted on a loopback host.
+    token: str = ""
+    #: Where recordings, history and models live.
+    data_dir: Path = field(default_factory=_default_data_dir)
+    #: Events kept per session for resuming monitors.
+    event_log_length: int = 20_000
+    #: Chunks waiting for processing per session before LSL pulls pause.
+    ingest_queue_length: int = 256
+    #: Largest message a websocket client may send, in bytes.
+    max_client_message: int = 4096
+    #: Explicit stream assignments, "STREAM NAME=role:modality".
+    assign: tuple[str, ...] = ()
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Config:
+        """Defaults, overridden by ``DYADSCOPE_*`` variables, then by ``overrides``."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = environ.get(ENV_PREFIX + f.name.upper())
+            if raw is None:
+                continue
+            if f.name in ("port", "event_log_length", "ingest_queue_length", "max_client_message"):
+                values[f.name] = int(raw)
+            elif f.name == "data_dir":
+                values[f.name] = Path(raw)
+            elif f.name == "assign":
+                values[f.name] = tuple(s for s in raw.split(";") if s.strip())
+            else:
+                values[f.name] = raw
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+    def with_token(self) -> Config:
+        """This configuration with a concrete token (a fresh random one if unset)."""
+        if self.token == "none" and not is_loopback(self.host):
+            raise ValueError(f"auth can only be disabled on a loopback host, not {self.host!r}")
+        if self.token:
+            return self
+        return replace(self, token=secrets.token_urlsafe(18))
+
+    @property
+    def auth_enabled(self) -> bool:
+        return self.token != "none"
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` only accepts connections from this machine."""
+    return host in ("localhost", "::1") or host.startswith("127.")

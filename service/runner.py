@@ -1,0 +1,116 @@
+"""Running the service: bind, serve, open sessions, stop cleanly.
+
+Shared by ``dyadscope serve`` and ``dyadscope demo``. The socket is bound
+here rather than by uvicorn so that a port already in use is a clear error,
+and port 0 (any free port, used by the tests) is reported back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import webbrowser
+from collections.abc import Sequence
+
+import uvicorn
+
+from dyadscope.stream.bus import MemoryBus
+from dyadscope.stream.processors.registry import default_pipeline
+
+from .app import create_app
+from .cli import CliError
+from .config import Config
+from .sessions import SessionManager
+
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket, or a :class:`CliError` that says what to do."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise CliError(f"cannot listen on {host}:{port} ({exc.strerror}); choose another with --port") from None
+    sock.listen(128)
+    sock.setblocking(False)
+    return sock
+
+
+def monitor_url(config: Config, port: int, session_id: str) -> str:
+    """The URL a person opens; the token rides in the fragment, never in server logs."""
+    host = f"[{config.host}]" if ":" in config.host else config.host
+    url = f"http://{host}:{port}/?session={session_id}"
+    return url + (f"#token={config.token}" if config.auth_enabled else "")
+
+
+class Service:
+    """The service as one object: socket, bus, sessions, app and server."""
+
+    def __init__(self, config: Config):
+        self.config = config
+        self._sock = bind(config.host, config.port)
+        self.port: int = self._sock.getsockname()[1]
+        self.bus = MemoryBus(maxlen=config.event_log_length)
+        self.manager = SessionManager(config, self.bus, default_pipeline)
+        self.app = create_app(config, self.manager)
+        self._server = uvicorn.Server(
+            uvicorn.Config(
+                self.app,
+                log_level="warning",
+                access_log=False,  # URLs can carry the access token
+                lifespan="on",
+                ws_max_size=config.max_client_message,
+            )
+        )
+        self._serving: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Serve in the background; returns once connections are accepted."""
+        self._serving = asyncio.create_task(self._server.serve(sockets=[self._sock]))
+        while not self._server.started:
+            if self._serving.done():
+                self._serving.result()  # start-up failed: raise why
+                raise RuntimeError("the server stopped during start-up")
+            await asyncio.sleep(0.02)
+
+    async def wait(self, timeout: float | None = None) -> None:
+        """Until the server stops by itself (Ctrl-C) or ``timeout`` passes."""
+        assert self._serving is not None, "start() first"
+        await asyncio.wait({self._serving}, timeout=timeout)
+
+    async def stop(self) -> None:
+        """Stop accepting, stop every session, close the bus."""
+        self._server.should_exit = True
+        if self._serving is not None:
+            await self._serving
+        await self.bus.close()
+
+    def url(self, session_id: str) -> str:
+        return monitor_url(self.config, self.port, session_id)
+
+
+async def run_service(
+    config: Config,
+    *,
+    sessions: Sequence[str] = (),
+    duration: float | None = None,
+    open_browser: bool = False,
+) -> None:
+    """Serve until interrupted or for ``duration`` seconds, with ``sessions`` open."""
+    service = Service(config)
+    await service.start()
+    try:
+        for session_id in sessions:
+            await service.manager.create(session_id)
+        print(f"DyadScope is listening on {config.host}:{service.port}", flush=True)
+        for session_id in sessions:
+            url = service.url(session_id)
+            print(f"Monitor for session {session_id!r}: {url}", flush=True)
+            if open_browser:
+                webbrowser.open(url)
+        await service.wait(duration)
+    finally:
+        await service.stop()

@@ -1,0 +1,145 @@
+"""Core stream pieces: ring buffer, bus, pipeline, event log, wire encoding."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import numpy as np
+import pytest
+
+from dyadscope.service.wire import to_json
+from dyadscope.stream.bus import MemoryBus, subscribe
+from dyadscope.stream.events import EventLog
+from dyadscope.stream.pipeline import Pipeline
+from dyadscope.stream.ring import RingBuffer
+from dyadscope.stream.types import Chunk, Feature, StreamInfo
+
+
+def test_ring_buffer_keeps_newest_rows_in_order():
+    ring = RingBuffer(5)
+    ring.extend(np.arange(3.0))
+    assert ring.latest().tolist() == [0, 1, 2]
+    ring.extend(np.arange(3.0, 9.0))  # wraps
+    assert ring.latest().tolist() == [4, 5, 6, 7, 8]
+    assert ring.latest(2).tolist() == [7, 8]
+    assert ring.total == 9 and len(ring) == 5
+    assert ring.since(6).tolist() == [6, 7, 8]
+    assert ring.since(0).tolist() == [4, 5, 6, 7, 8]  # older rows are gone
+    ring.extend(np.arange(100.0, 112.0))  # more than capacity at once
+    assert ring.latest().tolist() == [107, 108, 109, 110, 111]
+
+
+def test_ring_buffer_rows_of_vectors_and_shape_errors():
+    ring = RingBuffer(4, channels=2)
+    ring.extend(np.ones((3, 2)))
+    ring.append(np.array([5.0, 6.0]))
+    assert ring.latest(1).tolist() == [[5.0, 6.0]]
+    with pytest.raises(ValueError):
+        ring.extend(np.ones((2, 3)))
+    with pytest.raises(ValueError):
+        RingBuffer(0)
+
+
+def test_chunk_rejects_mismatched_shapes():
+    info = StreamInfo("x", "ECG", 1, 100.0)
+    with pytest.raises(ValueError):
+        Chunk(info, np.zeros(3), np.zeros((4, 1)))
+    with pytest.raises(ValueError):
+        Chunk(info, np.zeros(3), np.zeros(3))
+
+
+def test_memory_bus_reads_after_cursor_and_bounds_topics():
+    async def scenario():
+        bus = MemoryBus(maxlen=3)
+        assert await bus.read("t", 0) == []
+        for i in range(5):
+            assert await bus.publish("t", {"i": i}) == i + 1
+        assert await bus.bounds("t") == (3, 5)
+        assert [m["i"] for _, m in await bus.read("t", 0)] == [2, 3, 4]  # oldest are gone
+        assert [mid for mid, _ in await bus.read("t", 3)] == [4, 5]
+        assert await bus.read("t", 5, timeout=0.05) == []
+        with pytest.raises(ValueError):
+            await bus.publish("t", {}, id=5)
+        # a waiting reader wakes on publish
+        waiter = asyncio.create_task(bus.read("t", 5, timeout=5))
+        await asyncio.sleep(0.01)
+        await bus.publish("t", {"i": 5})
+        assert [m["i"] for _, m in await waiter] == [5]
+        # subscribe yields each message once, in order
+        got = []
+        async for mid, _ in subscribe(bus, "t", after=4):
+            got.append(mid)
+            if mid == 6:
+                break
+        assert got == [5, 6]
+
+    asyncio.run(scenario())
+
+
+def test_memory_bus_sparse_ids_are_found_by_scan():
+    async def scenario():
+        bus = MemoryBus()
+        for mid in (10, 20, 30):
+            await bus.publish("t", {"id": mid}, id=mid)
+        assert [mid for mid, _ in await bus.read("t", 15)] == [20, 30]
+        assert [mid for mid, _ in await bus.read("t", 0, limit=1)] == [10]
+
+    asyncio.run(scenario())
+
+
+def test_event_log_numbers_features_and_publishes():
+    async def scenario():
+        bus = MemoryBus()
+        log = EventLog("s", bus, clock=lambda: 1234.5)
+        e1 = await log.emit(Feature("heart_rate", "patient", 10.0, {"bpm": 61}))
+        await log.status("stream_lost", t=11.0, role="therapist", stream="ECG")
+        assert e1.seq == 1 and e1.t_emit == 1234.5
+        stored = [m for _, m in await bus.read(log.topic, 0)]
+        assert [m["seq"] for m in stored] == [1, 2]
+        assert stored[1]["data"] == {"stream": "ECG"} and stored[1]["role"] == "therapist"
+
+    asyncio.run(scenario())
+
+
+class _Doubler:
+    def process(self, chunk):
+        return [Feature("double", chunk.info.role, float(t), {"v": float(v) * 2}) for t, v in zip(chunk.timestamps, chunk.values[:, 0])]
+
+
+class _Summer:
+    consumes = frozenset({"double"})
+
+    def __init__(self):
+        self.total = 0.0
+
+    def consume(self, feature):
+        self.total += feature.data["v"]
+        return [Feature("sum", None, feature.t, {"total": self.total})]
+
+
+def test_pipeline_routes_chunks_and_chains_feature_processors():
+    built = []
+
+    def factory(info):
+        built.append(info.name)
+        return [_Doubler()] if info.modality == "ECG" else []
+
+    pipeline = Pipeline([factory], [_Summer()])
+    ecg = StreamInfo("ecg", "ECG", 1, 10.0, role="patient")
+    eda = StreamInfo("eda", "EDA", 1, 4.0, role="patient")
+    out = pipeline.process(Chunk(ecg, np.array([0.0, 0.1]), np.array([[1.0], [2.0]])))
+    assert [(f.kind, f.data) for f in out] == [
+        ("double", {"v": 2.0}),
+        ("double", {"v": 4.0}),
+        ("sum", {"total": 2.0}),
+        ("sum", {"total": 6.0}),
+    ]
+    assert pipeline.process(Chunk(eda, np.array([0.0]), np.array([[1.0]]))) == []
+    pipeline.process(Chunk(ecg, np.array([0.2]), np.array([[1.0]])))
+    assert built == ["ecg", "eda"]  # processors are built once per stream
+
+
+def test_wire_encoding_is_strict_json():
+    text = to_json({"a": float("nan"), "b": np.float32(1.5), "c": np.int64(3), "d": [np.inf, 2.0], "e": np.arange(2)})
+    assert json.loads(text) == {"a": None, "b": 1.5, "c": 3, "d": [None, 2.0], "e": [0, 1]}

@@ -27,10 +27,10 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
 from dyadscope.stream.events import events_topic
+from dyadscope.stream.wire import to_json
 
 from .config import Config
 from .sessions import SessionError, SessionManager
-from .wire import to_json
 
 log = logging.getLogger(__name__)
 

@@ -16,6 +16,9 @@ def add_service_options(parser: argparse.ArgumentParser, *, default_port: int = 
     parser.add_argument("--port", type=int, default=None, help=f"port to listen on (default {default_port}; 0 = any free port)")
     parser.add_argument("--duration", type=float, default=None, metavar="SECONDS", help="stop by itself after this long")
     parser.add_argument(
+        "--bus", default=None, metavar="URL", help="message bus: 'memory' (default, one process) or a redis:// URL"
+    )
+    parser.add_argument(
         "--assign",
         action="append",
         default=None,
@@ -30,6 +33,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
         return Config.from_env(
             host=args.host,
             port=args.port,
+            bus=args.bus,
             assign=tuple(args.assign) if args.assign else None,
         ).with_token()
     except ValueError as exc:

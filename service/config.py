@@ -35,6 +35,8 @@ class Config:
     token: str = ""
     #: Where recordings, history and models live.
     data_dir: Path = field(default_factory=_default_data_dir)
+    #: The message bus: "memory" (one process) or a redis:// URL.
+    bus: str = "memory"
     #: Events kept per session for resuming monitors.
     event_log_length: int = 20_000
     #: Chunks waiting for processing per session before LSL pulls pause.

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import uvicorn
 
-from dyadscope.stream.bus import MemoryBus
+from dyadscope.stream.bus import open_bus
 from dyadscope.stream.processors.registry import default_pipeline
 
 from .app import create_app
@@ -53,7 +53,7 @@ class Service:
         self.config = config
         self._sock = bind(config.host, config.port)
         self.port: int = self._sock.getsockname()[1]
-        self.bus = MemoryBus(maxlen=config.event_log_length)
+        self.bus = open_bus(config.bus, config.event_log_length)
         self.manager = SessionManager(config, self.bus, default_pipeline)
         self.app = create_app(config, self.manager)
         self._server = uvicorn.Server(
@@ -100,7 +100,10 @@ async def run_service(
     open_browser: bool = False,
 ) -> None:
     """Serve until interrupted or for ``duration`` seconds, with ``sessions`` open."""
-    service = Service(config)
+    try:
+        service = Service(config)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
     await service.start()
     try:
         for session_id in sessions:

@@ -62,6 +62,7 @@ class Session:
     async def start(self) -> None:
         """Begin processing; must be called from the event loop."""
         self._loop = asyncio.get_running_loop()
+        await self.log.resume()
         self._task = asyncio.create_task(self._run(), name=f"session-{self.id}")
 
     def on_stop(self, stopper: Callable[[], Any]) -> None:

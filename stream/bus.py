@@ -134,3 +134,14 @@ class MemoryBus:
         self._closed = True
         for t in self._topics.values():
             t.changed.set()
+
+
+def open_bus(url: str = "memory", maxlen: int = 10_000) -> Bus:
+    """The bus a configuration names: ``"memory"`` or a ``redis://`` URL."""
+    if url == "memory":
+        return MemoryBus(maxlen)
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        from .redis_bus import RedisBus
+
+        return RedisBus(url, maxlen)
+    raise ValueError(f"unknown bus {url!r}: use 'memory' or a redis:// URL")

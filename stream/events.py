@@ -30,6 +30,10 @@ class EventLog:
         self._clock = clock
         self.last_seq = 0
 
+    async def resume(self) -> None:
+        """Number on from what the bus already holds (a service restarted on Redis)."""
+        self.last_seq = (await self._bus.bounds(self.topic))[1]
+
     async def emit(self, feature: Feature) -> Event:
         """Log one feature; returns the event it became."""
         self.last_seq += 1

@@ -106,3 +106,13 @@ def test_oversized_client_message_closes_only_that_connection(running_service):
         _emit(running_service, "s1", 1)
         assert _receive(calm, 1)[0]["seq"] == 1
     assert httpx.get(f"{running_service.base}/api/health").status_code == 200
+
+
+def test_resume_works_the_same_on_a_redis_bus(make_service, redis_url):
+    service = make_service(bus=redis_url)
+    _open_session(service, "on-redis")
+    _emit(service, "on-redis", 4)
+    with connect(service.ws_url("on-redis", after=2)) as ws:
+        assert [e["seq"] for e in _receive(ws, 2)] == [3, 4]
+        _emit(service, "on-redis", 1, start_t=10)
+        assert _receive(ws, 1)[0]["t"] == 10.0

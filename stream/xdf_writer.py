@@ -22,6 +22,7 @@ from __future__ import annotations
 import struct
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from enum import IntEnum
 
 import numpy as np
@@ -219,3 +220,26 @@ def stream_footer_chunk(
     for time, value in clock_offsets:
         _add_fields(ET.SubElement(offsets, "offset"), {"time": repr(float(time)), "value": repr(float(value))})
     return encode_chunk(Tag.STREAM_FOOTER, struct.pack("<I", stream_id) + _xml_text(root))
+
+
+@dataclass
+class FooterTally:
+    """What a stream's footer says, gathered as its chunks go by."""
+
+    first: float = 0.0
+    last: float = 0.0
+    count: int = 0
+    offsets: list[tuple[float, float]] = field(default_factory=list)
+
+    def add_samples(self, stamps: np.ndarray) -> None:
+        """Count a Samples chunk's timestamps."""
+        if len(stamps) == 0:
+            return
+        if self.count == 0:
+            self.first = float(stamps[0])
+        self.last = float(stamps[-1])
+        self.count += len(stamps)
+
+    def footer_chunk(self, stream_id: int) -> bytes:
+        """The StreamFooter chunk for what was counted."""
+        return stream_footer_chunk(stream_id, self.first, self.last, self.count, self.offsets)

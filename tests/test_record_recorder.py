@@ -1,0 +1,288 @@
+"""The session recorder: contents, naming, crash safety, repair, full disks and unwritable folders."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import pyxdf
+
+from dyadscope.stream import xdf_repair
+from dyadscope.stream.recorder import (
+    DiskFullError,
+    Recorder,
+    RecordingError,
+    UnwritableError,
+)
+from dyadscope.stream.types import Chunk, Event, StreamInfo
+
+ECG = StreamInfo(
+    name="ECG patient", modality="ECG", channel_count=2, nominal_rate=500.0, source_id="ecg-p", role="patient",
+    channel_labels=("I", "II"), units=("mV", "mV"),
+)  # fmt: skip
+
+
+def _by_name(streams: list[dict]) -> dict[str, dict]:
+    return {s["info"]["name"][0]: s for s in streams}
+
+
+def _ecg_chunk(start: int, n: int) -> tuple[Chunk, np.ndarray]:
+    index = np.arange(start, start + n)
+    raw = 100.0 + index / 500.0
+    values = np.column_stack([np.sin(index / 50.0), np.cos(index / 50.0)]).astype(np.float32)
+    return Chunk(ECG, raw + 0.25, values), raw  # chunk on the session clock, raw on the sender's
+
+
+def test_records_streams_offsets_events_and_markers(tmp_path: Path) -> None:
+    path = tmp_path / "rec.xdf"
+    with Recorder(path, {"participant": "P01"}) as rec:
+        rec.add_stream(ECG)
+        for k in range(10):
+            chunk, raw = _ecg_chunk(k * 50, 50)
+            rec.write(chunk, raw_timestamps=raw)
+            rec.clock_offset(ECG.key, raw[0], 0.25)
+        events = [
+            Event("s", 1, 100.2, 0.0, "heart_rate", "patient", {"bpm": 71.5, "quality": "good"}),
+            Event("s", 2, 100.4, 0.0, "heart_rate", "patient", {"bpm": 72.0}),
+            Event("s", 3, 100.5, 0.0, "synchrony", None, {"r": 0.4, "lag": -1.5}),
+        ]
+        rec.write_events(events)
+        rec.marker(100.3, "patient laughs")
+
+    streams, header = pyxdf.load_xdf(str(path), dejitter_timestamps=False)
+    by_name = _by_name(streams)
+    assert header["info"]["participant"] == ["P01"]
+    ecg = by_name["ECG patient"]
+    np.testing.assert_array_equal(ecg["time_series"], np.vstack([_ecg_chunk(k * 50, 50)[0].values for k in range(10)]))
+    np.testing.assert_allclose(ecg["time_stamps"], 100.25 + np.arange(500) / 500.0, atol=1e-6)
+    assert ecg["footer"]["info"]["sample_count"] == ["500"]
+    assert ecg["info"]["desc"][0]["dyadscope"][0]["role"] == ["patient"]
+
+    logged = [json.loads(row[0]) for row in by_name["DyadScope events"]["time_series"]]
+    assert [e["seq"] for e in logged] == [1, 2, 3]
+    assert logged[0]["data"] == {"bpm": 71.5, "quality": "good"}
+    hr = by_name["DyadScope heart_rate patient"]
+    np.testing.assert_array_equal(hr["time_series"][:, 0], [71.5, 72.0])
+    assert hr["info"]["desc"][0]["dyadscope"][0]["kind"] == ["heart_rate"]
+    sync = by_name["DyadScope synchrony dyad"]
+    assert [c["label"][0] for c in sync["info"]["desc"][0]["channels"][0]["channel"]] == ["lag", "r"]
+    np.testing.assert_array_equal(sync["time_series"], [[-1.5, 0.4]])
+    assert by_name["DyadScope markers"]["time_series"] == [["patient laughs"]]
+    assert not xdf_repair.is_unfinished(path)
+
+
+def test_session_naming_is_bids_style_and_never_overwrites(tmp_path: Path) -> None:
+    first = Recorder.for_session(tmp_path, subject="P01", session="3", task="therapy")
+    second = Recorder.for_session(tmp_path, subject="P01", session="3", task="therapy")
+    first.close()
+    second.close()
+    assert first.path == tmp_path / "sub-P01/ses-3/sub-P01_ses-3_task-therapy_run-01_physio.xdf"
+    assert second.path.name == "sub-P01_ses-3_task-therapy_run-02_physio.xdf"
+    with pytest.raises(FileExistsError):
+        Recorder(first.path)
+    for bad in ("John Doe", "../x", "", "p-1"):
+        with pytest.raises(ValueError, match="letters and digits"):
+            Recorder.for_session(tmp_path, subject=bad, session="1")
+
+
+def test_boundary_chunks_are_written_periodically(tmp_path: Path) -> None:
+    ticks = iter(np.arange(0.0, 1000.0, 4.0))
+    with Recorder(tmp_path / "b.xdf", clock=lambda: next(ticks), boundary_interval=10.0) as rec:
+        for k in range(6):
+            rec.write(_ecg_chunk(k * 10, 10)[0])
+            rec.flush()
+    with open(tmp_path / "b.xdf", "rb") as f:
+        tags = [c.tag for c in xdf_repair.scan_chunks(f)]
+    assert tags.count(5) >= 2
+
+
+_CRASHING_RECORDER = textwrap.dedent(
+    """
+    import sys, time
+    import numpy as np
+    from dyadscope.stream.recorder import Recorder
+    from dyadscope.stream.types import Chunk, StreamInfo
+    info = StreamInfo(name="EDA", modality="EDA", channel_count=1, nominal_rate=32.0)
+    rec = Recorder(sys.argv[1])
+    rec.add_stream(info)
+    rec.clock_offset(info.key, 0.0, 0.0)
+    start = time.monotonic()
+    while True:
+        t = time.monotonic() - start
+        rec.write(Chunk(info, np.array([t]), np.array([[t]])))
+        print(t, flush=True)
+        time.sleep(0.02)
+    """
+)
+
+
+def test_kill_minus_nine_leaves_a_loadable_file_that_repair_closes(tmp_path: Path) -> None:
+    path = tmp_path / "crash.xdf"
+    proc = subprocess.Popen([sys.executable, "-c", _CRASHING_RECORDER, str(path)], stdout=subprocess.PIPE, text=True)
+    last = 0.0
+    try:
+        for line in proc.stdout:
+            last = float(line)
+            if last > 4.0:
+                break
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    (stream,), _ = pyxdf.load_xdf(str(path), dejitter_timestamps=False)
+    stamps = stream["time_stamps"]
+    assert stamps[-1] >= last - 2.0  # written at most ~1 s (the flush interval) before the kill
+    np.testing.assert_array_equal(stream["time_series"][:, 0].astype(np.float64), stamps.astype(np.float32))
+    assert xdf_repair.is_unfinished(path)
+    assert xdf_repair.find_unfinished(tmp_path) == [path]
+
+    report = xdf_repair.repair(path)
+    assert report.footers_added == (1,)
+    assert not xdf_repair.is_unfinished(path)
+    (closed,), _ = pyxdf.load_xdf(str(path), dejitter_timestamps=False)
+    assert closed["footer"]["info"]["sample_count"] == [str(len(stamps))]
+    assert float(closed["footer"]["info"]["last_timestamp"][0]) == stamps[-1]
+    assert xdf_repair.find_unfinished(tmp_path) == []
+
+
+def test_repair_drops_a_torn_last_chunk(tmp_path: Path) -> None:
+    path = tmp_path / "torn.xdf"
+    with Recorder(path) as rec:
+        rec.write(_ecg_chunk(0, 100)[0])
+    whole = path.read_bytes()
+    chunk_bytes = len(whole)
+    path.write_bytes(whole + whole[-40:-10])  # half of a chunk after the footer
+    assert xdf_repair.is_unfinished(path)
+    report = xdf_repair.repair(path)
+    assert report.bytes_dropped == 30 and report.footers_added == ()
+    assert path.stat().st_size == chunk_bytes
+
+
+def test_find_unfinished_skips_a_file_being_recorded(tmp_path: Path) -> None:
+    rec = Recorder(tmp_path / "live.xdf")
+    rec.write(_ecg_chunk(0, 10)[0])
+    rec.flush()
+    assert xdf_repair.find_unfinished(tmp_path) == []
+    rec.close()
+
+
+def _mount_tmpfs(where: Path, options: str) -> bool:
+    where.mkdir()
+    result = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(where)], capture_output=True)
+    return result.returncode == 0
+
+
+def _fill_until_error(rec: Recorder) -> tuple[RecordingError, int]:
+    written = 0
+    with pytest.raises(RecordingError) as caught:
+        for k in range(100_000):
+            chunk, _ = _ecg_chunk(k * 250, 250)
+            rec.write(chunk)
+            written += 250
+            rec.flush()
+    return caught.value, written
+
+
+def _assert_prefix_readable(path: Path, at_most: int) -> None:
+    (stream,), _ = pyxdf.load_xdf(str(path), dejitter_timestamps=False)
+    n = len(stream["time_stamps"])
+    assert 0 < n <= at_most
+    np.testing.assert_array_equal(stream["time_stamps"], 100.25 + np.arange(n) / 500.0)
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path):
+    where = tmp_path / "small"
+    if not _mount_tmpfs(where, "size=128k"):
+        pytest.skip("cannot mount a small tmpfs here (needs root); the RLIMIT_FSIZE test covers full disks")
+    yield where
+    subprocess.run(["umount", "-l", str(where)], check=True)
+
+
+def test_disk_full_stops_cleanly_and_keeps_the_file_readable(small_disk: Path) -> None:
+    errors = []
+    rec = Recorder(small_disk / "full.xdf", on_error=errors.append)
+    error, written = _fill_until_error(rec)
+    assert isinstance(error, DiskFullError)
+    assert "disk full" in str(error) and "full.xdf" in str(error)
+    assert errors == [error]
+    with pytest.raises(DiskFullError):
+        rec.marker(1.0, "after the disk filled")
+    rec.close()
+    _assert_prefix_readable(small_disk / "full.xdf", written)
+
+
+_SIZE_LIMITED = textwrap.dedent(
+    """
+    import resource, signal, sys
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (100_000, 100_000))
+    import numpy as np
+    from dyadscope.stream.recorder import DiskFullError, Recorder
+    from dyadscope.stream.types import Chunk, StreamInfo
+    info = StreamInfo(name="ECG", modality="ECG", channel_count=2, nominal_rate=500.0, channel_format="float32")
+    rec = Recorder(sys.argv[1])
+    written = 0
+    try:
+        for k in range(10_000):
+            idx = np.arange(k * 250, (k + 1) * 250)
+            rec.write(Chunk(info, 100.25 + idx / 500.0, np.zeros((250, 2), np.float32)))
+            written += 250
+            rec.flush()
+    except DiskFullError as exc:
+        print(written, exc)
+    rec.close()
+    """
+)
+
+
+def test_file_size_limit_is_a_full_disk_too(tmp_path: Path) -> None:
+    path = tmp_path / "limited.xdf"
+    out = subprocess.run([sys.executable, "-c", _SIZE_LIMITED, str(path)], capture_output=True, text=True, check=True)
+    written, message = out.stdout.split(" ", 1)
+    assert "disk full" in message
+    assert path.stat().st_size <= 100_000
+    _assert_prefix_readable(path, int(written))
+
+
+def test_unwritable_folder_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(UnwritableError, match="cannot write"):
+        Recorder(tmp_path / "afile" / "rec.xdf")
+    readonly = tmp_path / "ro"
+    if _mount_tmpfs(readonly, "ro,size=64k"):
+        try:
+            with pytest.raises(UnwritableError, match="Read-only file system"):
+                Recorder(readonly / "rec.xdf")
+        finally:
+            subprocess.run(["umount", "-l", str(readonly)], check=True)
+
+
+def test_closed_recorder_refuses_writes(tmp_path: Path) -> None:
+    rec = Recorder(tmp_path / "c.xdf")
+    rec.close()
+    rec.close()
+    with pytest.raises(RecordingError, match="closed"):
+        rec.write(_ecg_chunk(0, 1)[0])
+    with pytest.raises(KeyError):
+        Recorder(tmp_path / "d.xdf").clock_offset("nope", 0.0, 0.0)
+
+
+def test_periodic_flush_reaches_disk_without_further_calls(tmp_path: Path) -> None:
+    rec = Recorder(tmp_path / "p.xdf", flush_interval=0.1)
+    rec.marker(5.0, "hello")
+    deadline = time.monotonic() + 10.0
+    while time.monotonic() < deadline:
+        streams, _ = pyxdf.load_xdf(str(tmp_path / "p.xdf"))
+        if streams and streams[0]["time_series"]:
+            break
+        time.sleep(0.05)
+    assert streams[0]["time_series"] == [["hello"]]
+    rec.close()

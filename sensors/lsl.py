@@ -1,0 +1,409 @@
+"""LSL ingest: discover streams, assign them, pull them into chunks on the session clock.
+
+:class:`LslIngest` runs one discovery thread (every ``resolve_interval``
+seconds) and one thread per ingested stream; it knows nothing of asyncio and
+calls its two callbacks from those threads:
+
+``on_chunk(chunk)``
+    From the stream's own thread, in order. It may block: that is the
+    back-pressure (liblsl buffers upstream, nothing is dropped).
+    ``chunk.timestamps`` are on the session clock (this machine's
+    ``local_clock``): the sender's timestamps plus the stream's clock offset.
+    ``chunk.values`` are float64, all channels; processors read channel 0.
+
+``on_status(kind, info, data)``
+    ``data["message"]`` always says what happened in words. Kinds:
+
+    ``stream_found`` / ``stream_returned``
+        a stream is ingested (``returned``: its key was seen before).
+    ``stream_lost``
+        its outlet closed, or no data came for ``lost_after`` seconds
+        (``data["reason"]`` is ``"closed"`` or ``"no data"``).
+    ``clock_offset``
+        ``data["offset"]`` (seconds) is now added to the sender's timestamps,
+        measured at ``data["measured_at"]``. Sent when first measured and when
+        a re-measurement (every ``offset_interval`` s) moves it by more than
+        0.5 ms; it comes from the stream's thread before any chunk it applies
+        to, so ``raw = chunk.timestamps - offset`` is exact.
+    ``stream_unassigned``
+        a stream of a wanted modality whose role cannot be decided.
+    ``stream_invalid``
+        wrong channel format or count for its modality, or an irregular rate
+        (not ingested; ``data["problem"]``: ``"format"``, ``"channels"``,
+        ``"rate"``).
+    ``stream_quality`` / ``stream_quality_ok``
+        NaNs in the data (``data["problem"] == "nan"``), or an effective
+        sample rate more than ``rate_tolerance`` off nominal over
+        ``rate_window`` seconds of timestamps (``"rate"``), and when that
+        has cleared. The chunks are still delivered unchanged.
+
+Channel rule: ECG, RSP and EDA streams must be numeric with at least one
+channel (at most 16, 4 and 4 — more means a mis-typed stream); channel 0 is
+the signal.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from collections.abc import Callable, Collection, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from ..stream.types import Chunk, StreamInfo
+from .assign import Override, assign, describe, header_from_xml, normalize_modality, parse_overrides
+from .lsl_config import configure_lsl
+
+configure_lsl()
+import pylsl  # noqa: E402  (liblsl must see LSLAPICFG first)
+from pylsl import local_clock  # noqa: E402
+
+__all__ = ["LslIngest", "check_stream", "configure_lsl", "list_streams", "local_clock", "RateMonitor"]
+
+log = logging.getLogger(__name__)
+
+ChunkCallback = Callable[[Chunk], None]
+StatusCallback = Callable[[str, StreamInfo, dict[str, Any]], None]
+
+#: Per modality, the (fewest, most) channels a stream may have.
+CHANNEL_LIMITS: dict[str, tuple[int, int]] = {"ECG": (1, 16), "RSP": (1, 4), "EDA": (1, 4)}
+
+_OFFSET_STEP = 5e-4  # s; a re-measured clock offset closer than this to the one in use is kept
+_PULL_TIMEOUT = 0.2  # s; how long a pull waits, which bounds how long stop() waits
+_HEADER_TIMEOUT = 1.0  # s; to fetch a stream's full header (with desc)
+
+
+def check_stream(info: StreamInfo, limits: Mapping[str, tuple[int, int]] = CHANNEL_LIMITS) -> tuple[str, str] | None:
+    """Why a stream cannot be ingested as its modality, as (problem, message), or None."""
+    if info.channel_format == "string":
+        return "format", f"{info.modality} needs numbers, but the stream's channel format is string"
+    fewest, most = limits.get(info.modality, (1, 1 << 16))
+    if not fewest <= info.channel_count <= most:
+        return "channels", (
+            f"{info.modality} needs {fewest} to {most} channels (channel 0 is used), "
+            f"but the stream has {info.channel_count}"
+        )
+    if info.nominal_rate <= 0:
+        return "rate", f"{info.modality} needs a regular sample rate, but the stream's rate is irregular"
+    return None
+
+
+class RateMonitor:
+    """Measures a stream's effective sample rate over windows of its timestamps."""
+
+    def __init__(self, nominal_rate: float, window: float = 10.0):
+        self.nominal_rate = nominal_rate
+        self.window = window
+        self._first: float | None = None
+        self._count = 0
+
+    def update(self, timestamps: np.ndarray) -> float | None:
+        """Add a chunk's timestamps; the effective rate (Hz) when a window completes, else None."""
+        if len(timestamps) == 0:
+            return None
+        if self._first is None:
+            self._first = float(timestamps[0])
+        self._count += len(timestamps)
+        span = float(timestamps[-1]) - self._first
+        if span < self.window:
+            return None
+        rate = (self._count - 1) / span
+        self._first, self._count = float(timestamps[-1]), 1
+        return rate
+
+
+def _full_header(lsl_info: pylsl.StreamInfo, timeout: float) -> tuple[pylsl.StreamInlet, dict[str, Any]]:
+    """An inlet on the stream and its full header (with desc), in pyxdf's dict shape."""
+    inlet = pylsl.StreamInlet(lsl_info, max_buflen=360, recover=False)
+    try:
+        header = header_from_xml(inlet.info(timeout=timeout).as_xml())
+    except BaseException:
+        inlet.close_stream()
+        raise
+    return inlet, header
+
+
+def list_streams(wait: float = 1.0) -> list[StreamInfo]:
+    """Every LSL stream visible within ``wait`` seconds, with its role when its header gives one."""
+    found: list[StreamInfo] = []
+    for lsl_info in pylsl.resolve_streams(wait_time=wait):
+        try:
+            inlet, header = _full_header(lsl_info, _HEADER_TIMEOUT)
+        except (pylsl.util.TimeoutError, pylsl.util.LostError):
+            found.append(describe(header_from_xml(lsl_info.as_xml())))
+            continue
+        inlet.close_stream()
+        found.append(assign(header) or describe(header))
+    return sorted(found, key=lambda info: (info.name, info.source_id))
+
+
+class _Flag:
+    """A problem that is reported when it starts and when it has been clear for ``hold`` seconds."""
+
+    def __init__(self, hold: float):
+        self.hold = hold
+        self.raised = False
+        self._last_bad = -math.inf
+
+    def observe(self, bad: bool, now: float) -> bool:
+        """Record one observation; True when the state changes (and should be reported)."""
+        if bad:
+            self._last_bad = now
+            if not self.raised:
+                self.raised = True
+                return True
+        elif self.raised and now - self._last_bad >= self.hold:
+            self.raised = False
+            return True
+        return False
+
+
+class _StreamWorker:
+    """Pulls one inlet in its own thread until stopped or the outlet goes away."""
+
+    def __init__(self, ingest: LslIngest, inlet: pylsl.StreamInlet, info: StreamInfo, uid: str):
+        self.info = info
+        self.uid = uid
+        self.lost = False
+        self.closed = False
+        self._ingest = ingest
+        self._inlet = inlet
+        self.thread = threading.Thread(target=self._run, name=f"lsl-inlet {info.name}", daemon=True)
+
+    def _status(self, kind: str, message: str, **data: Any) -> None:
+        self._ingest._report(kind, self.info, message=message, **data)
+
+    def _run(self) -> None:
+        try:
+            self._pull()
+        except pylsl.util.LostError:
+            self.closed = True
+            if not self.lost:
+                self._status("stream_lost", f"{self.info.name}: the outlet closed", reason="closed")
+        except Exception as exc:  # a worker never takes the process down
+            log.exception("ingest of %s failed", self.info.name)
+            self._status("stream_lost", f"{self.info.name}: ingest failed: {exc}", reason="error")
+        finally:
+            self._inlet.close_stream()
+            self._ingest._worker_ended(self)
+
+    def _measure_offset(self, offset: float | None, timeout: float) -> float:
+        """The clock offset to use from now on (reported when it changes)."""
+        try:
+            measured = self._inlet.time_correction(timeout=timeout)
+        except pylsl.util.TimeoutError:
+            return 0.0 if offset is None else offset
+        if offset is not None and abs(measured - offset) < _OFFSET_STEP:
+            return offset
+        self._status(
+            "clock_offset",
+            f"{self.info.name}: clock offset {measured * 1e3:.2f} ms",
+            offset=measured,
+            measured_at=local_clock(),
+        )
+        return measured
+
+    def _pull(self) -> None:
+        ingest, info = self._ingest, self.info
+        capacity = max(64, int(info.nominal_rate))
+        buffer = np.empty((capacity, info.channel_count), dtype=self._inlet.np_dtype)
+        rate = RateMonitor(info.nominal_rate, ingest.rate_window)
+        nan_flag, rate_flag = _Flag(ingest.lost_after), _Flag(0.0)
+        offset = self._measure_offset(None, timeout=2.0)
+        next_offset = local_clock() + ingest.offset_interval
+        last_data = local_clock()
+        while not ingest._stopping.is_set():
+            values, stamps = self._inlet.pull_chunk(
+                timeout=_PULL_TIMEOUT, max_samples=capacity, dest_obj=buffer, min_samples=1, as_numpy=True
+            )
+            now = local_clock()
+            if now >= next_offset:
+                offset = self._measure_offset(offset, timeout=0.5)
+                next_offset = now + ingest.offset_interval
+            if len(stamps) == 0:
+                if not self.lost and now - last_data > ingest.lost_after:
+                    self.lost = True
+                    self._status(
+                        "stream_lost", f"{info.name}: no data for {now - last_data:.1f} s", reason="no data"
+                    )
+                continue
+            last_data = now
+            if self.lost:
+                self.lost = False
+                self._status("stream_returned", f"{info.name}: data flows again")
+            chunk = Chunk(info, stamps + offset, values.astype(np.float64))
+            self._check_quality(chunk, now, rate, nan_flag, rate_flag)
+            try:
+                ingest._on_chunk(chunk)
+            except Exception:  # the consumer's problem; keep pulling so nothing piles up in liblsl
+                log.exception("on_chunk failed for %s", info.name)
+
+    def _check_quality(self, chunk: Chunk, now: float, rate: RateMonitor, nan_flag: _Flag, rate_flag: _Flag) -> None:
+        name = self.info.name
+        nans = int(np.isnan(chunk.values).any(axis=1).sum())
+        if nan_flag.observe(nans > 0, now):
+            if nan_flag.raised:
+                self._status("stream_quality", f"{name}: {nans} of {len(chunk)} samples are NaN", problem="nan")
+            else:
+                self._status("stream_quality_ok", f"{name}: no more NaN samples", problem="nan")
+        effective = rate.update(chunk.timestamps)
+        if effective is None:
+            return
+        off = effective / self.info.nominal_rate - 1.0
+        if rate_flag.observe(abs(off) > self._ingest.rate_tolerance, now):
+            if rate_flag.raised:
+                message = (
+                    f"{name}: effective sample rate {effective:.1f} Hz is {abs(off):.0%} "
+                    f"{'below' if off < 0 else 'above'} the nominal {self.info.nominal_rate:g} Hz"
+                )
+                self._status("stream_quality", message, problem="rate", effective_rate=effective)
+            else:
+                self._status("stream_quality_ok", f"{name}: sample rate back to nominal", problem="rate")
+
+
+class LslIngest:
+    """Finds LSL streams, assigns them to a role and modality, and pulls the wanted ones.
+
+    ``overrides`` are assignment strings (``"STREAM=role:modality"``, see
+    :mod:`dyadscope.sensors.assign`); ``modalities`` the ones to ingest;
+    ``select`` an optional further filter on the assigned :class:`StreamInfo`.
+    See the module docstring for the callbacks.
+    """
+
+    def __init__(
+        self,
+        on_chunk: ChunkCallback,
+        on_status: StatusCallback,
+        *,
+        overrides: Sequence[str] = (),
+        modalities: Collection[str] = ("ECG", "RSP", "EDA"),
+        resolve_interval: float = 1.0,
+        lost_after: float = 3.0,
+        select: Callable[[StreamInfo], bool] | None = None,
+        channel_limits: Mapping[str, tuple[int, int]] = CHANNEL_LIMITS,
+        rate_window: float = 10.0,
+        rate_tolerance: float = 0.10,
+        offset_interval: float = 5.0,
+    ):
+        self._on_chunk = on_chunk
+        self._on_status = on_status
+        self._overrides: tuple[Override, ...] = parse_overrides(overrides)
+        self.modalities = frozenset(normalize_modality(m) for m in modalities)
+        self.resolve_interval = resolve_interval
+        self.lost_after = lost_after
+        self._select = select
+        self._channel_limits = channel_limits
+        self.rate_window = rate_window
+        self.rate_tolerance = rate_tolerance
+        self.offset_interval = offset_interval
+        self._stopping = threading.Event()
+        self._lock = threading.Lock()
+        self._workers: dict[str, _StreamWorker] = {}
+        self._seen: set[str] = set()
+        self._skipped: set[str] = set()  # uids decided against, until they vanish
+        self._resolver_thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Start discovering and ingesting."""
+        if self._resolver_thread is not None:
+            raise RuntimeError("ingest already started")
+        self._resolver_thread = threading.Thread(target=self._discover, name="lsl-discovery", daemon=True)
+        self._resolver_thread.start()
+
+    def stop(self) -> None:
+        """Stop every thread and close every inlet; returns once they have ended."""
+        self._stopping.set()
+        if self._resolver_thread is not None:
+            self._resolver_thread.join()
+        with self._lock:
+            workers = list(self._workers.values())
+        for worker in workers:
+            worker.thread.join()
+
+    def streams(self) -> list[StreamInfo]:
+        """The streams being ingested that currently deliver data."""
+        with self._lock:
+            return [w.info for w in self._workers.values() if not w.lost]
+
+    def _report(self, kind: str, info: StreamInfo, **data: Any) -> None:
+        log.info("%s: %s", kind, data.get("message", info.name))
+        self._on_status(kind, info, data)
+
+    def _worker_ended(self, worker: _StreamWorker) -> None:
+        with self._lock:
+            if self._workers.get(worker.info.key) is worker:
+                del self._workers[worker.info.key]
+            if worker.closed:  # the resolver may list the dead outlet a while longer
+                self._skipped.add(worker.uid)
+
+    def _discover(self) -> None:
+        resolver = pylsl.ContinuousResolver(forget_after=max(2.0, self.resolve_interval * 2))
+        while True:
+            try:
+                self._consider(resolver.results())
+            except Exception:  # discovery must go on whatever one stream does
+                log.exception("LSL discovery pass failed")
+            if self._stopping.wait(self.resolve_interval):
+                return
+
+    def _consider(self, results: list[pylsl.StreamInfo]) -> None:
+        """One discovery pass: open inlets on the new streams worth ingesting."""
+        present = {lsl_info.uid() for lsl_info in results}
+        with self._lock:
+            self._skipped &= present
+        for lsl_info in sorted(results, key=lambda i: -i.created_at()):  # newest outlet first
+            if self._stopping.is_set():
+                return
+            key = lsl_info.source_id() or lsl_info.name()
+            uid = lsl_info.uid()
+            with self._lock:
+                if key in self._workers or uid in self._skipped:
+                    continue
+                if not self._may_want(lsl_info):
+                    self._skipped.add(uid)
+                    continue
+            self._open(lsl_info, key, uid)
+
+    def _may_want(self, lsl_info: pylsl.StreamInfo) -> bool:
+        """Whether the stream's type or an override could make it a wanted modality."""
+        modality = normalize_modality(lsl_info.type())
+        for override in self._overrides:
+            if override.stream in (lsl_info.name(), lsl_info.source_id()):
+                modality = override.modality or modality
+        return modality in self.modalities
+
+    def _open(self, lsl_info: pylsl.StreamInfo, key: str, uid: str) -> None:
+        try:
+            inlet, header = _full_header(lsl_info, _HEADER_TIMEOUT)
+        except (pylsl.util.TimeoutError, pylsl.util.LostError):
+            return  # gone already, or not answering yet: try again next pass
+        info = assign(header, self._overrides)
+        problem = None if info is None else check_stream(info, self._channel_limits)
+        wanted = info is not None and info.modality in self.modalities and (self._select is None or self._select(info))
+        if problem is not None or not wanted:
+            inlet.close_stream()
+            with self._lock:
+                self._skipped.add(uid)
+            if info is None:
+                described = describe(header)
+                self._report(
+                    "stream_unassigned",
+                    described,
+                    message=f"{described.name}: cannot tell whose stream this is "
+                    "(no <role> in its desc, no patient/therapist in its name, no assignment)",
+                )
+            elif problem is not None and wanted:
+                self._report("stream_invalid", info, message=f"{info.name}: {problem[1]}", problem=problem[0])
+            return
+        worker = _StreamWorker(self, inlet, info, uid)
+        with self._lock:
+            self._workers[key] = worker
+            returned = key in self._seen
+            self._seen.add(key)
+        if returned:
+            self._report("stream_returned", info, message=f"{info.name}: the stream is back")
+        else:
+            self._report("stream_found", info, message=f"{info.name}: {info.role} {info.modality}")
+        worker.thread.start()

@@ -1,0 +1,462 @@
+"""A simulated patient–therapist dyad with planted, documented structure.
+
+The generator is pure numpy (no LSL) and deterministic for a seed: the samples
+are the same however the caller slices time into calls. It produces six
+streams, three per person:
+
+=========  =========  ========  =====================================
+modality   rate (Hz)  unit      waveform
+=========  =========  ========  =====================================
+``ECG``    500        mV        P-QRS-T beats as sums of Gaussians (after
+                                McSharry's ECGSYN), baseline wander, noise
+``RSP``    50         a.u.      belt stretch, quasi-sinusoidal with varying
+                                rate and depth; rising = inhalation
+``EDA``    32         µS        tonic drift + SCRs (Bateman shape, rise to
+                                peak ~1.5 s, decay time constant 3.5 s) + noise
+=========  =========  ========  =====================================
+
+Times below are *session* times ``tau = t - start_time`` in seconds; a sample
+``n`` of a stream at rate ``fs`` has timestamp ``start_time + n / fs``.
+:class:`DyadSchedule` holds every number, with these defaults:
+
+Respiration
+    Phase ``phi(tau)`` is the integral of a breathing rate
+    ``f(tau) = f0 + 0.03 sin(2 pi tau / 80 + a) + 0.02 sin(2 pi tau / 31 + b)``
+    Hz (``f0`` per person, see :class:`PersonParameters`). The belt signal is
+    ``depth(tau) * (-cos phi - 0.1 cos 2 phi)``, so it rises (inhalation)
+    exactly when ``sin phi > 0``. :meth:`SimulatedDyad.respiratory_phase`
+    gives ``phi`` for any time.
+
+Heart period and RSA
+    Beat ``k`` has its R peak at ``t_k``; the next follows after
+    ``IBI_k = 60 / HR(t_k) - A_rsa(t_k) * sin phi(t_k) + e_k`` seconds, with
+    ``e_k ~ N(0, 6 ms)``: the heart period is shorter when the beat falls in
+    inhalation and longer in exhalation, with peak-to-trough swing
+    ``2 * A_rsa``. ``A_rsa`` is 45 ms while resting (the first
+    ``rest_duration`` = 180 s), 25 ms after, and during an arousal episode it
+    drops to 30 % of that (:meth:`DyadSchedule.rsa_amplitude`).
+    ``HR(tau) = hr0 + 2 sin(2 pi tau / 300 + c) + 18 * arousal(tau)`` bpm.
+
+Arousal episodes
+    After the rest, the session repeats a 600 s cycle. The patient is aroused
+    from 120 s to 210 s into each cycle (session times 300–390, 900–990, ...),
+    the therapist from 360 s to 420 s (540–600, 1140–1200, ...). Each episode
+    has 10 s raised-cosine edges; ``arousal(tau)`` in [0, 1] is that envelope.
+    Arousal raises heart rate by 18 bpm, multiplies the RSA amplitude by 0.3,
+    raises the SCR rate from 2 to 10 per minute and the tonic EDA by 0.5 µS.
+
+EDA following
+    Each person's own SCRs are a Poisson process of rate
+    ``2 + 8 * arousal(tau)`` per minute, amplitude ``0.15 + Exp(0.35)`` µS.
+    After the rest, the session alternates 120 s where the therapist's EDA
+    *follows* the patient's and 120 s where it is independent (follow from
+    180–300, 420–540, 660–780 ...; independent during the rest and 300–420,
+    540–660 ...). Every patient SCR whose onset falls in a follow stretch is
+    copied to the therapist 2.0 s later (``eda_lag``) at 0.8 times its
+    amplitude, and the therapist's own SCR rate is quartered while copies
+    arrive (the follow stretch shifted by the lag), so the therapist's phasic
+    EDA there lags the patient's by 2 s.
+
+:meth:`SimulatedDyad.advance` returns, next to the chunks, the planted events
+behind them (R-peak times, SCR onsets and amplitudes), so tests can check
+detectors against the truth. Memory stays bounded: only the beats and SCRs
+that still touch future samples are kept.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..stream.types import ROLES, Chunk, Role, StreamInfo
+
+#: Per modality: sample rate (Hz), unit, index in seeds.
+MODALITIES: dict[str, tuple[int, str, int]] = {
+    "ECG": (500, "mV", 0),
+    "RSP": (50, "a.u.", 1),
+    "EDA": (32, "µS", 2),
+}
+
+# ECG waves (P, Q, R, S, T) after ECGSYN: time of the wave centre relative to
+# the R peak and width, both for a 1 s heart period (they scale with the square
+# root of the period, as QT does), and amplitude in mV.
+_WAVE_OFFSET = np.array([-0.20, -0.028, 0.0, 0.028, 0.30])
+_WAVE_WIDTH = np.array([0.025, 0.010, 0.011, 0.010, 0.060])
+_WAVE_AMPLITUDE = np.array([0.15, -0.12, 1.20, -0.25, 0.30])
+_BEAT_REACH = 0.7  # s either side of the R peak beyond which a beat adds nothing
+
+_SCR_RISE = 0.75  # s, Bateman rise time constant
+_SCR_DECAY = 3.5  # s, decay time constant
+_SCR_REACH = 30.0  # s after onset beyond which an SCR adds nothing
+_SCR_PEAK_TIME = math.log(_SCR_DECAY / _SCR_RISE) * _SCR_RISE * _SCR_DECAY / (_SCR_DECAY - _SCR_RISE)
+_SCR_PEAK = math.exp(-_SCR_PEAK_TIME / _SCR_DECAY) - math.exp(-_SCR_PEAK_TIME / _SCR_RISE)
+
+
+def _window(tau: np.ndarray, start: float, end: float, edge: float) -> np.ndarray:
+    """A boxcar over [start, end) with raised-cosine edges of width ``edge``."""
+    rise = np.clip((tau - start) / edge, 0.0, 1.0)
+    fall = np.clip((end - tau) / edge, 0.0, 1.0)
+    return 0.5 - 0.5 * np.cos(np.pi * np.minimum(rise, fall))
+
+
+@dataclass(frozen=True)
+class DyadSchedule:
+    """When the planted structure happens (session times, seconds) and how strong it is."""
+
+    rest_duration: float = 180.0
+    cycle: float = 600.0
+    arousal_windows: dict[str, tuple[float, float]] = field(
+        default_factory=lambda: {"patient": (120.0, 210.0), "therapist": (360.0, 420.0)}
+    )
+    arousal_edge: float = 10.0
+    follow_period: float = 240.0
+    follow_duration: float = 120.0
+    eda_lag: float = 2.0
+    eda_copy_gain: float = 0.8
+    rsa_rest: float = 0.045
+    rsa_session: float = 0.025
+    arousal_rsa_factor: float = 0.3
+    arousal_hr_increase: float = 18.0
+    scr_rate: float = 2.0 / 60.0
+    arousal_scr_rate: float = 8.0 / 60.0
+    follow_own_scr_factor: float = 0.25
+
+    def arousal(self, role: Role, tau: np.ndarray | float) -> np.ndarray:
+        """Arousal envelope of ``role`` in [0, 1] at session times ``tau``."""
+        tau = np.asarray(tau, dtype=float)
+        start, end = self.arousal_windows[role]
+        into_cycle = np.mod(tau - self.rest_duration, self.cycle)
+        level = _window(into_cycle, start, end, self.arousal_edge)
+        return np.where(tau >= self.rest_duration, level, 0.0)
+
+    def rsa_amplitude(self, role: Role, tau: np.ndarray | float) -> np.ndarray:
+        """Half the peak-to-trough swing of the heart period by respiration (seconds)."""
+        tau = np.asarray(tau, dtype=float)
+        base = np.where(tau < self.rest_duration, self.rsa_rest, self.rsa_session)
+        return base * (1.0 - (1.0 - self.arousal_rsa_factor) * self.arousal(role, tau))
+
+    def following(self, tau: np.ndarray | float) -> np.ndarray:
+        """Whether a patient SCR with onset at ``tau`` is copied to the therapist."""
+        tau = np.asarray(tau, dtype=float)
+        into = np.mod(tau - self.rest_duration, self.follow_period)
+        return (tau >= self.rest_duration) & (into < self.follow_duration)
+
+    def arousal_episodes(self, role: Role, until: float) -> list[tuple[float, float]]:
+        """(start, end) of each arousal episode of ``role`` that begins before ``until``."""
+        start, end = self.arousal_windows[role]
+        n = max(0, math.ceil((until - self.rest_duration - start) / self.cycle))
+        base = self.rest_duration
+        return [(base + k * self.cycle + start, base + k * self.cycle + end) for k in range(n)]
+
+    def follow_stretches(self, until: float) -> list[tuple[float, float]]:
+        """(start, end) of each stretch where the therapist's EDA follows, before ``until``."""
+        n = max(0, math.ceil((until - self.rest_duration) / self.follow_period))
+        base = self.rest_duration
+        return [
+            (base + k * self.follow_period, base + k * self.follow_period + self.follow_duration)
+            for k in range(n)
+        ]
+
+
+@dataclass(frozen=True)
+class PersonParameters:
+    """One simulated person's constants, drawn from the seed."""
+
+    hr0: float  # bpm, resting heart rate
+    breath_rate: float  # Hz, mean breathing rate f0
+    breath_phases: tuple[float, float, float]  # phases of the rate and depth modulations
+    hr_phase: float
+    phase0: float  # respiratory phase at tau = 0
+    eda_level: float  # µS, tonic level
+    eda_phase: float
+
+
+def _draw_person(rng: np.random.Generator, role: Role) -> PersonParameters:
+    hr_low, breath_low, eda_low = (68.0, 0.22, 3.0) if role == "patient" else (60.0, 0.20, 4.0)
+    return PersonParameters(
+        hr0=float(rng.uniform(hr_low, hr_low + 10.0)),
+        breath_rate=float(rng.uniform(breath_low, breath_low + 0.05)),
+        breath_phases=tuple(float(x) for x in rng.uniform(0, 2 * np.pi, 3)),
+        hr_phase=float(rng.uniform(0, 2 * np.pi)),
+        phase0=float(rng.uniform(0, 2 * np.pi)),
+        eda_level=float(rng.uniform(eda_low, eda_low + 3.0)),
+        eda_phase=float(rng.uniform(0, 2 * np.pi)),
+    )
+
+
+@dataclass(frozen=True)
+class SimBlock:
+    """What one :meth:`SimulatedDyad.advance` produced.
+
+    ``chunks`` holds one chunk per stream in :meth:`SimulatedDyad.stream_infos`
+    order (possibly empty). ``r_peaks[role]`` are the R-peak times falling in
+    the ECG samples just produced; ``scrs[role]`` is an (n, 2) array of SCR
+    onset time and amplitude (µS) for onsets within the EDA samples just
+    produced. All times are timestamps (``start_time`` included).
+    """
+
+    chunks: list[Chunk]
+    r_peaks: dict[str, np.ndarray]
+    scrs: dict[str, np.ndarray]
+
+
+class _EventTrain:
+    """An inhomogeneous Poisson process drawn by thinning, revealed in time order."""
+
+    def __init__(self, rng: np.random.Generator, rate: Callable[[float], float], rate_max: float):
+        self._rng = rng
+        self._rate = rate
+        self._rate_max = rate_max
+        self._t = 0.0
+        self._pending: tuple[float, float] | None = None
+
+    def until(self, horizon: float) -> list[tuple[float, float]]:
+        """(onset, amplitude) of each event with onset <= ``horizon`` not yet returned."""
+        out: list[tuple[float, float]] = []
+        while True:
+            if self._pending is None:
+                self._pending = self._draw()
+            if self._pending[0] > horizon:
+                return out
+            out.append(self._pending)
+            self._pending = None
+
+    def _draw(self) -> tuple[float, float]:
+        while True:
+            self._t += self._rng.exponential(1.0 / self._rate_max)
+            accept = self._rng.uniform() * self._rate_max < self._rate(self._t)
+            amplitude = 0.15 + self._rng.exponential(0.35)
+            if accept:
+                return (self._t, min(amplitude, 2.0))
+
+
+class _Person:
+    """The generator state of one person: beats and SCRs still in reach."""
+
+    def __init__(self, seed: int, index: int, role: Role, schedule: DyadSchedule):
+        self.role = role
+        self.index = index
+        self.schedule = schedule
+        self.params = _draw_person(np.random.default_rng([seed, index, 0]), role)
+        self._beat_rng = np.random.default_rng([seed, index, 10])
+        # (R time, scale of the waves) of beats that may still touch new samples
+        self.beats: deque[tuple[float, float]] = deque()
+        self._next_beat = -1.0 + float(self._beat_rng.uniform(0.0, 1.0))
+        own_factor = schedule.follow_own_scr_factor if role == "therapist" else 1.0
+
+        def scr_rate(tau: float) -> float:
+            rate = schedule.scr_rate + schedule.arousal_scr_rate * float(schedule.arousal(role, tau))
+            if role == "therapist" and schedule.following(tau - schedule.eda_lag):
+                rate *= own_factor
+            return rate
+
+        rate_max = schedule.scr_rate + schedule.arousal_scr_rate
+        self.own_scrs = _EventTrain(np.random.default_rng([seed, index, 11]), scr_rate, rate_max)
+        self.scrs: list[tuple[float, float]] = []  # (onset, amplitude), onset order
+
+    def phase(self, tau: np.ndarray | float) -> np.ndarray:
+        """Respiratory phase (radians) at session times ``tau``."""
+        p = self.params
+        a, b, _ = p.breath_phases
+        tau = np.asarray(tau, dtype=float)
+        w1, w2 = 2 * np.pi / 80.0, 2 * np.pi / 31.0
+        cycles = (
+            p.breath_rate * tau
+            + 0.03 * (np.cos(a) - np.cos(w1 * tau + a)) / w1
+            + 0.02 * (np.cos(b) - np.cos(w2 * tau + b)) / w2
+        )
+        return p.phase0 + 2 * np.pi * cycles
+
+    def heart_rate(self, tau: float) -> float:
+        """Heart rate (bpm) before respiratory modulation."""
+        s = self.schedule
+        return (
+            self.params.hr0
+            + 2.0 * math.sin(2 * math.pi * tau / 300.0 + self.params.hr_phase)
+            + s.arousal_hr_increase * float(s.arousal(self.role, tau))
+        )
+
+    def beats_until(self, horizon: float) -> list[float]:
+        """Generate beats up to ``horizon``; return the R times of the new ones."""
+        new: list[float] = []
+        while self._next_beat <= horizon:
+            t = self._next_beat
+            rsa = float(self.schedule.rsa_amplitude(self.role, t))
+            ibi = 60.0 / self.heart_rate(t) - rsa * math.sin(float(self.phase(t)))
+            ibi += float(self._beat_rng.normal(0.0, 0.006))
+            self.beats.append((t, math.sqrt(ibi)))
+            new.append(t)
+            self._next_beat = t + ibi
+        return new
+
+    def ecg(self, tau: np.ndarray, noise: np.ndarray) -> np.ndarray:
+        """ECG (mV) at sample times ``tau``, given their white noise."""
+        while self.beats and self.beats[0][0] < tau[0] - _BEAT_REACH:
+            self.beats.popleft()
+        out = 0.08 * np.sin(self.phase(tau)) + noise
+        for r_time, scale in self.beats:  # onset order keeps sums identical across chunkings
+            if r_time >= tau[-1] + _BEAT_REACH:
+                break
+            d = tau - r_time
+            near = np.abs(d) < _BEAT_REACH
+            if not near.any():
+                continue
+            centre = d[near, None] - _WAVE_OFFSET * scale
+            waves = _WAVE_AMPLITUDE * np.exp(-0.5 * (centre / (_WAVE_WIDTH * scale)) ** 2)
+            out[near] += waves.sum(axis=1)
+        return out
+
+    def rsp(self, tau: np.ndarray, noise: np.ndarray) -> np.ndarray:
+        """Respiratory belt stretch (a.u.) at ``tau``."""
+        phi = self.phase(tau)
+        depth = 1.0 + 0.25 * np.sin(2 * np.pi * tau / 47.0 + self.params.breath_phases[2])
+        return 1.0 + depth * (-np.cos(phi) - 0.1 * np.cos(2 * phi)) + noise
+
+    def eda(self, tau: np.ndarray, noise: np.ndarray) -> np.ndarray:
+        """EDA (µS) at ``tau``, from the SCRs already placed in ``self.scrs``."""
+        self.scrs = [s for s in self.scrs if s[0] >= tau[0] - _SCR_REACH]
+        tonic = (
+            self.params.eda_level
+            + 0.4 * np.sin(2 * np.pi * tau / 420.0 + self.params.eda_phase)
+            + 0.5 * self.schedule.arousal(self.role, tau)
+        )
+        out = tonic + noise
+        for onset, amplitude in self.scrs:
+            if onset > tau[-1]:
+                break
+            d = tau - onset
+            active = (d >= 0) & (d < _SCR_REACH)
+            if active.any():
+                x = d[active]
+                out[active] += amplitude / _SCR_PEAK * (np.exp(-x / _SCR_DECAY) - np.exp(-x / _SCR_RISE))
+        return out
+
+
+class SimulatedDyad:
+    """A patient and a therapist, generated incrementally and deterministically.
+
+    Call :meth:`advance` with increasing times; each call returns the samples
+    of all six streams from where the previous call stopped up to (excluding)
+    ``until``. See the module docstring for the planted structure, and
+    :attr:`schedule` / :attr:`persons` for its numbers.
+    """
+
+    def __init__(
+        self,
+        seed: int,
+        start_time: float = 0.0,
+        *,
+        schedule: DyadSchedule | None = None,
+        tag: str = "",
+    ):
+        self.seed = int(seed)
+        self.start_time = float(start_time)
+        self.schedule = schedule or DyadSchedule()
+        self._tag = tag
+        self._persons = {role: _Person(self.seed, i, role, self.schedule) for i, role in enumerate(ROLES)}
+        self.persons: dict[str, PersonParameters] = {r: p.params for r, p in self._persons.items()}
+        self._infos = [self._make_info(role, modality) for role in ROLES for modality in MODALITIES]
+        self._emitted = {info.key: 0 for info in self._infos}
+        self._noise_cache: dict[tuple[str, int], np.ndarray] = {}
+        self._copied_until = -math.inf  # patient SCR onsets up to here were copied
+
+    def _make_info(self, role: Role, modality: str) -> StreamInfo:
+        rate, unit, _ = MODALITIES[modality]
+        suffix = f" {self._tag}" if self._tag else ""
+        return StreamInfo(
+            name=f"DyadScope {role} {modality}{suffix}",
+            modality=modality,
+            channel_count=1,
+            nominal_rate=float(rate),
+            channel_format="float32",
+            source_id=f"dyadscope-sim-{self.seed}-{role}-{modality}" + (f"-{self._tag}" if self._tag else ""),
+            role=role,
+            channel_labels=(modality,),
+            units=(unit,),
+        )
+
+    def stream_infos(self) -> list[StreamInfo]:
+        """The six streams: patient ECG, RSP, EDA, then therapist ECG, RSP, EDA."""
+        return list(self._infos)
+
+    def respiratory_phase(self, role: Role, t: np.ndarray | float) -> np.ndarray:
+        """The planted respiratory phase (radians) of ``role`` at timestamps ``t``.
+
+        Inhalation is ``sin(phase) > 0``.
+        """
+        return self._persons[role].phase(np.asarray(t, dtype=float) - self.start_time)
+
+    def read_until(self, until: float) -> list[Chunk]:
+        """The chunks of :meth:`advance` alone (the chunk-source interface)."""
+        return self.advance(until).chunks
+
+    def advance(self, until: float) -> SimBlock:
+        """Every sample with timestamp < ``until`` not returned before, plus the planted events."""
+        horizon = until - self.start_time
+        chunks: list[Chunk] = []
+        r_peaks: dict[str, np.ndarray] = {}
+        scrs: dict[str, np.ndarray] = {}
+        for info in self._infos:
+            rate = int(info.nominal_rate)
+            first = self._emitted[info.key]
+            last = max(first, math.ceil(horizon * rate - 1e-9))
+            person = self._persons[info.role]
+            lo, hi = first / rate, last / rate
+            if info.modality == "ECG":
+                person.beats_until(hi + _BEAT_REACH)
+                r_peaks[info.role] = np.array([b for b, _ in person.beats if lo <= b < hi]) + self.start_time
+            elif info.modality == "EDA":
+                self._place_scrs(hi)
+                onsets = [s for s in person.scrs if lo <= s[0] < hi]
+                scrs[info.role] = np.array(onsets, dtype=float).reshape(-1, 2) + [self.start_time, 0.0]
+            values = self._samples(info, person, first, last)
+            self._emitted[info.key] = last
+            timestamps = self.start_time + np.arange(first, last) / rate
+            chunks.append(Chunk(info, timestamps, values[:, None]))
+        return SimBlock(chunks, r_peaks, scrs)
+
+    def _place_scrs(self, horizon: float) -> None:
+        """Make sure both people's SCRs with onset <= ``horizon`` are placed, in onset order."""
+        patient, therapist = self._persons["patient"], self._persons["therapist"]
+        s = self.schedule
+        patient.scrs.extend(patient.own_scrs.until(horizon))
+        copies = [
+            (onset + s.eda_lag, s.eda_copy_gain * amplitude)
+            for onset, amplitude in patient.scrs
+            if self._copied_until < onset <= horizon - s.eda_lag and s.following(onset)
+        ]
+        self._copied_until = max(self._copied_until, horizon - s.eda_lag)
+        therapist.scrs = sorted(therapist.scrs + therapist.own_scrs.until(horizon) + copies)
+
+    def _samples(self, info: StreamInfo, person: _Person, first: int, last: int) -> np.ndarray:
+        """Samples ``first`` to ``last`` (exclusive) of one stream, one second-block at a time."""
+        rate = int(info.nominal_rate)
+        out = np.empty(last - first)
+        generate = {"ECG": person.ecg, "RSP": person.rsp, "EDA": person.eda}[info.modality]
+        n = first
+        while n < last:
+            block = n // rate
+            stop = min(last, (block + 1) * rate)
+            noise = self._noise(info, block)[n - block * rate : stop - block * rate]
+            tau = np.arange(n, stop) / rate
+            out[n - first : stop - first] = generate(tau, noise)
+            n = stop
+        return out
+
+    def _noise(self, info: StreamInfo, block: int) -> np.ndarray:
+        """White noise of one second-block of a stream, drawn from its own seed."""
+        cache_key = (info.key, block)
+        cached = self._noise_cache.get(cache_key)
+        if cached is None:
+            rate, _, modality_index = MODALITIES[info.modality]
+            person_index = ROLES.index(info.role)
+            rng = np.random.default_rng([self.seed, person_index, 20 + modality_index, block])
+            sd = {"ECG": 0.01, "RSP": 0.02, "EDA": 0.003}[info.modality]
+            cached = rng.normal(0.0, sd, rate)
+            self._noise_cache = {k: v for k, v in self._noise_cache.items() if k[0] != info.key}
+            self._noise_cache[cache_key] = cached
+        return cached

@@ -79,12 +79,3 @@ class ModelSession:
         values = self._session.run(self.output_names, feeds)
         return dict(zip(self.output_names, values, strict=True))
 
-
-def run_stacked(session: ModelSession, items: list[dict[str, np.ndarray]]) -> list[dict[str, np.ndarray]]:
-    """Run items (inputs without the batch axis) as one batch; split outputs per item.
-
-    Suits every model whose inputs and outputs all carry the batch on axis 0.
-    """
-    feeds = {name: np.stack([item[name] for item in items]) for name in items[0]}
-    outputs = session.run(feeds)
-    return [{name: value[i] for name, value in outputs.items()} for i in range(len(items))]

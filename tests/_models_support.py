@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import wave
 from pathlib import Path
 
 import cv2
@@ -43,16 +44,35 @@ def face_scene(width: int = 640, height: int = 480) -> np.ndarray:
     return canvas
 
 
-def speech_wav(path: Path, text: str, rate: int = 16000, gap_ms: int = 400) -> Path:
-    """Speech made by espeak-ng, resampled by sox to ``rate`` Hz mono.
+def espeak(text: str, rate: int = 16000, pitch: int = 50, amplitude: int = 100) -> np.ndarray:
+    """One utterance spoken by espeak-ng, resampled by sox to ``rate`` Hz mono float32."""
+    made = subprocess.run(["espeak-ng", "-p", str(pitch), "-a", str(amplitude), "--stdout", text],
+                          check=True, capture_output=True).stdout
+    raw = subprocess.run(["sox", "-t", "wav", "-", "-t", "raw", "-r", str(rate), "-c", "1", "-b", "16",
+                          "-e", "signed-integer", "-"], input=made, check=True, capture_output=True).stdout
+    return np.frombuffer(raw, dtype="<i2").astype(np.float32) / 32768.0
 
-    Sentences in ``text`` are separated by ``gap_ms`` of silence, so the
-    pauses between them are known.
+
+def speech_track(utterances: list[np.ndarray], gaps_s: list[float], rate: int = 16000,
+                 lead_s: float = 0.5) -> tuple[np.ndarray, list[tuple[float, float]]]:
+    """Utterances joined by silences; returns the signal and each utterance's voiced span (s).
+
+    A span runs from the first to the last sample above 1 % of full scale.
     """
-    raw = path.with_suffix(".raw.wav")
-    subprocess.run(["espeak-ng", "-g", str(gap_ms // 10), "-w", str(raw), text], check=True,
-                   capture_output=True)
-    subprocess.run(["sox", str(raw), "-r", str(rate), "-c", "1", "-b", "16", str(path)], check=True,
-                   capture_output=True)
-    raw.unlink()
+    parts, spans, t = [np.zeros(int(lead_s * rate), np.float32)], [], lead_s
+    for utterance, gap in zip(utterances, gaps_s, strict=True):
+        loud = np.flatnonzero(np.abs(utterance) > 0.01)
+        spans.append((t + loud[0] / rate, t + (loud[-1] + 1) / rate))
+        parts += [utterance, np.zeros(int(gap * rate), np.float32)]
+        t += (utterance.size + int(gap * rate)) / rate
+    return np.concatenate(parts), spans
+
+
+def write_wav(path: Path, signal: np.ndarray, rate: int = 16000) -> Path:
+    """Save float samples as 16-bit mono PCM WAV."""
+    with wave.open(str(path), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(rate)
+        wav.writeframes((np.clip(signal, -1, 1) * 32767).astype("<i2").tobytes())
     return path

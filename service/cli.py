@@ -16,7 +16,7 @@ import sys
 from collections.abc import Sequence
 
 #: Verb modules, in the order ``--help`` lists them.
-VERBS = ("demo", "serve", "streams", "simulate")
+VERBS = ("demo", "serve", "streams", "simulate", "models")
 
 
 class CliError(Exception):

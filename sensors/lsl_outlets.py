@@ -88,6 +88,11 @@ class LslPublisher:
         self._offset = 0.0
 
     @property
+    def offset(self) -> float:
+        """Seconds added to the source's timestamps to put them on ``local_clock`` (set by :meth:`start`)."""
+        return self._offset
+
+    @property
     def streams(self) -> list[StreamInfo]:
         """The streams published."""
         return self._source.stream_infos()

@@ -1,0 +1,217 @@
+"""LSL outlets and ingest on loopback: real liblsl, real threads, no mocks.
+
+Every test tags its streams with a fresh uuid and ingests only those, so
+outlets of other tests (or other people's runs) on the machine do not interfere.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import pylsl
+import pytest
+
+from dyadscope.sensors.lsl import LslIngest, local_clock
+from dyadscope.sensors.lsl_outlets import LslPublisher, lsl_stream_info
+from dyadscope.sensors.simulate import SimulatedDyad
+from dyadscope.service.cli import main
+from dyadscope.stream.types import Chunk, StreamInfo
+
+
+class Collector:
+    """Gathers what the ingest calls back with, from its threads."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.chunks: dict[str, list[Chunk]] = {}
+        self.statuses: list[tuple[str, StreamInfo, dict[str, Any]]] = []
+
+    def on_chunk(self, chunk: Chunk) -> None:
+        with self._lock:
+            self.chunks.setdefault(chunk.info.source_id, []).append(chunk)
+
+    def on_status(self, kind: str, info: StreamInfo, data: dict[str, Any]) -> None:
+        with self._lock:
+            self.statuses.append((kind, info, data))
+
+    def samples(self, source_id: str) -> int:
+        with self._lock:
+            return sum(len(c) for c in self.chunks.get(source_id, []))
+
+    def status(self, kind: str, source_id: str) -> dict[str, Any] | None:
+        """The data of the latest status ``kind`` about the stream, or None."""
+        with self._lock:
+            found = [d for k, info, d in self.statuses if k == kind and info.source_id == source_id]
+        return found[-1] if found else None
+
+
+def wait_for(condition: Callable[[], Any], timeout: float = 8.0) -> Any:
+    """Poll until ``condition()`` is truthy; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = condition()
+        if result:
+            return result
+        time.sleep(0.05)
+    pytest.fail(f"condition not met within {timeout} s")
+
+
+def ingest_of(tag: str, collector: Collector, **options: Any) -> LslIngest:
+    options.setdefault("resolve_interval", 0.3)
+    return LslIngest(collector.on_chunk, collector.on_status, select=lambda info: tag in info.source_id, **options)
+
+
+class SignalSource:
+    """One stream whose samples come at ``actual_rate`` (whatever it declares), values from ``fn``."""
+
+    def __init__(self, info: StreamInfo, actual_rate: float, fn: Callable[[np.ndarray], np.ndarray]):
+        self.info = info
+        self.start_time = local_clock()
+        self.paused = False
+        self._rate = actual_rate
+        self._fn = fn
+        self._sent = 0
+
+    def stream_infos(self) -> list[StreamInfo]:
+        return [self.info]
+
+    def read_until(self, until: float) -> Sequence[Chunk]:
+        end = int((until - self.start_time) * self._rate)
+        if self.paused:
+            self._sent = max(self._sent, end)
+            return []
+        n = np.arange(self._sent, max(self._sent, end))
+        self._sent = max(self._sent, end)
+        values = np.broadcast_to(self._fn(n)[:, None], (len(n), self.info.channel_count)).copy()
+        return [Chunk(self.info, self.start_time + n / self._rate, values)]
+
+
+def _stream(tag: str, name: str, modality: str, role: str | None = "patient", **fields: Any) -> StreamInfo:
+    fields.setdefault("nominal_rate", 100.0)
+    fields.setdefault("channel_count", 1)
+    return StreamInfo(name=f"{name} {tag}", modality=modality, role=role, source_id=f"{name}-{tag}", **fields)
+
+
+def test_simulated_dyad_arrives_assigned_with_its_values_and_timestamps():
+    tag = uuid.uuid4().hex[:8]
+    dyad = SimulatedDyad(7, start_time=local_clock(), tag=tag)
+    collector = Collector()
+    ingest = ingest_of(tag, collector)
+    with LslPublisher(dyad) as publisher:
+        ingest.start()
+        try:
+            infos = dyad.stream_infos()
+            wait_for(lambda: all(collector.samples(i.source_id) >= i.nominal_rate for i in infos))
+            assert {(i.role, i.modality) for i in ingest.streams()} == {(i.role, i.modality) for i in infos}
+        finally:
+            ingest.stop()
+    reference = SimulatedDyad(7, start_time=dyad.start_time, tag=tag).advance(local_clock())
+    for info, expected in zip(infos, reference.chunks):
+        chunks = collector.chunks[info.source_id]
+        got = chunks[0].info
+        assert (got.name, got.role, got.modality, got.channel_labels, got.units) == (
+            info.name, info.role, info.modality, info.channel_labels, info.units
+        )
+        assert got.hostname  # filled in from the network
+        stamps = np.concatenate([c.timestamps for c in chunks])
+        values = np.concatenate([c.values for c in chunks])
+        offset = collector.status("clock_offset", info.source_id)["offset"]
+        index = np.rint((stamps - offset - publisher.offset - dyad.start_time) * info.nominal_rate).astype(int)
+        assert np.array_equal(np.diff(index), np.ones(len(index) - 1, dtype=int))  # consecutive, none lost
+        np.testing.assert_allclose(stamps - offset - publisher.offset, expected.timestamps[index], atol=1e-6)
+        np.testing.assert_allclose(values, expected.values[index], rtol=1e-6, atol=1e-6)  # float32 on the wire
+
+
+def test_a_stream_that_goes_is_reported_lost_and_picked_up_when_it_returns():
+    tag = uuid.uuid4().hex[:8]
+    info = _stream(tag, "returning belt", "RSP", nominal_rate=50.0)
+    source = SignalSource(info, 50.0, lambda n: np.sin(n / 10.0))
+    collector = Collector()
+    ingest = ingest_of(tag, collector, lost_after=0.6)
+    ingest.start()
+    try:
+        with LslPublisher(source):
+            wait_for(lambda: collector.samples(info.source_id) > 10)
+            assert collector.status("stream_found", info.source_id) is not None
+            source.paused = True  # outlet stays, data stops
+            assert wait_for(lambda: collector.status("stream_lost", info.source_id))["reason"] == "no data"
+            assert ingest.streams() == []
+            source.paused = False
+            wait_for(lambda: collector.status("stream_returned", info.source_id))
+            assert [i.source_id for i in ingest.streams()] == [info.source_id]
+        lost = wait_for(lambda: [d for k, _, d in collector.statuses if k == "stream_lost" and d["reason"] == "closed"])
+        assert "closed" in lost[0]["message"]
+        before = collector.samples(info.source_id)
+        source = SignalSource(info, 50.0, lambda n: np.cos(n / 10.0))  # a new outlet, same source_id
+        with LslPublisher(source):
+            wait_for(lambda: sum(k == "stream_returned" for k, i, _ in collector.statuses) == 2)
+            wait_for(lambda: collector.samples(info.source_id) > before + 10)
+    finally:
+        ingest.stop()
+    assert sum(k == "stream_found" and i.source_id == info.source_id for k, i, _ in collector.statuses) == 1
+
+
+def test_bad_streams_are_reported_and_the_good_one_flows_on():
+    tag = uuid.uuid4().hex[:8]
+    good = _stream(tag, "good belt", "RSP")
+    nans = _stream(tag, "nan ecg", "ECG")
+    slow = _stream(tag, "slow ecg", "ECG", role="therapist", nominal_rate=200.0)
+    wide = _stream(tag, "wide eda", "EDA", channel_count=8)
+    text = _stream(tag, "text eda", "EDA", channel_format="string")
+    nobody = _stream(tag, "nobody's gsr", "GSR", role=None)
+    sources = [
+        SignalSource(good, 100.0, lambda n: np.sin(n / 20.0)),
+        SignalSource(nans, 100.0, lambda n: np.where(n % 7 == 0, np.nan, 0.5)),
+        SignalSource(slow, 100.0, lambda n: np.zeros(len(n))),  # half its nominal rate
+        SignalSource(wide, 100.0, lambda n: np.ones(len(n))),
+        SignalSource(nobody, 100.0, lambda n: np.ones(len(n))),
+    ]
+    collector = Collector()
+    ingest = LslIngest(
+        collector.on_chunk, collector.on_status, resolve_interval=0.3, rate_window=1.0,
+        select=lambda info: tag in info.source_id,
+    )
+    publishers = [LslPublisher(s) for s in sources]
+    text_outlet = pylsl.StreamOutlet(lsl_stream_info(text))
+    for publisher in publishers:
+        publisher.start()
+    ingest.start()
+    try:
+        nan_report = wait_for(lambda: collector.status("stream_quality", nans.source_id))
+        rate_report = wait_for(lambda: collector.status("stream_quality", slow.source_id))
+        wide_report = wait_for(lambda: collector.status("stream_invalid", wide.source_id))
+        text_report = wait_for(lambda: collector.status("stream_invalid", text.source_id))
+        unassigned = wait_for(lambda: collector.status("stream_unassigned", nobody.source_id))
+        flowing = collector.samples(good.source_id)
+        wait_for(lambda: collector.samples(good.source_id) > flowing + 50)
+    finally:
+        ingest.stop()
+        for publisher in publishers:
+            publisher.stop()
+        del text_outlet
+    assert nan_report["problem"] == "nan" and "NaN" in nan_report["message"]
+    assert rate_report["problem"] == "rate" and "below the nominal 200 Hz" in rate_report["message"]
+    assert rate_report["effective_rate"] == pytest.approx(100.0, rel=0.05)
+    assert wide_report["problem"] == "channels" and "has 8" in wide_report["message"]
+    assert text_report["problem"] == "format" and "string" in text_report["message"]
+    assert "whose stream" in unassigned["message"]
+    assert collector.status("stream_quality", good.source_id) is None
+    assert collector.samples(nans.source_id) > 0  # reported, still delivered
+    assert wide.source_id not in collector.chunks
+
+
+def test_streams_verb_lists_a_running_outlet(capsys):
+    tag = uuid.uuid4().hex[:8]
+    info = _stream(tag, "Listed therapist EDA", "EDA", role="therapist", nominal_rate=32.0)
+    outlet = pylsl.StreamOutlet(lsl_stream_info(info))
+    try:
+        assert main(["streams", "--wait", "1"]) == 0
+    finally:
+        del outlet
+    line = next(line for line in capsys.readouterr().out.splitlines() if info.source_id in line)
+    assert line.split()[:8] == ["Listed", "therapist", "EDA", tag, "EDA", "therapist", "1", "32"]

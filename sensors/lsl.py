@@ -374,28 +374,36 @@ class LslIngest:
                 modality = override.modality or modality
         return modality in self.modalities
 
+    def _skip(self, uid: str, inlet: pylsl.StreamInlet) -> None:
+        """Decide against a stream (until its outlet goes away)."""
+        inlet.close_stream()
+        with self._lock:
+            self._skipped.add(uid)
+
     def _open(self, lsl_info: pylsl.StreamInfo, key: str, uid: str) -> None:
+        """Fetch the stream's full header, assign it, and start pulling it if it is wanted and sound."""
         try:
             inlet, header = _full_header(lsl_info, _HEADER_TIMEOUT)
         except (pylsl.util.TimeoutError, pylsl.util.LostError):
             return  # gone already, or not answering yet: try again next pass
         info = assign(header, self._overrides)
-        problem = None if info is None else check_stream(info, self._channel_limits)
-        wanted = info is not None and info.modality in self.modalities and (self._select is None or self._select(info))
-        if problem is not None or not wanted:
-            inlet.close_stream()
-            with self._lock:
-                self._skipped.add(uid)
-            if info is None:
-                described = describe(header)
-                self._report(
-                    "stream_unassigned",
-                    described,
-                    message=f"{described.name}: cannot tell whose stream this is "
-                    "(no <role> in its desc, no patient/therapist in its name, no assignment)",
-                )
-            elif problem is not None and wanted:
-                self._report("stream_invalid", info, message=f"{info.name}: {problem[1]}", problem=problem[0])
+        if info is None:
+            self._skip(uid, inlet)
+            described = describe(header)
+            self._report(
+                "stream_unassigned",
+                described,
+                message=f"{described.name}: cannot tell whose stream this is "
+                "(no <role> in its desc, no patient/therapist in its name, no assignment)",
+            )
+            return
+        if info.modality not in self.modalities or (self._select is not None and not self._select(info)):
+            self._skip(uid, inlet)
+            return
+        problem = check_stream(info, self._channel_limits)
+        if problem is not None:
+            self._skip(uid, inlet)
+            self._report("stream_invalid", info, message=f"{info.name}: {problem[1]}", problem=problem[0])
             return
         worker = _StreamWorker(self, inlet, info, uid)
         with self._lock:

@@ -34,7 +34,7 @@ class SurrogateBaseline:
         peak_span: int = 1,
         size: int = 200,
         quantile: float = 0.95,
-        min_count: int = 10,
+        min_count: int = 30,
     ):
         span = window + 2 * max_lag
         if any(abs(s) < span for s in shifts):

@@ -10,9 +10,9 @@ the surrogate baseline of unrelated signals (:mod:`.surrogates`):
   higher; between the two levels the state holds (hysteresis). While the
   baseline is still filling only ``exit_r`` applies and nobody is in sync;
 * a new state is taken only after its condition has held without a break for
-  ``confirm_s`` seconds and the current state has lasted ``min_dwell_s``
-  seconds, so one noisy window cannot flip it (no flicker: at most one
-  transition per ``min_dwell_s``).
+  ``confirm_s`` seconds, counted from no earlier than ``min_dwell_s`` after
+  the current state began, so one noisy window cannot flip it and every state
+  lasts at least ``min_dwell_s`` (no flicker).
 
 Times are those of the values (the patient-window centres), and a state's
 ``since`` is when its condition began to hold, which lines the states up with
@@ -78,9 +78,9 @@ class SyncStateTracker:
             return None
         if self._pending is None or self._pending[0] != target:
             self._pending = (target, t)
-        onset = self._pending[1]
-        dwelt = self.since is None or t - self.since >= cfg.min_dwell_s
-        if t - onset < cfg.confirm_s or not dwelt:
+        # The new state may begin no earlier than min_dwell_s into the current one.
+        onset = self._pending[1] if self.since is None else max(self._pending[1], self.since + cfg.min_dwell_s)
+        if t - onset < cfg.confirm_s:
             return None
         transition = Transition(target, onset, self.state)
         self.state, self.since, self._pending = target, onset, None

@@ -76,3 +76,25 @@ def write_wav(path: Path, signal: np.ndarray, rate: int = 16000) -> Path:
         wav.setframerate(rate)
         wav.writeframes((np.clip(signal, -1, 1) * 32767).astype("<i2").tobytes())
     return path
+
+
+def face_video(path: Path, seconds: float, audio: Path | None = None, fps: int = 15) -> Path:
+    """A 640×480 video of the astronaut's face, swaying gently, by ffmpeg (with ``audio`` if given).
+
+    ``.y4m`` gives raw frames (what Chromium's fake camera plays); other
+    suffixes are encoded with MPEG-4 part 2.
+    """
+    image = path.with_suffix(".png")
+    cv2.imwrite(str(image), face_scene(720, 540))
+    sway = "crop=640:480:40+30*sin(2*PI*t/3):30+10*sin(2*PI*t/2)"
+    cmd = ["ffmpeg", "-loglevel", "error", "-y", "-loop", "1", "-framerate", str(fps), "-i", str(image)]
+    if audio is not None:
+        cmd += ["-i", str(audio)]
+    cmd += ["-t", f"{seconds:g}", "-vf", f"{sway},format=yuv420p", "-r", str(fps)]
+    if path.suffix != ".y4m":
+        cmd += ["-c:v", "mpeg4", "-q:v", "3"]
+        if audio is not None:
+            cmd += ["-c:a", "aac", "-shortest"]
+    subprocess.run([*cmd, str(path)], check=True, capture_output=True)
+    image.unlink()
+    return path

@@ -1,0 +1,92 @@
+"""Media files as sources: a real face and espeak-ng speech through the track consumers."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from _models_support import default_models, espeak, face_video, speech_track, write_wav
+
+from dyadscope.models.engine import EngineSettings, ModelEngine
+from dyadscope.sensors.media import MediaFiles, MediaSource
+
+SENTENCES = ["I have been feeling anxious all week.", "Tell me more about that."]
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory):
+    engine = ModelEngine.from_dir(default_models(tmp_path_factory.mktemp("models")),
+                                  EngineSettings(max_batch=8, max_wait_ms=2))
+    yield engine
+    engine.close()
+
+
+def _play(sources, engine, seconds):
+    features = []
+
+    async def sink(batch):
+        features.extend(batch)
+
+    async def main():
+        files = MediaFiles(sources, engine, sink, time.monotonic)
+        files.start()
+        try:
+            await files.wait(timeout=seconds + 15)
+        finally:
+            await files.stop()
+        return files
+
+    files = asyncio.run(main())
+    return features, files
+
+
+def test_one_file_with_face_and_voice(engine, tmp_path):
+    signal, spans = speech_track([espeak(s) for s in SENTENCES], [0.7, 1.0])
+    wav = write_wav(tmp_path / "speech.wav", signal)
+    seconds = signal.size / 16000
+    video = face_video(tmp_path / "patient.mp4", seconds, audio=wav)
+    features, files = _play([MediaSource(video, ("patient",), "patient")], engine, seconds)
+
+    by_kind = {}
+    for f in features:
+        by_kind.setdefault(f.kind, []).append(f)
+    assert all(f.role == "patient" for f in features)
+    assert by_kind["face_tracked"][0].data["state"] == "found"
+    affect = by_kind["face_affect"]
+    assert len(affect) > seconds * 5
+    assert sum(f.data["valence"] > 0.5 for f in affect) > 0.8 * len(affect)
+    movement = by_kind["movement"]
+    times = [f.t for f in movement]
+    assert len(movement) / (times[-1] - times[0]) >= 10.0
+    assert max(f.data["energy"] for f in movement) > 0.0
+    units = by_kind["voice_segment"]
+    assert len(units) == len(SENTENCES)
+    for unit, (start, end) in zip(units, spans, strict=True):
+        assert unit.data["duration_s"] == pytest.approx(end - start, abs=0.25)
+    gap = units[1].data["start"] - units[0].data["end"]
+    assert gap == pytest.approx(spans[1][0] - spans[0][1], abs=0.2)
+    video_consumer, audio_consumer = files.ingest.consumers
+    assert video_consumer.frames_analysed <= video_consumer.frames_received
+    assert audio_consumer.samples_received == pytest.approx(signal.size, rel=0.02)
+
+
+def test_a_camera_for_both_and_a_microphone_each(engine, tmp_path):
+    speech = speech_track([espeak(SENTENCES[0])], [0.5])[0]
+    wav_p = write_wav(tmp_path / "patient.wav", speech)
+    wav_t = write_wav(tmp_path / "therapist.wav", speech_track([espeak(SENTENCES[1])], [0.5])[0])
+    video = face_video(tmp_path / "room.mp4", 2.0)
+    sources = [MediaSource(video, ("therapist", "patient")),
+               MediaSource(wav_p, microphone_role="patient"),
+               MediaSource(wav_t, microphone_role="therapist")]
+    features, _ = _play(sources, engine, speech.size / 16000)
+    units = {f.role for f in features if f.kind == "voice_segment"}
+    assert units == {"patient", "therapist"}
+    moved = {f.role for f in features if f.kind == "movement"}
+    assert moved == {"patient", "therapist"}
+
+
+def test_missing_file_is_reported(engine, tmp_path):
+    files = MediaFiles([MediaSource(tmp_path / "absent.mp4", ("patient",))], engine, None, time.monotonic)
+    with pytest.raises(FileNotFoundError, match="absent.mp4"):
+        files.start()

@@ -16,7 +16,8 @@ import pandas as pd
 import pytest
 import wfdb
 
-from dyadscope.stream.processors.ecg import ecg_rpeaks
+from dyadscope.sensors.simulate import SimulatedDyad
+from dyadscope.stream.processors.ecg import HeartRateProcessor, ecg_rpeaks
 
 #: MIT-BIH annotation symbols that mark a beat (the rest are rhythm, noise, comments).
 BEAT_SYMBOLS = frozenset("NLRBAaJSVrFejnE/fQ?")
@@ -109,3 +110,31 @@ def test_1000hz_recording_agrees_with_neurokit2(shared_data: Path):
     offsets = match_beats(later, reference, tolerance=int(0.150 * rate))
     assert offsets.shape[0] == reference.shape[0] == later.shape[0]
     assert np.abs(offsets).max() <= 0.005 * rate
+
+
+def test_simulated_dyad_beats_and_intervals():
+    # The simulated dyad plants every R-peak time; feed its live 0.1 s chunks.
+    dyad = SimulatedDyad(seed=5, start_time=2000.0)
+    processors: dict[str, HeartRateProcessor] = {}
+    found: dict[str, list] = {"patient": [], "therapist": []}
+    planted: dict[str, list] = {"patient": [], "therapist": []}
+    for step in range(1, 1201):
+        block = dyad.advance(2000.0 + step * 0.1)
+        for chunk in block.chunks:
+            if chunk.info.modality == "ECG":
+                processor = processors.setdefault(chunk.info.role, HeartRateProcessor(chunk.info))
+                found[chunk.info.role].extend(f for f in processor.process(chunk) if f.kind == "rpeak")
+        for role, peaks in block.r_peaks.items():
+            planted[role].extend(peaks)
+    for role in ("patient", "therapist"):
+        # Leave out the edges: the waves of a beat planted just before the start,
+        # and beats in the last 0.6 s, which are not reported yet.
+        truth = np.array([t for t in planted[role] if 2000.5 < t < 2119.4])
+        beats = [f for f in found[role] if 2000.5 < f.t < 2119.4]
+        t = np.array([f.t for f in beats])
+        assert {f.role for f in beats} == {role}
+        offsets = match_beats(t, truth, tolerance=0.150)
+        assert offsets.shape[0] == truth.shape[0] == t.shape[0]
+        assert np.abs(offsets).max() <= 0.004  # 2 samples at 500 Hz
+        ibis = np.array([f.data["ibi_ms"] for f in beats[1:]])
+        np.testing.assert_allclose(ibis, np.diff(truth) * 1000.0, atol=4.0)

@@ -38,7 +38,7 @@ REASONS = {
     "no_beat": "no beat for longer than max_beat_gap (or twice the usual interval)",
     "dropout": "missing samples in the window",
     "implausible_rate": "rate outside min_bpm..max_bpm",
-    "irregular": "over a third of the intervals more than 30 % off their median",
+    "irregular": "over a fifth of the intervals more than 30 % off their median",
 }
 
 
@@ -174,7 +174,7 @@ class HeartRateProcessor:
         if not self.min_bpm <= bpm <= self.max_bpm:
             return "implausible_rate"
         off = np.abs(ibis - self._median_ibi) > 0.3 * self._median_ibi
-        if ibis.shape[0] >= 3 and off.mean() > 1 / 3:
+        if ibis.shape[0] >= 3 and off.mean() > 0.2:
             return "irregular"
         return None
 

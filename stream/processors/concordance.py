@@ -54,14 +54,15 @@ class _SlopeSeries:
         self._clean = 0
 
     def extend(self, values: np.ndarray) -> np.ndarray:
+        if not values.size:
+            return values
         missing = np.isnan(values)
         slopes, self._zi = lfilter(self._b, [1.0], np.where(missing, 0.0, values), zi=self._zi)
         # Clean samples in a row up to each sample: a slope is valid once the window holds no NaN.
         index = np.arange(values.size)
         last_missing = np.maximum.accumulate(np.where(missing, index, -1))
         run = np.where(last_missing < 0, self._clean + index + 1, index - last_missing)
-        if values.size:
-            self._clean = int(run[-1])
+        self._clean = int(run[-1])
         return np.where(run >= self._b.size, slopes, np.nan)
 
 

@@ -64,6 +64,11 @@ class FaceAnalyzer:
             status=status,
         )
 
+    @property
+    def faces(self) -> dict[Role, int]:
+        """The face id each visible person has now."""
+        return {role: track.id for role, track in self._faces.items()}
+
     def _changes(self, t: float, assigned: dict[Role, Track]) -> list[Feature]:
         """``face_tracked`` features for people whose face appeared, changed or vanished."""
         features = []

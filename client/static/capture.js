@@ -1,0 +1,163 @@
+// DyadScope capture page: sends this device's camera and microphone to a session over WebRTC.
+// URL parameters: session (required), token, role, view ("self" or "left,right"), autostart=1.
+// The service reports what it receives over a data channel once a second; that drives the
+// "receiving" indicator. A lost connection is re-established by itself, with growing pauses.
+"use strict";
+
+const params = new URLSearchParams(location.search);
+const el = (id) => document.getElementById(id);
+const state = { connected: false, receiving: false, lastStatus: null, reconnects: 0, error: null };
+window.captureState = state;  // read by the end-to-end tests
+
+let stream = null;
+let pc = null;
+let lastMessageAt = 0;
+let retryDelay = 1000;
+let retryTimer = null;
+
+function show(text, cls) {
+  el("state").textContent = text;
+  el("dot").className = cls || "";
+}
+
+async function listDevices() {
+  const devices = await navigator.mediaDevices.enumerateDevices();
+  for (const [kind, select] of [["videoinput", el("camera")], ["audioinput", el("microphone")]]) {
+    const chosen = select.value;
+    select.innerHTML = "";
+    const none = document.createElement("option");
+    none.value = "off";
+    none.textContent = "none";
+    for (const d of devices.filter((d) => d.kind === kind)) {
+      const option = document.createElement("option");
+      option.value = d.deviceId;
+      option.textContent = d.label || `${kind} ${select.length + 1}`;
+      select.appendChild(option);
+    }
+    select.appendChild(none);
+    if (chosen) select.value = chosen;
+  }
+}
+
+async function openDevices() {
+  if (stream) stream.getTracks().forEach((t) => t.stop());
+  const camera = el("camera").value;
+  const microphone = el("microphone").value;
+  stream = await navigator.mediaDevices.getUserMedia({
+    video: camera === "off" ? false : { deviceId: camera ? { exact: camera } : undefined, width: 640, height: 480 },
+    audio: microphone === "off" ? false : { deviceId: microphone ? { exact: microphone } : undefined },
+  });
+  el("preview").srcObject = stream;
+  await listDevices();
+}
+
+function waitForIce(connection) {
+  if (connection.iceGatheringState === "complete") return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => { if (connection.iceGatheringState === "complete") resolve(); };
+    connection.addEventListener("icegatheringstatechange", done);
+    setTimeout(resolve, 3000);  // send what was gathered so far
+  });
+}
+
+function body(sdp) {
+  const role = el("role").value;
+  const view = el("view").value;
+  return {
+    sdp, type: "offer", role,
+    camera_roles: view === "self" ? [role] : view.split(","),
+    microphone_role: stream.getAudioTracks().length ? role : null,
+  };
+}
+
+async function connect() {
+  clearTimeout(retryTimer);
+  if (pc) pc.close();
+  show("connecting…", "trouble");
+  const connection = new RTCPeerConnection();
+  pc = connection;
+  const channel = connection.createDataChannel("status");
+  channel.onmessage = (event) => {
+    state.lastStatus = JSON.parse(event.data);
+    lastMessageAt = Date.now();
+  };
+  channel.onclose = () => { if (pc === connection) scheduleReconnect("status channel closed"); };
+  stream.getTracks().forEach((track) => connection.addTrack(track, stream));
+  connection.onconnectionstatechange = () => {
+    state.connected = connection.connectionState === "connected";
+    if (["failed", "disconnected", "closed"].includes(connection.connectionState) && pc === connection) {
+      scheduleReconnect(`connection ${connection.connectionState}`);
+    }
+  };
+  await connection.setLocalDescription(await connection.createOffer());
+  await waitForIce(connection);
+  const query = params.get("token") ? `?token=${encodeURIComponent(params.get("token"))}` : "";
+  const session = encodeURIComponent(params.get("session") || "");
+  const reply = await fetch(`/api/sessions/${session}/webrtc/offer${query}`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(body(connection.localDescription.sdp)),
+  });
+  if (!reply.ok) {
+    const detail = await reply.json().catch(() => ({}));
+    throw new Error(detail.detail || `the service answered ${reply.status}`);
+  }
+  await connection.setRemoteDescription(await reply.json());
+  retryDelay = 1000;
+}
+
+function scheduleReconnect(reason) {
+  if (retryTimer) return;
+  state.connected = false;
+  state.error = reason;
+  show(`reconnecting in ${Math.round(retryDelay / 1000)} s (${reason})`, "trouble");
+  retryTimer = setTimeout(async () => {
+    retryTimer = null;
+    state.reconnects += 1;
+    try {
+      await connect();
+    } catch (err) {
+      scheduleReconnect(err.message);
+    }
+  }, retryDelay);
+  retryDelay = Math.min(retryDelay * 2, 15000);
+}
+
+function refreshIndicator() {
+  const fresh = Date.now() - lastMessageAt < 3000;
+  state.receiving = fresh && state.lastStatus !== null && state.lastStatus.video_frames + state.lastStatus.audio_seconds > 0;
+  if (state.receiving) {
+    const s = state.lastStatus;
+    show("receiving", "receiving");
+    el("detail").textContent = `${s.video_frames} frames, ${s.audio_seconds.toFixed(1)} s of audio` +
+      (s.faces.length ? `; face: ${s.faces.join(", ")}` : "; no face in view");
+  } else if (state.connected) {
+    show("connected, waiting for the service to receive", "trouble");
+  }
+}
+
+async function start(event) {
+  if (event) event.preventDefault();
+  try {
+    await openDevices();
+    await connect();
+  } catch (err) {
+    state.error = err.message;
+    scheduleReconnect(err.message);
+  }
+}
+
+async function init() {
+  if (params.get("role")) el("role").value = params.get("role");
+  if (params.get("view")) el("view").value = params.get("view");
+  el("settings").addEventListener("submit", start);
+  for (const id of ["camera", "microphone", "role", "view"]) {
+    el(id).addEventListener("change", () => { if (stream) start(); });  // apply a new choice at once
+  }
+  navigator.mediaDevices.addEventListener("devicechange", listDevices);
+  setInterval(refreshIndicator, 500);
+  await listDevices();
+  if (params.get("autostart") === "1") start();
+}
+
+init();

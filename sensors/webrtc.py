@@ -1,0 +1,172 @@
+"""WebRTC ingest: answer a capture device's offer, analyse its camera and microphone.
+
+Each offer comes from one capture page (a rig laptop or tablet) and says
+which people its camera sees (one role, or two roles left to right) and whose
+voice its microphone carries. The answer is produced by aiortc; the incoming
+tracks go through the shared consumers of :mod:`.av_tracks` with frames
+stamped on the session clock at arrival.
+
+If the page opens a data channel, the service sends it a status message
+every second (``{"video_frames", "audio_seconds", "faces"}``), which drives
+the page's "receiving" indicator.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from aiortc import RTCPeerConnection, RTCSessionDescription
+
+from dyadscope.models.engine import ModelEngine
+from dyadscope.models.people import CameraView
+from dyadscope.models.vad import SAMPLE_RATE
+from dyadscope.stream.types import ROLES, Role
+
+from .av_tracks import AudioConsumer, Clock, FeatureSink, MediaIngest, VideoConsumer
+
+log = logging.getLogger(__name__)
+
+#: Largest SDP accepted, in characters (real offers are a few kB).
+MAX_SDP = 100_000
+STATUS_PERIOD_S = 1.0
+
+
+class OfferError(ValueError):
+    """An offer that cannot be answered; the message says why."""
+
+
+@dataclass(frozen=True)
+class Offer:
+    """A capture device's offer and who it films and records."""
+
+    sdp: str
+    camera_roles: tuple[Role, ...]
+    microphone_role: Role | None
+
+    @classmethod
+    def from_json(cls, body: object) -> Offer:
+        """Validate the request body: ``{"sdp", "type": "offer", "role", "camera_roles"?, "microphone_role"?}``.
+
+        ``role`` is the person at this device; ``camera_roles`` (default
+        ``[role]``) are the people the camera sees, left to right;
+        ``microphone_role`` (default ``role``) is whose voice the microphone
+        carries, or null to ignore the audio.
+        """
+        if not isinstance(body, dict):
+            raise OfferError("the body must be a JSON object with sdp, type and role")
+        sdp, kind, role = body.get("sdp"), body.get("type"), body.get("role")
+        if kind != "offer":
+            raise OfferError(f"type must be 'offer', got {kind!r}")
+        if not isinstance(sdp, str) or not sdp.startswith("v=0"):
+            raise OfferError("sdp must be a session description starting with 'v=0'")
+        if len(sdp) > MAX_SDP:
+            raise OfferError(f"sdp is longer than {MAX_SDP} characters")
+        if role not in ROLES:
+            raise OfferError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
+        camera_roles = body.get("camera_roles") or [role]
+        if not isinstance(camera_roles, list) or not all(r in ROLES for r in camera_roles) \
+                or len(camera_roles) not in (1, 2) or len(set(camera_roles)) != len(camera_roles):
+            raise OfferError(f"camera_roles must list one or two different roles of {', '.join(ROLES)}")
+        microphone_role = body.get("microphone_role", role)
+        if microphone_role is not None and microphone_role not in ROLES:
+            raise OfferError(f"microphone_role must be one of {', '.join(ROLES)} or null")
+        return cls(sdp, tuple(camera_roles), microphone_role)
+
+
+class WebRtcPeer:
+    """One capture device's connection and the consumers of its tracks."""
+
+    def __init__(self, offer: Offer, ingest: MediaIngest, name: str):
+        self.offer = offer
+        self.ingest = ingest
+        self.name = name
+        self.pc = RTCPeerConnection()
+        self._status_task: asyncio.Task | None = None
+        self.pc.on("track", self._on_track)
+        self.pc.on("datachannel", self._on_datachannel)
+        self.pc.on("connectionstatechange", self._on_state)
+
+    def _on_track(self, track) -> None:
+        if track.kind == "video" and self.offer.camera_roles:
+            self.ingest.add_video(track, CameraView(self.offer.camera_roles), f"{self.name}-camera")
+        elif track.kind == "audio" and self.offer.microphone_role:
+            self.ingest.add_audio(track, self.offer.microphone_role, f"{self.name}-microphone")
+
+    def _on_datachannel(self, channel) -> None:
+        async def report() -> None:
+            while channel.readyState in ("connecting", "open"):
+                if channel.readyState == "open":
+                    channel.send(json.dumps(self.status()))
+                await asyncio.sleep(STATUS_PERIOD_S)
+
+        self._status_task = asyncio.ensure_future(report())
+
+    async def _on_state(self) -> None:
+        log.info("%s: connection %s", self.name, self.pc.connectionState)
+        if self.pc.connectionState in ("failed", "closed"):
+            await self.close()
+
+    def status(self) -> dict:
+        """What the service has received from this device so far."""
+        video = [c for c in self.ingest.consumers if isinstance(c, VideoConsumer)]
+        audio = [c for c in self.ingest.consumers if isinstance(c, AudioConsumer)]
+        return {
+            "video_frames": sum(c.frames_received for c in video),
+            "audio_seconds": sum(c.samples_received for c in audio) / SAMPLE_RATE,
+            "faces": sorted({role for c in video for role in c.analyzer.faces}),
+            "state": self.pc.connectionState,
+        }
+
+    async def answer(self) -> RTCSessionDescription:
+        """Set the offer and create the answer (ICE gathered, no trickle)."""
+        try:
+            await self.pc.setRemoteDescription(RTCSessionDescription(sdp=self.offer.sdp, type="offer"))
+        except Exception as exc:  # aiortc raises ValueError and others for malformed SDP
+            await self.pc.close()
+            raise OfferError(f"the offer could not be read: {exc}") from None
+        if not any(t.kind in ("audio", "video") for t in self.pc.getTransceivers()):
+            await self.pc.close()
+            raise OfferError("the offer carries no audio or video")
+        await self.pc.setLocalDescription(await self.pc.createAnswer())
+        return self.pc.localDescription
+
+    async def close(self) -> None:
+        """Close the connection and stop its consumers."""
+        if self._status_task is not None:
+            self._status_task.cancel()
+        await self.pc.close()
+        await self.ingest.stop()
+
+
+class WebRtcIngest:
+    """Answers offers for one session; every device's tracks feed the session's sink."""
+
+    def __init__(self, engine: ModelEngine | Callable[[], ModelEngine], sink: FeatureSink, clock: Clock):
+        self._engine = engine
+        self.sink = sink
+        self.clock = clock
+        self.peers: list[WebRtcPeer] = []
+
+    def engine(self) -> ModelEngine:
+        """The model engine (built on first use when given as a factory)."""
+        if callable(self._engine) and not isinstance(self._engine, ModelEngine):
+            self._engine = self._engine()
+        return self._engine
+
+    async def answer(self, offer: Offer) -> RTCSessionDescription:
+        """Answer one device's offer and start analysing what it sends."""
+        name = f"{offer.camera_roles[0] if offer.camera_roles else offer.microphone_role}-{len(self.peers) + 1}"
+        peer = WebRtcPeer(offer, MediaIngest(self.engine(), self.sink, self.clock), name)
+        answer = await peer.answer()
+        self.peers = [p for p in self.peers if p.pc.connectionState not in ("failed", "closed")]
+        self.peers.append(peer)
+        return answer
+
+    async def close(self) -> None:
+        """Close every device's connection."""
+        await asyncio.gather(*(p.close() for p in self.peers))
+        self.peers.clear()

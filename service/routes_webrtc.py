@@ -1,0 +1,102 @@
+"""WebRTC signalling: ``POST /api/sessions/{id}/webrtc/offer`` and the capture page.
+
+The body is ``{"sdp": ..., "type": "offer", "role": "patient" | "therapist",
+"camera_roles": [left, right]?, "microphone_role": role | null?}``; the reply
+is ``{"sdp": ..., "type": "answer"}``. A malformed offer gets 400 with the
+reason, an unknown session 404, missing models 503 (run ``dyadscope models
+build``). ``GET /capture`` serves the capture page.
+
+Mount with ``app.include_router(create_webrtc_router(hub, dependencies=[...]))``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from importlib.resources import files
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import FileResponse
+from pylsl import local_clock
+
+from dyadscope.models.engine import ModelEngine
+from dyadscope.models.library import ModelMissing
+from dyadscope.sensors.av_tracks import Clock, FeatureSink
+from dyadscope.sensors.webrtc import Offer, OfferError, WebRtcIngest
+
+log = logging.getLogger(__name__)
+
+CAPTURE_PAGE = files("dyadscope.client") / "static" / "capture.html"
+
+
+class WebRtcHub:
+    """The WebRTC ingest of every session; all share one model engine, built on first use."""
+
+    def __init__(self, sink_for: Callable[[str], FeatureSink | None],
+                 engine_factory: Callable[[], ModelEngine] = ModelEngine.from_dir, clock: Clock = local_clock):
+        self._sink_for = sink_for
+        self._engine_factory = engine_factory
+        self._engine: ModelEngine | None = None
+        self.clock = clock
+        self._ingests: dict[str, WebRtcIngest] = {}
+
+    def engine(self) -> ModelEngine:
+        """The shared model engine."""
+        if self._engine is None:
+            self._engine = self._engine_factory()
+        return self._engine
+
+    def ingest(self, session_id: str) -> WebRtcIngest | None:
+        """The session's ingest, or None if there is no such session."""
+        sink = self._sink_for(session_id)
+        if sink is None:
+            return None
+        if session_id not in self._ingests:
+            self._ingests[session_id] = WebRtcIngest(self.engine, sink, self.clock)
+        return self._ingests[session_id]
+
+    async def close_session(self, session_id: str) -> None:
+        """Hang up every device of a session."""
+        ingest = self._ingests.pop(session_id, None)
+        if ingest is not None:
+            await ingest.close()
+
+    async def close(self) -> None:
+        """Hang up everything and stop the engine."""
+        for session_id in list(self._ingests):
+            await self.close_session(session_id)
+        if self._engine is not None:
+            self._engine.close()
+
+
+def create_webrtc_router(hub: WebRtcHub, dependencies: Sequence[Any] = ()) -> APIRouter:
+    """The signalling routes; ``dependencies`` guard the offer route (e.g. the token check)."""
+    router = APIRouter()
+
+    @router.post("/api/sessions/{session_id}/webrtc/offer", dependencies=list(dependencies))
+    async def webrtc_offer(session_id: str, request: Request) -> dict[str, str]:
+        try:
+            body = await request.json()
+        except ValueError:
+            raise HTTPException(status_code=400, detail="the body must be JSON") from None
+        try:
+            offer = Offer.from_json(body)
+        except OfferError as exc:
+            raise HTTPException(status_code=400, detail=str(exc)) from None
+        ingest = hub.ingest(session_id)
+        if ingest is None:
+            raise HTTPException(status_code=404, detail=f"no session {session_id!r}")
+        try:
+            answer = await ingest.answer(offer)
+        except OfferError as exc:
+            raise HTTPException(status_code=400, detail=str(exc)) from None
+        except ModelMissing as exc:
+            raise HTTPException(status_code=503, detail=str(exc)) from None
+        return {"sdp": answer.sdp, "type": answer.type}
+
+    @router.get("/capture", include_in_schema=False)
+    async def capture_page() -> FileResponse:
+        return FileResponse(str(CAPTURE_PAGE))
+
+    return router

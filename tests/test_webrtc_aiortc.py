@@ -1,0 +1,137 @@
+"""WebRTC end to end in one process: an aiortc client sends a real face and speech to the service's route."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import httpx
+import pytest
+from _models_support import default_models, espeak, face_video, speech_track, write_wav
+from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc.contrib.media import MediaPlayer
+from fastapi import FastAPI
+
+from dyadscope.models.engine import EngineSettings, ModelEngine
+from dyadscope.service.routes_webrtc import WebRtcHub, create_webrtc_router
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    return default_models(tmp_path_factory.mktemp("models"))
+
+
+@pytest.fixture(scope="module")
+def media(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("media")
+    signal, spans = speech_track([espeak("I have been feeling anxious all week."), espeak("Tell me more.")],
+                                 [0.6, 1.5])
+    wav = write_wav(tmp / "speech.wav", signal)
+    return face_video(tmp / "face.mp4", signal.size / 16000, audio=wav), spans
+
+
+def _service(model_dir):
+    features: dict[str, list] = {"s1": []}
+
+    def sink_for(session_id):
+        if session_id not in features:
+            return None
+
+        async def sink(batch):
+            features[session_id].extend(batch)
+
+        return sink
+
+    hub = WebRtcHub(sink_for, lambda: ModelEngine.from_dir(model_dir, EngineSettings(max_batch=4)), time.monotonic)
+    app = FastAPI()
+    app.include_router(create_webrtc_router(hub))
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://service")
+    return hub, client, features
+
+
+async def _connect(client, player, body_extra, session="s1"):
+    pc = RTCPeerConnection()
+    channel = pc.createDataChannel("status")
+    statuses = []
+    channel.on("message", lambda message: statuses.append(json.loads(message)))
+    pc.addTrack(player.video)
+    pc.addTrack(player.audio)
+    await pc.setLocalDescription(await pc.createOffer())
+    reply = await client.post(f"/api/sessions/{session}/webrtc/offer",
+                              json={"sdp": pc.localDescription.sdp, "type": "offer", **body_extra})
+    return pc, reply, statuses
+
+
+def test_face_voice_and_movement_arrive_over_webrtc(model_dir, media):
+    video, spans = media
+
+    async def main():
+        hub, client, features = _service(model_dir)
+        player = MediaPlayer(str(video))
+        pc, reply, statuses = await _connect(client, player, {"role": "patient"})
+        assert reply.status_code == 200, reply.text
+        answer = reply.json()
+        assert answer["type"] == "answer" and answer["sdp"].startswith("v=0")
+        await pc.setRemoteDescription(RTCSessionDescription(**answer))
+        await asyncio.sleep(spans[-1][1] + 2.5)
+        await pc.close()
+        await hub.close()
+        await client.aclose()
+        return features["s1"], statuses
+
+    features, statuses = asyncio.run(main())
+    kinds = {}
+    for f in features:
+        kinds.setdefault(f.kind, []).append(f)
+    assert {f.role for f in features} == {"patient"}
+    assert kinds["face_tracked"][0].data["state"] == "found"
+    affect = kinds["face_affect"]
+    assert len(affect) >= 10 and sum(f.data["valence"] > 0.5 for f in affect) > 0.8 * len(affect)
+    assert all(-1 <= f.data["arousal"] <= 1 for f in affect)
+    assert len(kinds["movement"]) >= 20
+    units = kinds["voice_segment"]
+    assert len(units) == 2
+    for unit, (start, end) in zip(units, spans, strict=True):
+        assert unit.data["duration_s"] == pytest.approx(end - start, abs=0.3)
+    assert statuses and statuses[-1]["video_frames"] > 0 and statuses[-1]["audio_seconds"] > 1.0
+    assert statuses[-1]["faces"] == ["patient"]
+
+
+@pytest.mark.parametrize("body, reason", [
+    ({"type": "offer", "role": "patient"}, "sdp must be"),
+    ({"sdp": "v=0\r\nnonsense", "type": "offer", "role": "patient"}, "no audio or video"),
+    ({"sdp": "v=0\r\nm=video x\r\n", "type": "offer", "role": "patient"}, "could not be read"),
+    ({"sdp": "v=0\r\n", "type": "answer", "role": "patient"}, "type must be 'offer'"),
+    ({"sdp": "v=0\r\n", "type": "offer", "role": "doctor"}, "role must be one of"),
+    ({"sdp": "v=0\r\n", "type": "offer", "role": "patient", "camera_roles": ["patient", "patient"]}, "camera_roles"),
+    ([1, 2], "JSON object"),
+])
+def test_malformed_offers_are_refused_with_the_reason(model_dir, body, reason):
+    async def main():
+        hub, client, _ = _service(model_dir)
+        reply = await client.post("/api/sessions/s1/webrtc/offer", json=body)
+        await hub.close()
+        await client.aclose()
+        return reply
+
+    reply = asyncio.run(main())
+    assert reply.status_code == 400
+    assert reason in reply.json()["detail"]
+
+
+def test_unknown_session_and_non_json(model_dir):
+    async def main():
+        hub, client, _ = _service(model_dir)
+        unknown = await client.post("/api/sessions/nope/webrtc/offer",
+                                    json={"sdp": "v=0\r\n", "type": "offer", "role": "patient"})
+        not_json = await client.post("/api/sessions/s1/webrtc/offer", content=b"{oops")
+        page = await client.get("/capture")
+        await hub.close()
+        await client.aclose()
+        return unknown, not_json, page
+
+    unknown, not_json, page = asyncio.run(main())
+    assert unknown.status_code == 404
+    assert not_json.status_code == 400 and "JSON" in not_json.json()["detail"]
+    assert page.status_code == 200 and "capture.js" in page.text

@@ -95,11 +95,22 @@ class HeartRateProcessor:
         """Detect beats in one block (at most ``emit_interval`` long); emit a heart rate if due."""
         missing = ~(np.isfinite(values) & np.isfinite(times))
         breaks = self._time_breaks(times, missing)
-        self._times.extend(np.where(missing, np.nan, times))
+        if not missing.any() and breaks.shape[0] == 0:  # the usual case: one clean run
+            self._times.extend(times)
+            features = [self._beat(role, p) for p in self._detector.feed(values)]
+        else:
+            self._times.extend(np.where(missing, np.nan, times))
+            features = self._process_runs(role, values, times, missing, breaks)
+        finite = times[np.isfinite(times)]
+        if finite.shape[0]:
+            self._last_time = float(finite[-1])
+            features.extend(self._heart_rate(role, self._last_time))
+        return features
+
+    def _process_runs(self, role, values, times, missing: np.ndarray, breaks: np.ndarray) -> list[Feature]:
+        """Feed the runs of present samples between gaps and breaks, restarting at each."""
         features: list[Feature] = []
-        # Runs of present samples between gaps and breaks go to the detector one by one.
-        cuts = np.flatnonzero(np.diff(missing.astype(np.int8)) != 0) + 1
-        cuts = np.union1d(cuts, breaks)
+        cuts = np.union1d(np.flatnonzero(missing[1:] != missing[:-1]) + 1, breaks)
         for run_start, run_end in zip(np.r_[0, cuts], np.r_[cuts, values.shape[0]]):
             gap = bool(missing[run_start])
             if gap or run_start in breaks:
@@ -108,19 +119,14 @@ class HeartRateProcessor:
                 self._start_gap(times[run_start:run_end] if gap else times[run_start - 1 : run_start])
             if not gap:
                 features.extend(self._beat(role, p) for p in self._detector.feed(values[run_start:run_end]))
-        finite = times[np.isfinite(times)]
-        if finite.shape[0]:
-            self._last_time = float(finite[-1])
-            features.extend(self._heart_rate(role, self._last_time))
         return features
 
     def _time_breaks(self, times: np.ndarray, missing: np.ndarray) -> np.ndarray:
         """Positions whose timestamp jumps ahead by more than ``max_step`` or goes back."""
-        previous = np.r_[np.nan if self._last_time is None else self._last_time, times[:-1]]
-        step = times - previous
-        with np.errstate(invalid="ignore"):
-            jump = (step > self.max_step) | (step < 0)
-        return np.flatnonzero(jump & ~missing)
+        step = np.empty(times.shape[0])
+        step[0] = np.nan if self._last_time is None else times[0] - self._last_time
+        np.subtract(times[1:], times[:-1], out=step[1:])
+        return np.flatnonzero(((step > self.max_step) | (step < 0)) & ~missing)
 
     def _start_gap(self, times: np.ndarray) -> None:
         """Note a gap: no interval spans it, and the window around it is poor."""

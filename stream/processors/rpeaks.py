@@ -137,8 +137,10 @@ class RPeakDetector:
         if n == 0:
             return []
         clean = self._clean(x)
-        previous = clean[0] if self.index == self._start else self._last_clean
-        gradient = np.abs(np.diff(clean, prepend=previous))
+        gradient = np.empty(n)
+        gradient[0] = 0.0 if self.index == self._start else clean[0] - self._last_clean
+        np.subtract(clean[1:], clean[:-1], out=gradient[1:])
+        np.abs(gradient, out=gradient)
         self._last_clean = clean[-1]
         self._raw.extend(x)
         self._cleaned.extend(clean)
@@ -157,7 +159,10 @@ class RPeakDetector:
 
     def _complexes(self, in_qrs: np.ndarray, first: int) -> list[int]:
         """Close the complexes that ended among the decided samples; return their R-peaks."""
-        edges = np.flatnonzero(np.diff(in_qrs.astype(np.int8), prepend=np.int8(self._in_qrs)))
+        states = np.empty(in_qrs.shape[0] + 1, dtype=bool)
+        states[0] = self._in_qrs
+        states[1:] = in_qrs
+        edges = np.flatnonzero(states[1:] != states[:-1])
         peaks = []
         for edge in edges:
             if in_qrs[edge]:

@@ -6,6 +6,9 @@ outlets of other tests (or other people's runs) on the machine do not interfere.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -16,7 +19,8 @@ import numpy as np
 import pylsl
 import pytest
 
-from dyadscope.sensors.lsl import LslIngest, local_clock
+from dyadscope.sensors.lsl import LslIngest, list_streams, local_clock
+from dyadscope.sensors.lsl_config import PACKAGED_CONFIG
 from dyadscope.sensors.lsl_outlets import LslPublisher, lsl_stream_info
 from dyadscope.sensors.simulate import SimulatedDyad
 from dyadscope.service.cli import main
@@ -61,9 +65,11 @@ def wait_for(condition: Callable[[], Any], timeout: float = 8.0) -> Any:
     pytest.fail(f"condition not met within {timeout} s")
 
 
-def ingest_of(tag: str, collector: Collector, **options: Any) -> LslIngest:
+def ingest_of(tag: str, collector: Collector, on_chunk: Callable[[Chunk], None] | None = None, **options: Any) -> LslIngest:
     options.setdefault("resolve_interval", 0.3)
-    return LslIngest(collector.on_chunk, collector.on_status, select=lambda info: tag in info.source_id, **options)
+    return LslIngest(
+        on_chunk or collector.on_chunk, collector.on_status, select=lambda info: tag in info.source_id, **options
+    )
 
 
 class SignalSource:
@@ -101,12 +107,20 @@ def test_simulated_dyad_arrives_assigned_with_its_values_and_timestamps():
     tag = uuid.uuid4().hex[:8]
     dyad = SimulatedDyad(7, start_time=local_clock(), tag=tag)
     collector = Collector()
-    ingest = ingest_of(tag, collector)
+    stalled = threading.Event()
+
+    def slow_consumer(chunk: Chunk) -> None:
+        if chunk.info.modality == "ECG" and not stalled.is_set():
+            stalled.set()
+            time.sleep(1.0)  # falls behind: the inlet thread waits, liblsl buffers, nothing is dropped
+        collector.on_chunk(chunk)
+
+    ingest = ingest_of(tag, collector, slow_consumer)
     with LslPublisher(dyad) as publisher:
         ingest.start()
         try:
             infos = dyad.stream_infos()
-            wait_for(lambda: all(collector.samples(i.source_id) >= i.nominal_rate for i in infos))
+            wait_for(lambda: all(collector.samples(i.source_id) >= 2 * i.nominal_rate for i in infos))
             assert {(i.role, i.modality) for i in ingest.streams()} == {(i.role, i.modality) for i in infos}
         finally:
             ingest.stop()
@@ -215,3 +229,32 @@ def test_streams_verb_lists_a_running_outlet(capsys):
         del outlet
     line = next(line for line in capsys.readouterr().out.splitlines() if info.source_id in line)
     assert line.split()[:8] == ["Listed", "therapist", "EDA", tag, "EDA", "therapist", "1", "32"]
+
+
+def test_simulate_verb_publishes_the_dyad_for_its_duration(capsys):
+    seed = uuid.uuid4().int % 10**9
+    result: list[int] = []
+    runner = threading.Thread(target=lambda: result.append(main(["simulate", "--duration", "2.5", "--seed", str(seed)])))
+    runner.start()
+    try:
+        wanted = {i.source_id for i in SimulatedDyad(seed).stream_infos()}
+        listed = wait_for(lambda: wanted & {s.source_id for s in list_streams(wait=0.5)} == wanted)
+    finally:
+        runner.join(10)
+    assert listed and result == [0]
+    out = capsys.readouterr().out
+    assert all(source_id in out for source_id in wanted) and "publishing for 2.5 s" in out
+
+
+def test_configure_lsl_points_liblsl_at_the_packaged_config_unless_the_user_chose_one(tmp_path):
+    assert "ResolveScope = machine" in PACKAGED_CONFIG.read_text()
+    show = "import os, dyadscope.sensors.lsl; print(os.environ['LSLAPICFG'])"
+    env = {k: v for k, v in os.environ.items() if k != "LSLAPICFG"}
+    used = subprocess.run([sys.executable, "-c", show], env=env, capture_output=True, text=True, check=True)
+    assert used.stdout.strip() == str(PACKAGED_CONFIG)
+    own = tmp_path / "lsl_api.cfg"
+    own.write_text("[multicast]\nResolveScope = link\n")
+    used = subprocess.run(
+        [sys.executable, "-c", show], env={**env, "LSLAPICFG": str(own)}, capture_output=True, text=True, check=True
+    )
+    assert used.stdout.strip() == str(own)

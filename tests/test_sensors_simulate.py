@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import tracemalloc
+
 import numpy as np
 import pytest
 from scipy.signal import find_peaks
@@ -131,3 +133,18 @@ def test_schedule_is_configurable_and_listed():
     assert schedule.rsa_amplitude("patient", 30.0) == pytest.approx(schedule.rsa_rest)
     dyad = SimulatedDyad(1, schedule=schedule)
     assert dyad.schedule is schedule
+
+
+def test_memory_stays_bounded_as_the_session_goes_on():
+    dyad = SimulatedDyad(5)
+    for t in range(10, 310, 10):
+        dyad.advance(float(t))
+    tracemalloc.start()
+    try:
+        before, _ = tracemalloc.get_traced_memory()
+        for t in range(310, 910, 10):
+            dyad.advance(float(t))
+        after, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert after - before < 50_000  # bytes held after 10 more minutes: a few beats and SCRs at most

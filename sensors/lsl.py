@@ -329,7 +329,10 @@ class LslIngest:
 
     def _report(self, kind: str, info: StreamInfo, **data: Any) -> None:
         log.info("%s: %s", kind, data.get("message", info.name))
-        self._on_status(kind, info, data)
+        try:
+            self._on_status(kind, info, data)
+        except Exception:  # the consumer's problem; ingest goes on
+            log.exception("on_status failed for %s %s", kind, info.name)
 
     def _worker_ended(self, worker: _StreamWorker) -> None:
         with self._lock:

@@ -13,6 +13,8 @@ each chunk to a :class:`~.rpeaks.RPeakDetector` and emits
   60000 / ``ibi_ms`` (the median resists a missed or extra beat); ``beats`` is
   the number of beats in that window. ``quality`` is ``"good"`` or
   ``"poor"``; ``reason`` is None or the first that applies of :data:`REASONS`.
+  While no interval falls in the window (no beat, or a long dropout), the
+  last known rate is repeated, marked ``"poor"``, so the monitor sees why.
 
 Missing samples (NaN values or timestamps) are a gap: nothing is detected
 inside, and detection restarts after it (filters re-initialised at the first
@@ -30,7 +32,7 @@ from collections import deque
 import numpy as np
 
 from ..ring import RingBuffer
-from ..types import Chunk, Feature, StreamInfo
+from ..types import Chunk, Feature, Role, StreamInfo
 from .rpeaks import RPeakDetector
 
 #: Why a heart rate is marked poor, most serious first.
@@ -91,7 +93,7 @@ class HeartRateProcessor:
             features.extend(self._process_block(chunk.info.role, values[block], times[block]))
         return features
 
-    def _process_block(self, role, values: np.ndarray, times: np.ndarray) -> list[Feature]:
+    def _process_block(self, role: Role | None, values: np.ndarray, times: np.ndarray) -> list[Feature]:
         """Detect beats in one block (at most ``emit_interval`` long); emit a heart rate if due."""
         missing = ~(np.isfinite(values) & np.isfinite(times))
         breaks = self._time_breaks(times, missing)
@@ -107,7 +109,9 @@ class HeartRateProcessor:
             features.extend(self._heart_rate(role, self._last_time))
         return features
 
-    def _process_runs(self, role, values, times, missing: np.ndarray, breaks: np.ndarray) -> list[Feature]:
+    def _process_runs(
+        self, role: Role | None, values: np.ndarray, times: np.ndarray, missing: np.ndarray, breaks: np.ndarray
+    ) -> list[Feature]:
         """Feed the runs of present samples between gaps and breaks, restarting at each."""
         features: list[Feature] = []
         cuts = np.union1d(np.flatnonzero(missing[1:] != missing[:-1]) + 1, breaks)
@@ -137,7 +141,7 @@ class HeartRateProcessor:
         elif self._last_time is not None:
             self._last_gap = self._last_time
 
-    def _beat(self, role, peak: int) -> Feature:
+    def _beat(self, role: Role | None, peak: int) -> Feature:
         """The rpeak feature of a detected peak (absolute sample index)."""
         t = float(self._times.since(peak)[0])
         ibi = None
@@ -147,7 +151,7 @@ class HeartRateProcessor:
         self._beats.append((t, ibi))
         return Feature("rpeak", role, t, {"ibi_ms": ibi})
 
-    def _heart_rate(self, role, now: float) -> list[Feature]:
+    def _heart_rate(self, role: Role | None, now: float) -> list[Feature]:
         """The heart_rate feature, if ``emit_interval`` has passed and an interval is known."""
         if self._last_emit is not None and now - self._last_emit < self.emit_interval * (1 - 1e-9):
             return []

@@ -104,11 +104,6 @@ class RPeakDetector:
         """Samples of signal kept: every R-peak index returned is among the newest this many."""
         return self._raw.capacity
 
-    @property
-    def latency(self) -> float:
-        """Seconds by which a sample's QRS decision trails the sample (the look-ahead)."""
-        return self._lookahead / self.rate
-
     def restart(self, gap: int = 0) -> list[int]:
         """Start afresh after ``gap`` missing samples; return the R-peaks confirmed before them.
 

@@ -38,7 +38,9 @@ class ChunkSource(Protocol):
         ...
 
 
-def lsl_stream_info(info: StreamInfo, *, manufacturer: str = "DyadScope", model: str = "simulated dyad") -> pylsl.StreamInfo:
+def lsl_stream_info(
+    info: StreamInfo, *, manufacturer: str = "DyadScope", model: str = "simulated dyad"
+) -> pylsl.StreamInfo:
     """The LSL header of a stream: ``type`` = modality, the role and channels in ``desc``.
 
     ``<desc><role>patient</role><channels><channel><label/><unit/><type/></channel>...``

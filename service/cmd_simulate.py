@@ -18,7 +18,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     parser.add_argument("--duration", type=float, default=None, metavar="SECONDS", help="stop after this long")
-    parser.add_argument("--seed", type=int, default=1, help="random seed; the same seed gives the same signals (default 1)")
+    parser.add_argument(
+        "--seed", type=int, default=1, help="random seed; the same seed gives the same signals (default 1)"
+    )
     parser.set_defaults(func=run)
 
 

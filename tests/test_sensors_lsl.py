@@ -65,7 +65,9 @@ def wait_for(condition: Callable[[], Any], timeout: float = 8.0) -> Any:
     pytest.fail(f"condition not met within {timeout} s")
 
 
-def ingest_of(tag: str, collector: Collector, on_chunk: Callable[[Chunk], None] | None = None, **options: Any) -> LslIngest:
+def ingest_of(
+    tag: str, collector: Collector, on_chunk: Callable[[Chunk], None] | None = None, **options: Any
+) -> LslIngest:
     options.setdefault("resolve_interval", 0.3)
     return LslIngest(
         on_chunk or collector.on_chunk, collector.on_status, select=lambda info: tag in info.source_id, **options
@@ -234,7 +236,8 @@ def test_streams_verb_lists_a_running_outlet(capsys):
 def test_simulate_verb_publishes_the_dyad_for_its_duration(capsys):
     seed = uuid.uuid4().int % 10**9
     result: list[int] = []
-    runner = threading.Thread(target=lambda: result.append(main(["simulate", "--duration", "2.5", "--seed", str(seed)])))
+    argv = ["simulate", "--duration", "2.5", "--seed", str(seed)]
+    runner = threading.Thread(target=lambda: result.append(main(argv)))
     runner.start()
     try:
         wanted = {i.source_id for i in SimulatedDyad(seed).stream_infos()}

@@ -15,13 +15,14 @@ The newest complete position is ``a = N - w - max(lags)`` for ``N`` samples
 received: the patient window ends ``max_lag`` samples before the newest sample.
 
 Cost: the running sums ``Σx, Σx², Σy_τ, Σy²_τ, Σxy_τ`` are updated only for
-samples that entered and left the window since the last read — one product of
-the ``Δ`` new patient samples with a ``Δ × K`` lagged view of ``y`` and the
-same for the ``Δ`` leaving ones, plus prefix sums for ``Σy_τ`` and ``Σy²_τ``:
-``O(Δ · K)`` per read instead of ``O(w · K)``. The sums are kept on values
-shifted by the window mean at the last exact recomputation, which keeps the
-cancellation in ``Σxy − ΣxΣy/w`` small, and are recomputed exactly after
-``refresh_after`` samples (default: 20 windows) to stop floating drift.
+samples that entered and left the window since the last read: for each of the
+two blocks of ``Δ`` samples, one ``np.correlate`` of the block with its
+lagged partner segment gives ``Σxy`` at every lag (and two more with ones
+give ``Σy`` and ``Σy²``): ``O(Δ · K)`` per read instead of ``O(w · K)``. The
+sums are kept on values shifted by the window means at the last exact
+recomputation, which keeps the cancellation in ``Σxy − ΣxΣy/w`` small, and
+are recomputed exactly after ``refresh_after`` samples (default: 20 windows)
+to stop floating drift.
 
 A window (over its whole lag span) that holds a missing sample (NaN) gives no
 correlations; the sums are rebuilt exactly once the span is clean again.
@@ -29,6 +30,7 @@ correlations; the sums are rebuilt exactly once the span is clean again.
 
 from __future__ import annotations
 
+from collections import deque
 from typing import Literal
 
 import numpy as np
@@ -36,7 +38,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 PeakMethod = Literal["nearest", "global"]
 
-#: A window whose variance is below this fraction of its sum of squares is flat: r is undefined.
+#: A window whose variance is at most this fraction of its sum of squares is flat: r is undefined.
 _FLAT = 1e-9
 
 
@@ -53,35 +55,29 @@ class SampleRing:
         """Absolute index of the oldest sample still held."""
         return max(0, self.total - self._capacity)
 
-    def extend(self, rows: np.ndarray) -> None:
-        """Append samples, shape ``(series, n)``, oldest first."""
-        n = rows.shape[1]
-        if n >= self._capacity:
-            rows, skipped = rows[:, -self._capacity :], n - self._capacity
-        else:
-            skipped = 0
-        start = (self.total + skipped) % self._capacity
-        first = min(rows.shape[1], self._capacity - start)
-        self._data[:, start : start + first] = rows[:, :first]
-        self._data[:, : rows.shape[1] - first] = rows[:, first:]
+    def extend(self, *series: np.ndarray) -> None:
+        """Append the same number of new samples to every series, oldest first."""
+        n = len(series[0])
+        keep = min(n, self._capacity)
+        start = (self.total + n - keep) % self._capacity
+        first = min(keep, self._capacity - start)
+        for row, values in zip(self._data, series, strict=True):
+            values = values[n - keep :]
+            row[start : start + first] = values[:first]
+            row[: keep - first] = values[first:]
         self.total += n
 
-    def take(self, start: int, stop: int) -> np.ndarray:
-        """Samples ``start <= i < stop`` (all still held), shape ``(series, stop - start)``."""
+    def take(self, series: int, start: int, stop: int) -> np.ndarray:
+        """Samples ``start <= i < stop`` of one series (all still held)."""
         if start < self.oldest or stop > self.total:
             raise IndexError(f"samples {start}..{stop} not held (have {self.oldest}..{self.total})")
+        row = self._data[series]
         lo, hi = start % self._capacity, (stop - 1) % self._capacity + 1
-        if stop - start == 0:
-            return self._data[:, :0].copy()
+        if stop == start:
+            return row[:0].copy()
         if lo < hi:
-            return self._data[:, lo:hi].copy()
-        return np.concatenate((self._data[:, lo:], self._data[:, :hi]), axis=1)
-
-
-def _window_sums(values: np.ndarray, length: int, offsets: np.ndarray) -> np.ndarray:
-    """``values[o : o + length].sum()`` for every offset ``o``, via one prefix sum."""
-    prefix = np.concatenate(([0.0], np.cumsum(values)))
-    return prefix[offsets + length] - prefix[offsets]
+            return row[lo:hi].copy()
+        return np.concatenate((row[lo:], row[:hi]))
 
 
 class LaggedCrossCorrelation:
@@ -119,9 +115,9 @@ class LaggedCrossCorrelation:
         self._since_refresh = 0
         self._last_missing = -1
         self._shift = (0.0, 0.0)
-        self._sx = self._sxx = 0.0
-        k = len(self.lags)
-        self._sy, self._syy, self._sxy = np.zeros(k), np.zeros(k), np.zeros(k)
+        self._sums = np.zeros(2 + 3 * len(self.lags))
+        self._blocks: deque[tuple[int, int, np.ndarray]] = deque(maxlen=64)  # (start, count, sums) in the window
+        self._ones = np.ones(window)  # reused: most reads see the same block length
 
     @property
     def total(self) -> int:
@@ -135,11 +131,11 @@ class LaggedCrossCorrelation:
 
     def extend(self, x: np.ndarray, y: np.ndarray) -> None:
         """Append paired samples (NaN marks a missing sample in either series)."""
-        rows = np.vstack((np.asarray(x, dtype=float), np.asarray(y, dtype=float)))
-        missing = np.flatnonzero(np.isnan(rows).any(axis=0))
-        if missing.size:
-            self._last_missing = self.total + int(missing[-1])
-        self._ring.extend(rows)
+        if not np.isfinite(x.sum() + y.sum()):
+            missing = np.flatnonzero(~(np.isfinite(x) & np.isfinite(y)))
+            if missing.size:
+                self._last_missing = self.total + int(missing[-1])
+        self._ring.extend(x, y)
 
     def correlations(self) -> np.ndarray | None:
         """r per lag for the newest complete window, or None (too little data, or missing samples).
@@ -156,7 +152,7 @@ class LaggedCrossCorrelation:
         old = self._start
         if (
             old is None
-            or a - old >= self.window
+            or 2 * (a - old) >= self.window  # an exact recomputation is then no more work
             or old - self._before < self._ring.oldest
             or self._since_refresh >= self._refresh_after
         ):
@@ -165,51 +161,73 @@ class LaggedCrossCorrelation:
             self._advance(old, a)
         return self._pearson()
 
-    def _lagged_view(self, y: np.ndarray, rows: int) -> np.ndarray:
-        """``view[r, j] = y[r + lags[j] - lo]``: the lagged partners of ``rows`` patient samples."""
-        return sliding_window_view(y, self._hi - self._lo + 1)[:rows, :: self._lag_step]
+    def _block_sums(self, start: int, count: int) -> np.ndarray:
+        """``[Σx, Σx², Σy_τ…, Σy²_τ…, Σxy_τ…]`` of patient samples ``start .. start + count`` and their lagged partners.
+
+        ``np.correlate`` of the partner segment with the block (or with ones)
+        gives every lag's sum in one call; ``[:: lag_step]`` keeps the lags used.
+        """
+        cx, cy = self._shift
+        x = self._ring.take(0, start, start + count) - cx
+        y = self._ring.take(1, start + self._lo, start + count + self._hi) - cy
+        ones = self._ones if count == self._ones.size else np.ones(count)
+        step = self._lag_step
+        return np.concatenate(
+            (
+                (x.sum(), x @ x),
+                np.correlate(y, ones)[::step],
+                np.correlate(y * y, ones)[::step],
+                np.correlate(y, x)[::step],
+            )
+        )
 
     def _recompute(self, a: int) -> None:
         """Exact sums for the window starting at ``a``, re-centred on its means."""
-        x = self._ring.take(a, a + self.window)[0]
-        y = self._ring.take(a + self._lo, a + self.window + self._hi)[1]
+        x = self._ring.take(0, a, a + self.window)
+        y = self._ring.take(1, a + self._lo, a + self.window + self._hi)
         self._shift = (float(x.mean()), float(y.mean()))
-        x = x - self._shift[0]
-        y = y - self._shift[1]
-        offsets = self.lags - self._lo
-        self._sx, self._sxx = float(x.sum()), float(x @ x)
-        self._sy = _window_sums(y, self.window, offsets)
-        self._syy = _window_sums(y * y, self.window, offsets)
-        self._sxy = sliding_window_view(y, self.window)[offsets] @ x
+        self._sums = self._block_sums(a, self.window)
+        self._blocks.clear()  # their sums were taken about the old centre
         self._start = a
         self._since_refresh = 0
 
     def _advance(self, old: int, new: int) -> None:
-        """Add the samples that entered the window since ``old`` and remove those that left."""
+        """Add the samples that entered the window since ``old`` and subtract those that left.
+
+        A block's sums do not depend on where the window is, so the sums of
+        each entering block are kept until it leaves and then subtracted as
+        they were added (exact cancellation, and half the work per read).
+        """
         delta = new - old
-        cx, cy = self._shift
-        for start, sign in ((old + self.window, 1.0), (old, -1.0)):
-            x = self._ring.take(start, start + delta)[0] - cx
-            y = self._ring.take(start + self._lo, start + delta + self._hi)[1] - cy
-            offsets = self.lags - self._lo
-            self._sx += sign * float(x.sum())
-            self._sxx += sign * float(x @ x)
-            self._sy += sign * _window_sums(y, delta, offsets)
-            self._syy += sign * _window_sums(y * y, delta, offsets)
-            self._sxy += sign * (x @ self._lagged_view(y, delta))
+        if delta != self._ones.size:
+            self._ones = np.ones(delta)
+        entered = self._block_sums(old + self.window, delta)
+        while self._blocks and self._blocks[0][0] < old:
+            self._blocks.popleft()
+        if self._blocks and self._blocks[0][:2] == (old, delta):
+            left = self._blocks.popleft()[2]
+        else:
+            left = self._block_sums(old, delta)
+        self._blocks.append((old + self.window, delta, entered))
+        self._sums += entered
+        self._sums -= left
         self._start = new
         self._since_refresh += delta
 
     def _pearson(self) -> np.ndarray:
-        n = self.window
-        vx = self._sxx - self._sx * self._sx / n
-        vy = self._syy - self._sy * self._sy / n
-        cov = self._sxy - self._sx * self._sy / n
-        flat = (vy <= _FLAT * self._syy) | (vx <= _FLAT * self._sxx)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            r = cov / np.sqrt(np.maximum(vx, 0.0) * np.maximum(vy, 0.0))
-        r[flat] = np.nan
-        return np.clip(r, -1.0, 1.0)
+        n, k = self.window, self.lags.size
+        sx, sxx = self._sums[0], self._sums[1]
+        sy, syy, sxy = self._sums[2 : 2 + k], self._sums[2 + k : 2 + 2 * k], self._sums[2 + 2 * k :]
+        vx = sxx - sx * sx / n
+        vy = syy - sy * sy / n
+        cov = sxy - sx * sy / n
+        r = np.full(k, np.nan)
+        if vx > _FLAT * sxx:
+            varying = vy > _FLAT * syy
+            np.divide(cov, np.sqrt(np.maximum(vx * vy, 0.0)), out=r, where=varying)
+            np.minimum(r, 1.0, out=r)
+            np.maximum(r, -1.0, out=r)
+        return r
 
 
 def pick_peak(r: np.ndarray, method: PeakMethod = "global", span: int = 1) -> int | None:

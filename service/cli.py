@@ -16,7 +16,7 @@ import sys
 from collections.abc import Sequence
 
 #: Verb modules, in the order ``--help`` lists them.
-VERBS = ("demo", "serve", "streams", "simulate", "models")
+VERBS = ("demo", "serve", "streams", "simulate", "models", "record", "repair", "replay", "export")
 
 
 class CliError(Exception):

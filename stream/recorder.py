@@ -11,8 +11,11 @@ are added by :meth:`Recorder.close`, or afterwards by :mod:`.xdf_repair`.
 Timestamps follow the XDF convention: a stream's samples keep the sender's
 clock and its clock offsets are stored beside them (pyxdf adds them on load
 with ``synchronize_clocks=True``). Pass the raw timestamps to :meth:`write`
-for streams whose offsets you record; streams already on the session clock
-(events, markers, derived measures) need no offsets.
+and each new offset to :meth:`clock_offset` for streams from another clock;
+streams already on the session clock (events, markers, derived measures)
+need neither. Every ``offset_interval`` (5 s) the offset in force (0 until
+one is given) is written again for every stream, as LabRecorder does, so
+every stream has clock offsets spread over the whole file.
 
 When the disk fills or the directory cannot be written, the file is cut back
 to its last whole chunk (so it stays readable), the recorder stops, calls
@@ -110,6 +113,7 @@ class _Stream:
     info: StreamInfo
     fields: tuple[str, ...] = ()  # derived streams: the data keys, one per channel
     tally: xw.FooterTally = field(default_factory=xw.FooterTally)
+    offset: float = 0.0  # the clock offset in force (0: already on the session clock)
 
 
 class Recorder:
@@ -127,6 +131,7 @@ class Recorder:
         *,
         flush_interval: float = 1.0,
         boundary_interval: float = 10.0,
+        offset_interval: float = 5.0,
         derived_streams: bool = True,
         on_error: Callable[[RecordingError], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -138,6 +143,7 @@ class Recorder:
         self._on_error = on_error
         self._clock = clock
         self._boundary_interval = boundary_interval
+        self._offset_interval = offset_interval
         self._lock = threading.Lock()  # guards streams and the pending buffer
         self._io_lock = threading.Lock()  # one flush at a time, in order
         self._streams: dict[str, _Stream] = {}
@@ -146,7 +152,7 @@ class Recorder:
         self._committed = 0
         self._closed = False
         self._wake = threading.Event()
-        self._last_boundary = clock()
+        self._last_boundary = self._last_offsets = clock()
         self._fd = _open_exclusive(self.path)
         created = datetime.now(UTC).isoformat(timespec="seconds")
         self._append(xw.MAGIC + xw.file_header_chunk({"datetime": created, "writer": "dyadscope", **self.metadata}))
@@ -235,8 +241,12 @@ class Recorder:
             stream = self._streams.get(stream_key)
             if stream is None:
                 raise KeyError(f"clock offset for undeclared stream {stream_key!r}; call add_stream first")
-            stream.tally.offsets.append((float(collection_time), float(offset)))
-            self._append(xw.clock_offset_chunk(stream.id, collection_time, offset))
+            stream.offset = float(offset)
+            self._record_offset(stream, float(collection_time))
+
+    def _record_offset(self, stream: _Stream, collection_time: float) -> None:
+        stream.tally.offsets.append((collection_time, stream.offset))
+        self._append(xw.clock_offset_chunk(stream.id, collection_time, stream.offset))
 
     def write_events(self, events: Iterable[Event]) -> None:
         """Record events: each as JSON on the events stream, numeric fields also per kind and role."""
@@ -293,6 +303,11 @@ class Recorder:
                 if self.error is not None:
                     raise self.error
                 now = self._clock()
+                if now - self._last_offsets >= self._offset_interval:
+                    self._last_offsets = now
+                    for stream in self._streams.values():
+                        if stream.tally.count:  # at the sender's latest time we know
+                            self._record_offset(stream, stream.tally.last)
                 if self._streams and now - self._last_boundary >= self._boundary_interval:
                     self._last_boundary = now
                     self._pending.append(xw.boundary_chunk())

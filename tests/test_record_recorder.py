@@ -14,8 +14,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import pyxdf
+from _recording_support import only_our_verbs  # noqa: F401  (a fixture)
 
+from dyadscope.service.cli import main
 from dyadscope.stream import xdf_repair
+from dyadscope.stream import xdf_writer as xw
 from dyadscope.stream.recorder import (
     DiskFullError,
     Recorder,
@@ -286,3 +289,18 @@ def test_periodic_flush_reaches_disk_without_further_calls(tmp_path: Path) -> No
         time.sleep(0.05)
     assert streams[0]["time_series"] == [["hello"]]
     rec.close()
+
+
+def test_repair_verb_closes_unfinished_files_in_a_folder(tmp_path: Path, only_our_verbs, capsys) -> None:
+    chunk = _ecg_chunk(0, 10)[0]
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "a.xdf").write_bytes(  # what a recorder that died leaves: no footers
+        xw.MAGIC + xw.file_header_chunk() + xw.stream_header_chunk(1, xw.stream_header_xml(ECG))
+        + xw.samples_chunk(1, "float32", chunk.timestamps, chunk.values)
+    )  # fmt: skip
+    assert main(["repair", str(tmp_path)]) == 0
+    assert "a.xdf: closed 1 streams" in capsys.readouterr().out
+    assert not xdf_repair.is_unfinished(tmp_path / "sub" / "a.xdf")
+    assert main(["repair", str(tmp_path / "sub" / "a.xdf")]) == 0
+    assert "already complete" in capsys.readouterr().out
+    assert main(["repair", str(tmp_path / "missing.xdf")]) == 2

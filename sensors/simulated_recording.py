@@ -1,0 +1,81 @@
+"""A whole simulated session written through the recorder: raw streams, measures, markers.
+
+For the export tests, the recorder benchmark and demos: the simulated dyad's
+six raw streams (:class:`~dyadscope.sensors.simulate.SimulatedDyad`) in LSL-sized
+chunks, plus a plausible event log of every measure the report draws (heart
+rate, EDA level, RSA, face valence, vocal arousal, synchrony per modality,
+dissonance, quality, the resting baseline) shaped by the dyad's planted
+schedule, and a marker every five minutes. The measures are made up from the
+schedule, not computed from the signals: they exercise the file, not the
+science.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..stream.recorder import Recorder
+from ..stream.types import ROLES, Event, Role
+from .simulate import SimulatedDyad
+
+SYNCHRONY_MODALITIES = ("eda", "heart_rate", "rsa", "face_valence", "vocal_arousal")
+
+
+def _event(seq: int, t: float, kind: str, role: Role | None, **data) -> Event:
+    return Event(session="simulated", seq=seq, t=t, t_emit=t, kind=kind, role=role, data=data)
+
+
+def simulated_events(dyad: SimulatedDyad, start: float, stop: float, seq: int = 0) -> list[Event]:
+    """The made-up measures for session times ``[start, stop)`` (seconds), numbered after ``seq``."""
+    s = dyad.schedule
+    out: list[Event] = []
+
+    def add(t: float, kind: str, role: Role | None, **data) -> None:
+        out.append(_event(seq + len(out) + 1, dyad.start_time + t, kind, role, **data))
+
+    if start <= s.rest_duration < stop:
+        add(s.rest_duration, "baseline", None, start=dyad.start_time, end=dyad.start_time + s.rest_duration)
+    for t in np.arange(math.ceil(start * 4) / 4, stop, 0.25):
+        wave = math.sin(2 * math.pi * t / 97.0)
+        for role in ROLES:
+            arousal = float(s.arousal(role, t))
+            add(t, "eda", role, tonic_us=2.0 + 0.5 * arousal + 0.1 * wave, phasic_us=0.05 * arousal)
+            if t % 1.0 == 0:
+                add(t, "heart_rate", role, bpm=70 + 18 * arousal + 2 * wave, quality="good")
+                add(t, "rsa", role, p2t_ms=1e3 * 2 * float(s.rsa_amplitude(role, t)), source="rsp")
+                add(t, "face_affect", role, valence=0.3 * wave - 0.4 * arousal, arousal=arousal)
+        if t % 1.0 == 0:
+            follow = float(s.following(t))
+            for m, modality in enumerate(SYNCHRONY_MODALITIES):
+                add(t, "synchrony", None, modality=modality, r=0.2 + 0.5 * follow + 0.2 * math.sin(t / 13.0 + m), lag_s=-1.5)
+        if t % 3.0 == 0:
+            for role in ROLES:
+                arousal = float(s.arousal(role, t))
+                add(t, "voice_segment", role, start=t - 1.8, end=t, arousal=0.8 * arousal - 0.2, valence=None)
+        if t % 90.0 == 45.0:
+            add(t, "dissonance", "patient", start=t - 2.0, end=t, score=0.7, dissonant=True)
+        if t % 600.0 == 400.0:
+            add(t, "quality", "therapist", stream="EDA", status="poor", problems=["flat"])
+    return out
+
+
+def record_simulated_session(recorder: Recorder, duration: float, *, seed: int = 7, chunk_s: float = 0.1) -> int:
+    """Record ``duration`` seconds of a simulated session; returns the number of raw samples."""
+    dyad = SimulatedDyad(seed)
+    for info in dyad.stream_infos():
+        recorder.add_stream(info)
+    samples, seq, t = 0, 0, 0.0
+    while t < duration:
+        until = min(duration, t + chunk_s)
+        for chunk in dyad.read_until(until):
+            recorder.write(chunk)
+            samples += len(chunk)
+        events = simulated_events(dyad, t, until, seq)
+        seq += len(events)
+        recorder.write_events(events)
+        if math.floor(until / 300.0) > math.floor(t / 300.0):
+            recorder.marker(math.floor(until / 300.0) * 300.0, f"block {math.floor(until / 300.0)}")
+        t = until
+    return samples

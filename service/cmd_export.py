@@ -1,0 +1,68 @@
+"""``dyadscope export``: a recording as BIDS, CSV, Parquet or a report figure."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from .cli import CliError
+
+log = logging.getLogger(__name__)
+
+TARGETS = ("bids", "csv", "parquet", "report")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "export",
+        help="export an XDF recording to BIDS, CSV, Parquet or a report figure",
+        description=(
+            "bids: *_physio.tsv.gz + *_physio.json per rate group and *_events.tsv; "
+            "csv/parquet: one table per stream and per kind of measure, on the common clock; "
+            "report: a PNG and PDF figure of the session. Needs the 'export' extra "
+            "(pip install 'dyadscope[export]')."
+        ),
+    )
+    parser.add_argument("file", type=Path, metavar="FILE.xdf", help="the recording (ours or any XDF file)")
+    parser.add_argument("--to", choices=TARGETS, action="append", required=True, help="format (repeatable)")
+    parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder to write into (created)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if not args.file.is_file():
+        raise CliError(f"{args.file} does not exist")
+    try:
+        from tqdm import tqdm
+
+        from ..stream.export.bids import export_bids
+        from ..stream.export.report import export_report
+        from ..stream.export.tables import export_tables
+    except ImportError as exc:
+        raise CliError(f"export needs the 'export' extra ({exc.name} is missing): pip install 'dyadscope[export]'") from None
+    from ..sensors.xdf_file import load_recording
+
+    def progress(items, desc=""):
+        return tqdm(items, desc=desc, disable=args.no_progress, leave=False)
+
+    log.info("loading %s", args.file)
+    try:
+        recording = load_recording(args.file)
+    except Exception as exc:  # pyxdf raises plain Exceptions for unreadable files
+        raise CliError(f"cannot read {args.file}: {exc}") from None
+    exporters = {
+        "bids": lambda out: export_bids(recording, out, progress),
+        "csv": lambda out: export_tables(recording, out, "csv", progress),
+        "parquet": lambda out: export_tables(recording, out, "parquet", progress),
+        "report": lambda out: export_report(recording, out, progress),
+    }
+    written: list[Path] = []
+    try:
+        for target in dict.fromkeys(args.to):
+            written += exporters[target](args.out)
+    except OSError as exc:
+        raise CliError(f"cannot write into {args.out}: {exc.strerror or exc}") from None
+    print(f"wrote {len(written)} files into {args.out}")
+    return 0

@@ -1,0 +1,43 @@
+"""``dyadscope replay``: publish a recording's streams again as LSL outlets."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from .cli import CliError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "replay",
+        help="republish an XDF recording's streams on LSL, in real time or faster",
+        description=(
+            "Open one LSL outlet per stream of FILE, with its original metadata, and push the "
+            "samples with their recorded timing (moved to now), so the service, the demo or a "
+            "research assistant can rehearse on a recording. Ctrl-C stops."
+        ),
+    )
+    parser.add_argument("file", type=Path, metavar="FILE.xdf", help="the recording to replay")
+    parser.add_argument("--speed", type=float, default=1.0, metavar="X", help="play X times faster (default 1: real time)")
+    parser.add_argument("--loop", action="store_true", help="start again after the end, timestamps carrying on")
+    parser.add_argument(
+        "--wait", type=float, default=0.0, metavar="SECONDS",
+        help="wait up to this long for a consumer on every stream before starting (default: start at once)",
+    )  # fmt: skip
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if not args.file.is_file():
+        raise CliError(f"{args.file} does not exist")
+    if args.speed <= 0:
+        raise CliError(f"--speed must be positive, got {args.speed}")
+    from ..sensors.replay import replay_file  # loads liblsl only when needed
+
+    try:
+        sent = replay_file(args.file, speed=args.speed, loop=args.loop, wait_for=args.wait)
+    except (OSError, ValueError) as exc:
+        raise CliError(f"cannot replay {args.file}: {exc}") from None
+    print(f"replayed {sent} samples from {args.file}")
+    return 0

@@ -1,0 +1,161 @@
+"""``dyadscope record`` on real LSL outlets: exact values and timestamps, required and late streams, replay round trip."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import pyxdf
+
+from dyadscope.sensors.lsl_config import configure_lsl
+from dyadscope.sensors.replay import Replay
+from dyadscope.sensors.simulated_recording import record_simulated_session
+from dyadscope.sensors.xdf_file import load_xdf
+from _recording_support import only_our_verbs  # noqa: F401  (a fixture)
+from dyadscope.service.cli import main
+from dyadscope.stream import xdf_writer as xw
+from dyadscope.stream.recorder import Recorder
+from dyadscope.stream.xdf_repair import scan_chunks
+
+configure_lsl()
+import pylsl  # noqa: E402
+
+NUMERIC = ("float32", "double64", "int8", "int16", "int32", "int64")
+
+
+pytestmark = pytest.mark.usefixtures("only_our_verbs")
+
+
+class RecordRun:
+    """``dyadscope record`` in a thread; its exit code once it ends."""
+
+    def __init__(self, out: Path, *args: str):
+        self.out = out
+        self.code: int | None = None
+        argv = ["record", "--out", str(out), "--subject", "T1", *args]
+        self.thread = threading.Thread(target=lambda: setattr(self, "code", main(argv)), daemon=True)
+        self.thread.start()
+
+    def file(self) -> Path:
+        (path,) = self.out.rglob("*.xdf")
+        return path
+
+    def wait_recording(self, streams: int, timeout: float = 20.0) -> None:
+        """Until the file holds ``streams`` stream headers (recording has started for them)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            files = list(self.out.rglob("*.xdf"))
+            if files:
+                with open(files[0], "rb") as f:
+                    if sum(c.tag == xw.Tag.STREAM_HEADER for c in scan_chunks(f)) >= streams:
+                        return
+            time.sleep(0.1)
+        raise AssertionError(f"recording did not start for {streams} streams")
+
+    def join(self, timeout: float = 60.0) -> int:
+        self.thread.join(timeout)
+        assert self.code is not None, "record did not finish"
+        return self.code
+
+
+def _outlet(name: str, fmt: str, channels: int = 2, rate: float = 100.0, kind: str = "ECG") -> pylsl.StreamOutlet:
+    info = pylsl.StreamInfo(name, kind, channels, rate, fmt, f"{name}-{uuid.uuid4().hex[:6]}")
+    return pylsl.StreamOutlet(info)
+
+
+def _known(fmt: str, n: int) -> np.ndarray:
+    if fmt in ("float32", "double64"):
+        return (np.random.default_rng(5).standard_normal((n, 2)) * 100).astype(xw.NUMERIC_DTYPES[fmt])
+    info = np.iinfo(xw.NUMERIC_DTYPES[fmt])
+    low, high = max(info.min, -(2**31)), min(info.max, 2**31)
+    values = np.random.default_rng(5).integers(low, high, (n, 2), dtype=np.int64)
+    values[0] = (low, high)
+    return values.astype(xw.NUMERIC_DTYPES[fmt])
+
+
+def test_every_numeric_format_comes_back_exactly(tmp_path: Path) -> None:
+    tag = uuid.uuid4().hex[:6]
+    names = [f"patient ECG {fmt} {tag}" for fmt in NUMERIC]
+    outlets = {fmt: _outlet(name, fmt) for fmt, name in zip(NUMERIC, names)}
+    run = RecordRun(tmp_path, "--duration", "4", *[a for n in names for a in ("--name", n, "--require", n)])
+    run.wait_recording(len(NUMERIC))
+    base = pylsl.local_clock() - 10.0
+    stamps = base + np.arange(120) / 100.0 + np.random.default_rng(1).uniform(0, 1e-4, 120)
+    for fmt, outlet in outlets.items():
+        assert outlet.wait_for_consumers(10.0)
+        values = _known(fmt, 120)
+        for part in np.array_split(np.arange(120), 4):
+            outlet.push_chunk(values[part], stamps[part].tolist())
+    assert run.join() == 0
+
+    raw, header = pyxdf.load_xdf(str(run.file()), synchronize_clocks=False, dejitter_timestamps=False)
+    synced, _ = pyxdf.load_xdf(str(run.file()), dejitter_timestamps=False)
+    by_name = {s["info"]["name"][0]: s for s in raw}
+    synced_by_name = {s["info"]["name"][0]: s for s in synced}
+    assert header["info"]["subject"] == ["T1"]
+    for fmt, name in zip(NUMERIC, names):
+        stream = by_name[name]
+        assert stream["info"]["channel_format"] == [fmt]
+        np.testing.assert_array_equal(stream["time_series"], _known(fmt, 120))
+        np.testing.assert_allclose(stream["time_stamps"], stamps, rtol=0, atol=1e-6)
+        assert stream["info"]["desc"][0]["dyadscope"][0]["role"] == ["patient"]
+        assert len(stream["clock_times"]) >= 1
+        # with the recorded offsets applied: the sender's stamps moved onto the recorder's clock
+        offset = stream["clock_values"][0]
+        np.testing.assert_allclose(synced_by_name[name]["time_stamps"], stamps + offset, rtol=0, atol=1e-4)
+
+
+def test_missing_required_stream_is_a_clear_error(tmp_path: Path, capsys) -> None:
+    code = main(["record", "--out", str(tmp_path), "--subject", "T1", "--require", "no such stream", "--require-timeout", "1"])
+    assert code == 2
+    assert "required streams not found within 1 s: no such stream" in capsys.readouterr().err
+    assert not list(tmp_path.rglob("*.xdf"))
+
+
+def test_a_stream_that_appears_later_joins_the_file(tmp_path: Path) -> None:
+    tag = uuid.uuid4().hex[:6]
+    first = _outlet(f"patient EDA {tag}", "float32", 1, 32.0, "EDA")
+    run = RecordRun(tmp_path, "--duration", "5", "--name", f"patient EDA {tag}", "--name", f"therapist EDA {tag}",
+                    "--require", f"patient EDA {tag}")  # fmt: skip
+    run.wait_recording(1)
+    late = _outlet(f"therapist EDA {tag}", "float32", 1, 32.0, "EDA")
+    run.wait_recording(2)
+    for outlet in (first, late):
+        assert outlet.wait_for_consumers(10.0)
+        outlet.push_chunk(np.ones((32, 1), np.float32))
+    assert run.join() == 0
+    streams = {s.info.name: s for s in load_xdf(run.file())}
+    assert streams[f"therapist EDA {tag}"].info.role == "therapist"
+    assert len(streams[f"therapist EDA {tag}"]) == 32 and len(streams[f"patient EDA {tag}"]) == 32
+
+
+def test_replayed_recording_records_back_the_same(tmp_path: Path) -> None:
+    with Recorder(tmp_path / "original.xdf") as rec:
+        record_simulated_session(rec, 3.0, seed=int(uuid.uuid4().int % 1000))
+    original = [s for s in load_xdf(rec.path) if s.info.modality in ("ECG", "RSP", "EDA")]
+    tag = uuid.uuid4().hex[:6]
+    # unique names, so streams of other tests running beside this one cannot be mistaken for these
+    renamed = [
+        replace(s, info=replace(s.info, name=f"{s.info.name} {tag}", source_id=f"{s.info.source_id}-{tag}"))
+        for s in original
+    ]
+    out = tmp_path / "rerecorded"
+    with Replay(renamed, speed=1.0) as replay:
+        run = RecordRun(out, "--duration", "6", *[a for s in renamed for a in ("--name", s.info.name, "--require", s.info.name)])
+        run.wait_recording(len(renamed))
+        assert replay.wait_for_consumers(10.0)
+        replay.run()
+        assert run.join() == 0
+    again = {s.info.name: s for s in load_xdf(run.file())}
+    shift = None
+    for stream in renamed:
+        copy = again[stream.info.name]
+        assert copy.info.role == stream.info.role and copy.info.modality == stream.info.modality
+        np.testing.assert_array_equal(copy.values, stream.values)
+        shift = copy.timestamps[0] - stream.timestamps[0] if shift is None else shift
+        np.testing.assert_allclose(copy.timestamps - stream.timestamps, shift, atol=1e-4)

@@ -88,6 +88,7 @@ _WAVE_OFFSET = np.array([-0.20, -0.028, 0.0, 0.028, 0.30])
 _WAVE_WIDTH = np.array([0.025, 0.010, 0.011, 0.010, 0.060])
 _WAVE_AMPLITUDE = np.array([0.15, -0.12, 1.20, -0.25, 0.30])
 _BEAT_REACH = 0.7  # s either side of the R peak beyond which a beat adds nothing
+_NOISE_SD = {"ECG": 0.01, "RSP": 0.02, "EDA": 0.003}  # white noise, in each modality's unit
 
 _SCR_RISE = 0.75  # s, Bateman rise time constant
 _SCR_DECAY = 3.5  # s, decay time constant
@@ -361,7 +362,7 @@ class SimulatedDyad:
         self.persons: dict[str, PersonParameters] = {r: p.params for r, p in self._persons.items()}
         self._infos = [self._make_info(role, modality) for role in ROLES for modality in MODALITIES]
         self._emitted = {info.key: 0 for info in self._infos}
-        self._noise_cache: dict[tuple[str, int], np.ndarray] = {}
+        self._blocks: dict[str, tuple[int, np.ndarray, np.ndarray]] = {}  # per stream: the latest second
         self._copied_until = -math.inf  # patient SCR onsets up to here were copied
 
     def _make_info(self, role: Role, modality: str) -> StreamInfo:
@@ -404,19 +405,14 @@ class SimulatedDyad:
             rate = int(info.nominal_rate)
             first = self._emitted[info.key]
             last = max(first, math.ceil(horizon * rate - 1e-9))
-            person = self._persons[info.role]
-            lo, hi = first / rate, last / rate
-            if info.modality == "ECG":
-                person.beats_until(hi + _BEAT_REACH)
-                r_peaks[info.role] = np.array([b for b, _ in person.beats if lo <= b < hi]) + self.start_time
-            elif info.modality == "EDA":
-                self._place_scrs(hi)
-                onsets = [s for s in person.scrs if lo <= s[0] < hi]
-                scrs[info.role] = np.array(onsets, dtype=float).reshape(-1, 2) + [self.start_time, 0.0]
-            values = self._samples(info, person, first, last)
+            values, events = self._samples(info, first, last)
             self._emitted[info.key] = last
             timestamps = self.start_time + np.arange(first, last) / rate
             chunks.append(Chunk(info, timestamps, values[:, None]))
+            if info.modality == "ECG":
+                r_peaks[info.role] = events[:, 0] + self.start_time
+            elif info.modality == "EDA":
+                scrs[info.role] = events + [self.start_time, 0.0]
         return SimBlock(chunks, r_peaks, scrs)
 
     def _place_scrs(self, horizon: float) -> None:
@@ -432,31 +428,51 @@ class SimulatedDyad:
         self._copied_until = max(self._copied_until, horizon - s.eda_lag)
         therapist.scrs = sorted(therapist.scrs + therapist.own_scrs.until(horizon) + copies)
 
-    def _samples(self, info: StreamInfo, person: _Person, first: int, last: int) -> np.ndarray:
-        """Samples ``first`` to ``last`` (exclusive) of one stream, one second-block at a time."""
+    def _samples(self, info: StreamInfo, first: int, last: int) -> tuple[np.ndarray, np.ndarray]:
+        """Samples ``first`` to ``last`` (exclusive) of one stream, and the events among them.
+
+        Events are rows whose first column is a session time (R peaks; SCR
+        onset and amplitude).
+        """
         rate = int(info.nominal_rate)
         out = np.empty(last - first)
-        generate = {"ECG": person.ecg, "RSP": person.rsp, "EDA": person.eda}[info.modality]
+        events = []
         n = first
         while n < last:
             block = n // rate
             stop = min(last, (block + 1) * rate)
-            noise = self._noise(info, block)[n - block * rate : stop - block * rate]
-            tau = np.arange(n, stop) / rate
-            out[n - first : stop - first] = generate(tau, noise)
+            values, block_events = self._block(info, block)
+            out[n - first : stop - first] = values[n - block * rate : stop - block * rate]
+            times = block_events[:, 0]
+            events.append(block_events[(times >= n / rate) & (times < stop / rate)])
             n = stop
-        return out
+        return out, np.concatenate(events) if events else np.empty((0, 2))
 
-    def _noise(self, info: StreamInfo, block: int) -> np.ndarray:
-        """White noise of one second-block of a stream, drawn from its own seed."""
-        cache_key = (info.key, block)
-        cached = self._noise_cache.get(cache_key)
-        if cached is None:
-            rate, _, modality_index = MODALITIES[info.modality]
-            person_index = ROLES.index(info.role)
-            rng = np.random.default_rng([self.seed, person_index, 20 + modality_index, block])
-            sd = {"ECG": 0.01, "RSP": 0.02, "EDA": 0.003}[info.modality]
-            cached = rng.normal(0.0, sd, rate)
-            self._noise_cache = {k: v for k, v in self._noise_cache.items() if k[0] != info.key}
-            self._noise_cache[cache_key] = cached
-        return cached
+    def _block(self, info: StreamInfo, block: int) -> tuple[np.ndarray, np.ndarray]:
+        """Second ``block`` of a stream and the events in it, generated once (blocks come in order).
+
+        Whole seconds are generated even when fewer samples are asked for, so
+        the samples are the same however the caller slices time, and a live
+        publisher pays for the generation once per second, not per call.
+        """
+        cached = self._blocks.get(info.key)
+        if cached is not None and cached[0] == block:
+            return cached[1], cached[2]
+        person = self._persons[info.role]
+        rate, _, modality_index = MODALITIES[info.modality]
+        start, end = float(block), float(block + 1)
+        rng = np.random.default_rng([self.seed, ROLES.index(info.role), 20 + modality_index, block])
+        noise = rng.normal(0.0, _NOISE_SD[info.modality], rate)
+        tau = np.arange(block * rate, (block + 1) * rate) / rate
+        if info.modality == "ECG":
+            person.beats_until(end + _BEAT_REACH)
+            values = person.ecg(tau, noise)
+            events = np.array([[b] for b, _ in person.beats if start <= b < end]).reshape(-1, 1)
+        elif info.modality == "EDA":
+            self._place_scrs(end)
+            values = person.eda(tau, noise)
+            events = np.array([s for s in person.scrs if start <= s[0] < end]).reshape(-1, 2)
+        else:
+            values, events = person.rsp(tau, noise), np.empty((0, 1))
+        self._blocks[info.key] = (block, values, events)
+        return values, events

@@ -172,6 +172,20 @@ def test_nan_dropouts_are_gaps_without_detections(record_100):
     assert reason_at[110] is None and reason_at[290] is None  # good again 8 s after a gap
 
 
+def test_flat_lead_gives_no_beats(record_100):
+    # A sender that repeats its last value while the electrode is off.
+    ecg, rate, beats = record_100
+    ecg = ecg[: 120 * rate].copy()
+    ecg[60 * rate : 90 * rate] = ecg[60 * rate - 1]
+    features = feed(HeartRateProcessor(ecg_info(rate)), ecg, np.arange(ecg.shape[0]) / rate, rate // 10)
+    t = np.array([f.t for f in of_kind(features, "rpeak")])
+    assert not ((t > 60.0) & (t < 90.0)).any()
+    after = beats[(beats > 91 * rate) & (beats < 119 * rate)] / rate
+    assert nearest_distance(after, t).max() < 0.02  # back as soon as the lead is
+    flat_reasons = {f.data["reason"] for f in of_kind(features, "heart_rate") if 63.5 < f.t < 90.0}
+    assert flat_reasons == {"no_beat"}
+
+
 def test_timestamp_jitter_and_jumps(record_100):
     ecg, rate, _ = record_100
     n = 150 * rate

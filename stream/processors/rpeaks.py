@@ -24,6 +24,9 @@ complex and ignores peaks closer than 0.3 s to the previous one.
   R-peaks rather than small positive waves. The peak then moves to the
   extremum of the raw signal within 20 ms, which undoes the few milliseconds
   by which the causal band-pass delays it;
+* a complex must swing at least 5 % of the recent beats' median swing (a
+  floor that halves every 5 s without a beat), so a flat or disconnected
+  lead does not produce beats from filter residue or converter noise;
 * at a gap (:meth:`RPeakDetector.restart`) the samples still waiting for
   their look-ahead are decided against the latest average, so the last beat
   before a dropout is kept, and everything restarts after it.
@@ -47,6 +50,12 @@ LENGTH_MEMORY = 10
 POLARITY_MEMORY = 9
 #: How much the other side's mean amplitude must dominate to flip the polarity.
 POLARITY_SWITCH = 1.5
+#: How many recent R-peaks set the typical QRS swing.
+SWING_MEMORY = 8
+#: A complex whose swing is below this fraction of the typical one is not a beat ...
+MIN_SWING_FRACTION = 0.05
+#: ... a floor that halves every this many seconds without a beat.
+SWING_HALF_LIFE = 5.0
 
 
 class RPeakDetector:
@@ -89,6 +98,7 @@ class RPeakDetector:
         self._upswings: deque[float] = deque(maxlen=POLARITY_MEMORY)
         self._downswings: deque[float] = deque(maxlen=POLARITY_MEMORY)
         self._polarity = 1
+        self._swings: deque[float] = deque(maxlen=SWING_MEMORY)
         self.index = 0  # absolute index of the next sample
         self._start = 0  # first index since the last restart
         self._offset = 0  # absolute index minus ring index (grows with skipped samples)
@@ -123,6 +133,7 @@ class RPeakDetector:
         self._offset = self.index - self._cleaned.total
         self._pending = np.empty(0)
         self._in_qrs = False
+        self._swings.clear()  # the lead may come back with another gain
         return peaks
 
     def feed(self, x: np.ndarray) -> list[int]:
@@ -181,12 +192,30 @@ class RPeakDetector:
         segment = self._cleaned.since(lo - self._offset)[: end - lo]
         if segment.shape[0] == 0:
             return None
+        swing = float(segment.max() - segment.min())
+        if swing < self._swing_floor(end):
+            return None
         polarity = self._vote_polarity(segment)
         peak = self._refined(lo + int(np.argmax(polarity * segment)), polarity)
         if self._last_peak is not None and peak - self._last_peak <= self._min_delay:
             return None
         self._last_peak = peak
+        self._swings.append(swing)
         return peak
+
+    def _swing_floor(self, now: int) -> float:
+        """The smallest peak-to-peak swing a complex ending at ``now`` needs to count as a beat.
+
+        The relative gradient threshold alone finds "complexes" in anything,
+        down to the decaying filter output of a lead that went flat; a beat
+        must also swing at least :data:`MIN_SWING_FRACTION` of the recent
+        beats' median. The floor halves every :data:`SWING_HALF_LIFE` seconds
+        without a beat, so a real drop in gain is followed within seconds.
+        """
+        if not self._swings or self._last_peak is None:
+            return 0.0
+        waited = (now - self._last_peak) / self.rate
+        return MIN_SWING_FRACTION * float(np.median(self._swings)) * 0.5 ** (waited / SWING_HALF_LIFE)
 
     def _refined(self, peak: int, polarity: int) -> int:
         """The extremum of the raw signal within ``refine_window`` of the cleaned signal's peak.
@@ -212,4 +241,5 @@ class RPeakDetector:
             self._polarity = -1
         elif self._polarity < 0 and up > POLARITY_SWITCH * down:
             self._polarity = 1
+        self._swings: deque[float] = deque(maxlen=SWING_MEMORY)
         return self._polarity

@@ -171,15 +171,14 @@ class LaggedCrossCorrelation:
         x = self._ring.take(0, start, start + count) - cx
         y = self._ring.take(1, start + self._lo, start + count + self._hi) - cy
         ones = self._ones if count == self._ones.size else np.ones(count)
-        step = self._lag_step
-        return np.concatenate(
-            (
-                (x.sum(), x @ x),
-                np.correlate(y, ones)[::step],
-                np.correlate(y * y, ones)[::step],
-                np.correlate(y, x)[::step],
-            )
-        )
+        step, k = self._lag_step, self.lags.size
+        sums = np.empty(2 + 3 * k)
+        sums[0] = x.sum()
+        sums[1] = x @ x
+        sums[2 : 2 + k] = np.correlate(y, ones)[::step]
+        sums[2 + k : 2 + 2 * k] = np.correlate(y * y, ones)[::step]
+        sums[2 + 2 * k :] = np.correlate(y, x)[::step]
+        return sums
 
     def _recompute(self, a: int) -> None:
         """Exact sums for the window starting at ``a``, re-centred on its means."""
@@ -216,17 +215,20 @@ class LaggedCrossCorrelation:
 
     def _pearson(self) -> np.ndarray:
         n, k = self.window, self.lags.size
-        sx, sxx = self._sums[0], self._sums[1]
+        sx, sxx = float(self._sums[0]), float(self._sums[1])
         sy, syy, sxy = self._sums[2 : 2 + k], self._sums[2 + k : 2 + 2 * k], self._sums[2 + 2 * k :]
+        mean_y = sy / n
         vx = sxx - sx * sx / n
-        vy = syy - sy * sy / n
-        cov = sxy - sx * sy / n
-        r = np.full(k, np.nan)
-        if vx > _FLAT * sxx:
-            varying = vy > _FLAT * syy
-            np.divide(cov, np.sqrt(np.maximum(vx * vy, 0.0)), out=r, where=varying)
-            np.minimum(r, 1.0, out=r)
-            np.maximum(r, -1.0, out=r)
+        vy = syy - sy * mean_y
+        if vx <= _FLAT * sxx:
+            return np.full(k, np.nan)
+        r = sxy - sx * mean_y
+        r /= np.sqrt(np.maximum(vy, 0.0) * vx)
+        np.minimum(r, 1.0, out=r)
+        np.maximum(r, -1.0, out=r)
+        flat = vy <= _FLAT * syy
+        if flat.any():
+            r[flat] = np.nan
         return r
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from scipy.signal import butter, sosfiltfilt
@@ -66,3 +68,40 @@ def test_streams_and_features_flow_through_every_dyadic_processor():
         assert event["face_frames"] == 21  # 2 s at 10 Hz, both ends included
         assert event["dissonant"] == (max(event["diff"].values()) > 0.5)
     assert any(e["dissonant"] for e in dissonance) and not all(e["dissonant"] for e in dissonance)
+
+
+def turns(follow: bool, seed: int, duration: float = 400.0) -> list[Feature]:
+    """Turn-taking: a patient turn of 1-3 utterances, then a therapist turn; per-utterance arousal.
+
+    With ``follow`` the therapist's utterances echo the arousal of the patient's last turn.
+    """
+    rng = np.random.default_rng(seed)
+    features, t, level = [], 0.0, 0.0
+    while t < duration:
+        level = float(np.clip(0.7 * level + rng.normal(0, 0.5), -1, 1))
+        for role in ROLES:
+            for _ in range(int(rng.integers(1, 4))):
+                length = float(rng.uniform(0.8, 2.5))
+                if role == "patient" or follow:
+                    arousal = level + float(rng.normal(0, 0.05))
+                else:
+                    arousal = float(rng.uniform(-1, 1))
+                data = {"start": t, "end": t + length, "duration_s": length, "arousal": arousal, "valence": None}
+                features.append(Feature("voice_segment", role, t + length, data))
+                t += length + float(rng.uniform(0.2, 0.6))
+    return features
+
+
+def test_per_utterance_vocal_arousal_is_gridded_and_synchronised():
+    followed = Pipeline([], dyadic_processors()).feed(turns(True, 1))
+    unrelated = Pipeline([], dyadic_processors()).feed(turns(False, 1))
+    sync = [f.data for f in followed if f.kind == "sync" and f.data["modality"] == "vocal_arousal"]
+    other = [f.data for f in unrelated if f.kind == "sync" and f.data["modality"] == "vocal_arousal"]
+    assert len(sync) >= 150 and len(other) >= 150
+    assert np.median([s["r"] for s in sync]) > 0.8 > np.median([s["r"] for s in other])
+    # The therapist answers the patient's turn: positive lags, the patient leads.
+    assert np.mean([s["leader"] == "patient" for s in sync]) >= 0.9
+    assert 0 < np.median([s["lag_s"] for s in sync]) <= 8
+    assert any(f.kind == "coregulation" and f.data["modality"] == "vocal_arousal" for f in followed)
+    for feature in followed:  # every event is plain JSON
+        json.dumps(feature.data, allow_nan=False)

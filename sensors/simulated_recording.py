@@ -36,7 +36,8 @@ def simulated_events(dyad: SimulatedDyad, start: float, stop: float, seq: int = 
         out.append(_event(seq + len(out) + 1, dyad.start_time + t, kind, role, **data))
 
     if start <= s.rest_duration < stop:
-        add(s.rest_duration, "baseline", None, start=dyad.start_time, end=dyad.start_time + s.rest_duration)
+        for role in ROLES:
+            add(s.rest_duration, "baseline", role, start_t=dyad.start_time, end_t=dyad.start_time + s.rest_duration)
     for t in np.arange(math.ceil(start * 4) / 4, stop, 0.25):
         wave = math.sin(2 * math.pi * t / 97.0)
         for role in ROLES:
@@ -49,7 +50,7 @@ def simulated_events(dyad: SimulatedDyad, start: float, stop: float, seq: int = 
         if t % 1.0 == 0:
             follow = float(s.following(t))
             for m, modality in enumerate(SYNCHRONY_MODALITIES):
-                add(t, "synchrony", None, modality=modality, r=0.2 + 0.5 * follow + 0.2 * math.sin(t / 13.0 + m), lag_s=-1.5)
+                add(t, "sync", None, modality=modality, r=0.2 + 0.5 * follow + 0.2 * math.sin(t / 13.0 + m), lag_s=-1.5)
         if t % 3.0 == 0:
             for role in ROLES:
                 arousal = float(s.arousal(role, t))
@@ -58,6 +59,7 @@ def simulated_events(dyad: SimulatedDyad, start: float, stop: float, seq: int = 
             add(t, "dissonance", "patient", start=t - 2.0, end=t, score=0.7, dissonant=True)
         if t % 600.0 == 400.0:
             add(t, "quality", "therapist", stream="EDA", status="poor", problems=["flat"])
+            add(t, "desync_flag", None, modality="eda", since=t - 30.0, out_of_sync_s=30.0)
     return out
 
 

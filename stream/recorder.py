@@ -13,9 +13,9 @@ clock and its clock offsets are stored beside them (pyxdf adds them on load
 with ``synchronize_clocks=True``). Pass the raw timestamps to :meth:`write`
 and each new offset to :meth:`clock_offset` for streams from another clock;
 streams already on the session clock (events, markers, derived measures)
-need neither. Every ``offset_interval`` (5 s) the offset in force (0 until
-one is given) is written again for every stream, as LabRecorder does, so
-every stream has clock offsets spread over the whole file.
+need neither. The offset in force (0 until one is given) is written with a
+stream's first samples and again every ``offset_interval`` (5 s), as
+LabRecorder does, so every stream has clock offsets over the whole file.
 
 When the disk fills or the directory cannot be written, the file is cut back
 to its last whole chunk (so it stays readable), the recorder stops, calls
@@ -231,11 +231,17 @@ class Recorder:
     def _write_samples(self, stream: _Stream, stamps: np.ndarray, values) -> None:
         if len(stamps) == 0:
             return
+        if not stream.tally.offsets:  # every stream gets at least one offset, from its first sample on
+            self._record_offset(stream, float(stamps[0]))
         stream.tally.add_samples(stamps)
         self._append(xw.samples_chunk(stream.id, stream.info.channel_format, stamps, values))
 
     def clock_offset(self, stream_key: str, collection_time: float, offset: float) -> None:
-        """Record a clock offset of a declared stream (``collection_time`` on the sender's clock)."""
+        """Record a clock offset of a declared stream (``collection_time`` on the sender's clock).
+
+        Give a stream's first offset before its first chunk: a stream that
+        has samples but no offset yet is taken to be on the session clock.
+        """
         with self._lock:
             self._check()
             stream = self._streams.get(stream_key)

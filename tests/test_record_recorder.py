@@ -50,8 +50,8 @@ def test_records_streams_offsets_events_and_markers(tmp_path: Path) -> None:
         rec.add_stream(ECG)
         for k in range(10):
             chunk, raw = _ecg_chunk(k * 50, 50)
-            rec.write(chunk, raw_timestamps=raw)
             rec.clock_offset(ECG.key, raw[0], 0.25)
+            rec.write(chunk, raw_timestamps=raw)
         events = [
             Event("s", 1, 100.2, 0.0, "heart_rate", "patient", {"bpm": 71.5, "quality": "good"}),
             Event("s", 2, 100.4, 0.0, "heart_rate", "patient", {"bpm": 72.0}),

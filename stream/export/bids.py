@@ -97,7 +97,7 @@ def _events_table(recording: Recording, t0: float) -> pd.DataFrame:
     rows = []
     for event in events(recording):
         data = event.get("data") or {}
-        start, end = data.get("start"), data.get("end")
+        start, end = data.get("start", data.get("start_t")), data.get("end", data.get("end_t"))
         spans = isinstance(start, (int, float)) and isinstance(end, (int, float)) and end >= start
         rows.append(
             {

@@ -5,11 +5,12 @@ Rows, each only where the recording has it, both people in their colours:
 * EDA (the tonic level from the ``eda`` measure, else the raw EDA stream),
   heart rate, RSA (peak-to-trough), face valence, vocal arousal;
 * synchrony per modality as colour bands of the peak ``r``
-  (``synchrony`` and ``concordance`` measures);
-* flags: dissonant speech segments, signal-quality problems and markers.
+  (``sync`` and ``concordance`` measures);
+* flags: dissonant speech segments, desynchrony flags, signal-quality
+  problems and markers.
 
-The resting baseline (``baseline`` events with ``start``/``end``, or
-``baseline_started`` / ``baseline_completed``) is shaded on every row; markers
+The resting baseline (the ``baseline`` feature's ``start_t`` to ``end_t``) is
+shaded on every row; markers
 are dashed lines (when there are few). A file without DyadScope measures (another tool's) gets its
 regular numeric streams instead, so every recording has a figure. Lines break
 at gaps in the data; long series are drawn as their min/max envelope.
@@ -55,7 +56,7 @@ PANELS = (
     Panel("Face valence", "face_affect", "valence"),
     Panel("Vocal arousal", "voice_segment", "arousal"),
 )
-SYNCHRONY_KINDS = ("synchrony", "concordance")
+SYNCHRONY_KINDS = ("sync", "concordance")
 QUALITY_KINDS = ("quality", "stream_quality", "stream_lost")
 _GOOD = {"ok", "good", None}
 
@@ -106,17 +107,13 @@ def break_gaps(t: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.insert(t, gaps + 1, np.nan), np.insert(y.astype(np.float64), gaps + 1, np.nan)
 
 
-def _baselines(logged: list[dict[str, Any]]) -> list[tuple[float, float]]:
-    spans, opened = [], None
+def _baselines(logged: list[dict[str, Any]]) -> set[tuple[float, float]]:
+    spans = set()
     for event in logged:
         data = event.get("data") or {}
-        if event["kind"] == "baseline" and not math.isnan(_number(data.get("start")) + _number(data.get("end"))):
-            spans.append((data["start"], data["end"]))
-        elif event["kind"] == "baseline_started":
-            opened = event["t"]
-        elif event["kind"] == "baseline_completed" and opened is not None:
-            spans.append((opened, event["t"]))
-            opened = None
+        start, end = _number(data.get("start_t")), _number(data.get("end_t"))
+        if event["kind"] == "baseline" and not math.isnan(start + end):
+            spans.add((start, end))  # once, though both people report it
     return spans
 
 
@@ -132,11 +129,13 @@ def _synchrony(logged: list[dict[str, Any]]) -> dict[str, tuple[np.ndarray, np.n
 
 
 def _flags(logged: list[dict[str, Any]]) -> dict[str, list[tuple[float, Any]]]:
-    flags: dict[str, list[tuple[float, Any]]] = {"dissonance": [], "quality": []}
+    flags: dict[str, list[tuple[float, Any]]] = {"dissonance": [], "desync": [], "quality": []}
     for event in logged:
         data = event.get("data") or {}
         if event["kind"] == "dissonance" and data.get("dissonant"):
             flags["dissonance"].append((event["t"], event.get("role")))
+        elif event["kind"] == "desync_flag":
+            flags["desync"].append((event["t"], None))
         elif event["kind"] in QUALITY_KINDS and data.get("status") not in _GOOD:
             flags["quality"].append((event["t"], event.get("role")))
     return flags
@@ -193,14 +192,14 @@ def export_report(recording: Recording, out: Path, progress: Progress = no_progr
         figure.colorbar(mesh, ax=ax, fraction=0.02, pad=0.01)
     if has_flags:
         ax = axes[index]
-        for row, name in enumerate(("dissonance", "quality")):
+        styles = {"dissonance": ("v", "tab:red"), "desync": ("D", "tab:purple"), "quality": ("s", None)}
+        for row, (name, (marker, colour)) in enumerate(styles.items()):
             for t, role in flags[name]:
-                ax.plot(minutes(t), row, marker="v" if name == "dissonance" else "s", ms=4,
-                        color="tab:red" if name == "dissonance" else ROLE_COLOURS.get(role, "tab:grey"))  # fmt: skip
-        for t, text, _ in marks:
-            ax.plot(minutes(t), 2, marker="|", ms=10, color="black")
-        ax.set_yticks([0, 1, 2], ["dissonance", "quality", "markers"], fontsize=7)
-        ax.set_ylim(-0.6, 2.6)
+                ax.plot(minutes(t), row, marker=marker, ms=4, color=colour or ROLE_COLOURS.get(role, "tab:grey"))
+        for t, _, _ in marks:
+            ax.plot(minutes(t), len(styles), marker="|", ms=10, color="black")
+        ax.set_yticks(range(len(styles) + 1), [*styles, "markers"], fontsize=7)
+        ax.set_ylim(-0.6, len(styles) + 0.6)
     for ax in axes:
         for start, end in _baselines(logged):
             ax.axvspan(minutes(start), minutes(end), color="0.85", zorder=0, lw=0)

@@ -100,8 +100,7 @@ def test_affect_streams_become_the_same_features():
     faces = face_proc.process(Chunk(face_info, stamps, np.tile([[0.0, 0.25]], (6, 1))))  # arousal 0, valence 0.25
     assert faces[0] == Feature("face_affect", "patient", 1.0, {"arousal": 0.0, "valence": 0.25})
     voices = voice_proc.process(Chunk(voice_info, np.array([2.0]), np.array([[np.nan, 0.6, 1.0]])))
-    assert voices == [
-        Feature("voice_segment", "patient", 2.0, {"start": 1.0, "end": 2.0, "duration_s": 1.0, "arousal": 0.6, "valence": None})
-    ]
+    segment = {"start": 1.0, "end": 2.0, "duration_s": 1.0, "arousal": 0.6, "valence": None}
+    assert voices == [Feature("voice_segment", "patient", 2.0, segment)]
     (event,) = judge(faces[:-1] + voices + faces[-1:])
     assert event["dimensions"] == ["arousal"] and event["diff"]["arousal"] == pytest.approx(0.6)

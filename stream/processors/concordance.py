@@ -69,7 +69,9 @@ class _SlopeSeries:
 class ConcordanceProcessor:
     """EDA concordance; emits ``concordance`` (role None) every ``report_s``."""
 
-    def __init__(self, config: ConcordanceConfig = ConcordanceConfig(), sources: dict[str, FeatureSource] | None = None):
+    def __init__(
+        self, config: ConcordanceConfig = ConcordanceConfig(), sources: dict[str, FeatureSource] | None = None
+    ):
         source = (SOURCES if sources is None else sources)[config.source]
         self.consumes = frozenset({source.kind})
         self._config = config

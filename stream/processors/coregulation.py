@@ -74,8 +74,10 @@ class RollingCoregulation:
     def extend(self, own: np.ndarray, partner: np.ndarray) -> None:
         """Append paired samples of this person and the partner (NaN = missing)."""
         for y, p in zip(own.tolist(), partner.tolist(), strict=True):
-            if not math.isnan(y):
-                self._baseline = y if math.isnan(self._baseline) else self._baseline + self._alpha * (y - self._baseline)
+            if math.isnan(self._baseline):
+                self._baseline = y
+            elif not math.isnan(y):
+                self._baseline += self._alpha * (y - self._baseline)
             self._history.append((y, y - self._baseline, p - y))
             if len(self._history) > self._lag:
                 y0, deviation, gap = self._history[0]

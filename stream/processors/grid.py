@@ -123,7 +123,8 @@ class GridSeries:
             if end - last_t <= self._max_gap and end > last_t:
                 self._emit(last_v + (value - last_v) * (times - last_t) / (end - last_t))
             else:  # a gap: missing, except grid points that are the samples themselves
-                self._emit(np.where(np.abs(times - end) < 1e-9, value, np.where(np.abs(times - last_t) < 1e-9, last_v, math.nan)))
+                held = np.where(np.abs(times - last_t) < 1e-9, last_v, math.nan)
+                self._emit(np.where(np.abs(times - end) < 1e-9, value, held))
         else:
             self._emit(self._held(self._grid(start, inclusive=False)))
             self._emit(np.full(self._grid(end).size, value))

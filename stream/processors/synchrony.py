@@ -67,17 +67,17 @@ class SampleRing:
             row[: keep - first] = values[first:]
         self.total += n
 
-    def take(self, series: int, start: int, stop: int) -> np.ndarray:
-        """Samples ``start <= i < stop`` of one series (all still held)."""
+    def take(self, series: int, start: int, stop: int, minus: float = 0.0) -> np.ndarray:
+        """Samples ``start <= i < stop`` of one series (all still held), less ``minus``, as a new array."""
         if start < self.oldest or stop > self.total:
             raise IndexError(f"samples {start}..{stop} not held (have {self.oldest}..{self.total})")
         row = self._data[series]
         lo, hi = start % self._capacity, (stop - 1) % self._capacity + 1
         if stop == start:
-            return row[:0].copy()
+            return row[:0] - minus
         if lo < hi:
-            return row[lo:hi].copy()
-        return np.concatenate((row[lo:], row[:hi]))
+            return row[lo:hi] - minus
+        return np.concatenate((row[lo:], row[:hi])) - minus
 
 
 class LaggedCrossCorrelation:
@@ -99,7 +99,8 @@ class LaggedCrossCorrelation:
     ):
         if window < 2 or max_lag < 0 or lag_step < 1 or max_lag % lag_step:
             raise ValueError(
-                f"need window >= 2, max_lag >= 0 and lag_step >= 1 dividing max_lag; got {window}, {max_lag}, {lag_step}"
+                "need window >= 2, max_lag >= 0 and lag_step >= 1 dividing max_lag; "
+                f"got {window}, {max_lag}, {lag_step}"
             )
         self.window = window
         self.lags = offset + np.arange(-max_lag, max_lag + 1, lag_step)
@@ -162,14 +163,16 @@ class LaggedCrossCorrelation:
         return self._pearson()
 
     def _block_sums(self, start: int, count: int) -> np.ndarray:
-        """``[Σx, Σx², Σy_τ…, Σy²_τ…, Σxy_τ…]`` of patient samples ``start .. start + count`` and their lagged partners.
+        """``[Σx, Σx², Σy_τ…, Σy²_τ…, Σxy_τ…]`` of patient samples ``start .. start + count``.
+
+        The ``y`` sums are over each patient sample's lagged partners.
 
         ``np.correlate`` of the partner segment with the block (or with ones)
         gives every lag's sum in one call; ``[:: lag_step]`` keeps the lags used.
         """
         cx, cy = self._shift
-        x = self._ring.take(0, start, start + count) - cx
-        y = self._ring.take(1, start + self._lo, start + count + self._hi) - cy
+        x = self._ring.take(0, start, start + count, cx)
+        y = self._ring.take(1, start + self._lo, start + count + self._hi, cy)
         ones = self._ones if count == self._ones.size else np.ones(count)
         step, k = self._lag_step, self.lags.size
         sums = np.empty(2 + 3 * k)

@@ -69,5 +69,7 @@ def test_poor_quality_and_missing_fields_are_missing_values():
     assert math.isnan(source.span(Feature("heart_rate", "patient", 1.0, {"bpm": 70.0, "quality": "poor"}))[2])
     assert source.span(Feature("heart_rate", "patient", 1.0, {"bpm": 70.0, "quality": "good"})) == (1.0, 1.0, 70.0)
     assert math.isnan(SOURCES["eda_level"].span(Feature("eda", "patient", 1.0, {"tonic_us": 2.0}))[2])
+    level = Feature("eda", "patient", 1.0, {"tonic_us": np.float32(2.0), "phasic_us": 0.25})  # numpy scalars count
+    assert SOURCES["eda_level"].span(level) == (1.0, 1.0, 2.25)
     voice = Feature("voice_segment", "patient", 9.0, {"start": 7.5, "end": 9.0, "duration_s": 1.5, "arousal": 0.3})
     assert SOURCES["vocal_arousal"].span(voice) == (7.5, 9.0, 0.3)

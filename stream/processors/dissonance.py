@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from itertools import takewhile
+from numbers import Real
 from dataclasses import dataclass
 
 import numpy as np
@@ -51,7 +52,7 @@ class _Segment:
 
 def _number(value: object) -> float:
     """A finite float, or NaN for None and anything non-numeric."""
-    return float(value) if isinstance(value, (int, float)) else math.nan
+    return float(value) if isinstance(value, Real) else math.nan
 
 
 class DissonanceProcessor:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from numbers import Real
 from typing import Literal
 
 import numpy as np
@@ -59,7 +60,7 @@ class FeatureSource:
         value = math.nan
         if data.get("quality") != "poor":
             parts = [data.get(name) for name in self.fields]
-            if all(isinstance(p, (int, float)) for p in parts):
+            if all(isinstance(p, Real) for p in parts):
                 value = float(sum(parts))
         if self.method == "hold":
             return float(data.get("start", feature.t)), float(data.get("end", feature.t)), value

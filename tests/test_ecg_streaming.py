@@ -186,6 +186,20 @@ def test_flat_lead_gives_no_beats(record_100):
     assert flat_reasons == {"no_beat"}
 
 
+@pytest.mark.parametrize("drop, lost_seconds", [(10, 0.0), (50, 4.0)])
+def test_beats_follow_a_drop_in_gain(record_100, drop: int, lost_seconds: float):
+    # The same lead suddenly recorded 10 or 50 times smaller (no gap in between).
+    ecg, rate, beats = record_100
+    ecg = ecg[: 120 * rate].copy()
+    ecg[60 * rate :] /= drop
+    found = ecg_rpeaks(ecg, rate)
+    later = beats[(beats > (60 + lost_seconds) * rate) & (beats < 119 * rate)]
+    assert nearest_distance(later, found).max() <= 0.05 * rate
+    after = found[found >= 60 * rate]
+    extra = after[nearest_distance(after, beats) > 0.05 * rate]
+    assert (extra < 60.1 * rate).all()  # at most the step where the gain switched
+
+
 def test_timestamp_jitter_and_jumps(record_100):
     ecg, rate, _ = record_100
     n = 150 * rate

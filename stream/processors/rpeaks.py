@@ -25,7 +25,7 @@ complex and ignores peaks closer than 0.3 s to the previous one.
   extremum of the raw signal within 20 ms, which undoes the few milliseconds
   by which the causal band-pass delays it;
 * a complex must swing at least 5 % of the recent beats' median swing (a
-  floor that halves every 5 s without a beat), so a flat or disconnected
+  floor that halves every 2 s without such a beat), so a flat or disconnected
   lead does not produce beats from filter residue or converter noise;
 * at a gap (:meth:`RPeakDetector.restart`) the samples still waiting for
   their look-ahead are decided against the latest average, so the last beat
@@ -54,8 +54,8 @@ POLARITY_SWITCH = 1.5
 SWING_MEMORY = 8
 #: A complex whose swing is below this fraction of the typical one is not a beat ...
 MIN_SWING_FRACTION = 0.05
-#: ... a floor that halves every this many seconds without a beat.
-SWING_HALF_LIFE = 5.0
+#: ... a floor that halves every this many seconds without a beat that clears it.
+SWING_HALF_LIFE = 2.0
 
 
 class RPeakDetector:
@@ -99,6 +99,7 @@ class RPeakDetector:
         self._downswings: deque[float] = deque(maxlen=POLARITY_MEMORY)
         self._polarity = 1
         self._swings: deque[float] = deque(maxlen=SWING_MEMORY)
+        self._last_full_size: int | None = None  # the last R-peak that cleared the full swing floor
         self.index = 0  # absolute index of the next sample
         self._start = 0  # first index since the last restart
         self._offset = 0  # absolute index minus ring index (grows with skipped samples)
@@ -193,29 +194,35 @@ class RPeakDetector:
         if segment.shape[0] == 0:
             return None
         swing = float(segment.max() - segment.min())
-        if swing < self._swing_floor(end):
+        floor, full_floor = self._swing_floor(end)
+        if swing < floor:
             return None
         polarity = self._vote_polarity(segment)
         peak = self._refined(lo + int(np.argmax(polarity * segment)), polarity)
         if self._last_peak is not None and peak - self._last_peak <= self._min_delay:
             return None
         self._last_peak = peak
+        if swing >= full_floor:
+            self._last_full_size = peak
         self._swings.append(swing)
         return peak
 
-    def _swing_floor(self, now: int) -> float:
-        """The smallest peak-to-peak swing a complex ending at ``now`` needs to count as a beat.
+    def _swing_floor(self, now: int) -> tuple[float, float]:
+        """The peak-to-peak swing a complex ending at ``now`` needs to count as a beat, and its full value.
 
         The relative gradient threshold alone finds "complexes" in anything,
         down to the decaying filter output of a lead that went flat; a beat
         must also swing at least :data:`MIN_SWING_FRACTION` of the recent
-        beats' median. The floor halves every :data:`SWING_HALF_LIFE` seconds
-        without a beat, so a real drop in gain is followed within seconds.
+        beats' median (the full floor). The floor halves every
+        :data:`SWING_HALF_LIFE` seconds since the last beat that cleared the
+        full floor, so after a real drop in gain the smaller beats are taken
+        within seconds and soon set the median themselves.
         """
-        if not self._swings or self._last_peak is None:
-            return 0.0
-        waited = (now - self._last_peak) / self.rate
-        return MIN_SWING_FRACTION * float(np.median(self._swings)) * 0.5 ** (waited / SWING_HALF_LIFE)
+        if not self._swings or self._last_full_size is None:
+            return 0.0, 0.0
+        full = MIN_SWING_FRACTION * float(np.median(self._swings))
+        waited = (now - self._last_full_size) / self.rate
+        return full * 0.5 ** (waited / SWING_HALF_LIFE), full
 
     def _refined(self, peak: int, polarity: int) -> int:
         """The extremum of the raw signal within ``refine_window`` of the cleaned signal's peak.
@@ -241,5 +248,4 @@ class RPeakDetector:
             self._polarity = -1
         elif self._polarity < 0 and up > POLARITY_SWITCH * down:
             self._polarity = 1
-        self._swings: deque[float] = deque(maxlen=SWING_MEMORY)
         return self._polarity

@@ -183,7 +183,7 @@ class RPeakDetector:
         return peaks
 
     def _close_complex(self, begin: int, end: int) -> int | None:
-        """The R-peak of the complex ``[begin, end)``, or None if it is too short or too soon."""
+        """The R-peak of the complex ``[begin, end)``, or None if it is too short, too small or too soon."""
         length = end - begin
         self._lengths.append(length)
         if length < self._min_length_weight * np.mean(self._lengths):

@@ -328,7 +328,10 @@ class LslIngest:
             return [w.info for w in self._workers.values() if not w.lost]
 
     def _report(self, kind: str, info: StreamInfo, **data: Any) -> None:
-        log.info("%s: %s", kind, data.get("message", info.name))
+        # Clock offsets are routine (every few seconds per stream); the rest is
+        # what a research assistant watching the console needs to see.
+        level = logging.DEBUG if kind == "clock_offset" else logging.INFO
+        log.log(level, "%s: %s", kind, data.get("message", info.name))
         try:
             self._on_status(kind, info, data)
         except Exception:  # the consumer's problem; ingest goes on

@@ -10,12 +10,13 @@ from __future__ import annotations
 import asyncio
 import socket
 import webbrowser
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import uvicorn
 
 from dyadscope.stream.bus import open_bus
 from dyadscope.stream.processors.registry import default_pipeline
+from dyadscope.stream.types import StreamInfo
 
 from .app import create_app
 from .cli import CliError
@@ -96,10 +97,14 @@ async def run_service(
     config: Config,
     *,
     sessions: Sequence[str] = (),
+    select: Callable[[StreamInfo], bool] | None = None,
     duration: float | None = None,
     open_browser: bool = False,
 ) -> None:
-    """Serve until interrupted or for ``duration`` seconds, with ``sessions`` open."""
+    """Serve until interrupted or for ``duration`` seconds, with ``sessions`` open.
+
+    The sessions ingest the LSL streams they can assign (narrowed by ``select``).
+    """
     try:
         service = Service(config)
     except ValueError as exc:
@@ -107,7 +112,7 @@ async def run_service(
     await service.start()
     try:
         for session_id in sessions:
-            await service.manager.create(session_id)
+            await service.manager.create(session_id, select=select)
         print(f"DyadScope is listening on {config.host}:{service.port}", flush=True)
         for session_id in sessions:
             url = service.url(session_id)

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from dyadscope.stream.bus import Bus
 from dyadscope.stream.pipeline import Pipeline
+from dyadscope.stream.types import StreamInfo
 
 from .config import Config
 from .session import Session
@@ -33,8 +34,13 @@ class SessionManager:
     def all(self) -> list[Session]:
         return list(self._sessions.values())
 
-    async def create(self, session_id: str, *, lsl: bool = True) -> Session:
-        """Start a session; with ``lsl``, it ingests the LSL streams it can assign."""
+    async def create(
+        self, session_id: str, *, lsl: bool = True, select: Callable[[StreamInfo], bool] | None = None
+    ) -> Session:
+        """Start a session; with ``lsl``, it ingests the LSL streams it can assign.
+
+        ``select`` narrows which assigned streams it takes (default: all).
+        """
         if not SESSION_ID.match(session_id):
             raise SessionError("session id must be 1-64 letters, digits, '_' or '-'")
         if session_id in self._sessions:
@@ -48,7 +54,7 @@ class SessionManager:
         await session.start()
         self._sessions[session_id] = session
         if lsl:
-            attach_lsl(session, self.config.assign)
+            attach_lsl(session, self.config.assign, select)
         return session
 
     async def stop(self, session_id: str) -> None:
@@ -61,15 +67,17 @@ class SessionManager:
             await self.stop(session_id)
 
 
-def attach_lsl(session: Session, assign: tuple[str, ...] = ()) -> None:
-    """Feed a session from every LSL stream that can be assigned a role and modality."""
+def attach_lsl(
+    session: Session, assign: tuple[str, ...] = (), select: Callable[[StreamInfo], bool] | None = None
+) -> None:
+    """Feed a session from the LSL streams that can be assigned a role and modality."""
     from dyadscope.sensors.lsl import LslIngest, local_clock
 
-    def on_status(kind: str, info, data: dict) -> None:
+    def on_status(kind: str, info: StreamInfo, data: dict) -> None:
         if kind in ("stream_found", "stream_returned"):
             session.stream_seen(info)
         session.report(kind, info, t=local_clock(), **data)
 
-    ingest = LslIngest(on_chunk=session.submit, on_status=on_status, overrides=assign)
+    ingest = LslIngest(on_chunk=session.submit, on_status=on_status, overrides=assign, select=select)
     ingest.start()
     session.on_stop(ingest.stop)

@@ -132,7 +132,7 @@ class LaggedCrossCorrelation:
 
     def extend(self, x: np.ndarray, y: np.ndarray) -> None:
         """Append paired samples (NaN marks a missing sample in either series)."""
-        if not np.isfinite(x.sum() + y.sum()):
+        if not np.isfinite(x @ y):  # any NaN or inf makes the product non-finite; then find them
             missing = np.flatnonzero(~(np.isfinite(x) & np.isfinite(y)))
             if missing.size:
                 self._last_missing = self.total + int(missing[-1])

@@ -14,15 +14,17 @@ window ``y[a + τ : a + τ + w]``, so every correlation has exactly ``w`` pairs.
 The newest complete position is ``a = N - w - max(lags)`` for ``N`` samples
 received: the patient window ends ``max_lag`` samples before the newest sample.
 
-Cost: the running sums ``Σx, Σx², Σy_τ, Σy²_τ, Σxy_τ`` are updated only for
-samples that entered and left the window since the last read: for each of the
-two blocks of ``Δ`` samples, one ``np.correlate`` of the block with its
-lagged partner segment gives ``Σxy`` at every lag (and two more with ones
-give ``Σy`` and ``Σy²``): ``O(Δ · K)`` per read instead of ``O(w · K)``. The
-sums are kept on values shifted by the window means at the last exact
-recomputation, which keeps the cancellation in ``Σxy − ΣxΣy/w`` small, and
-are recomputed exactly after ``refresh_after`` samples (default: 20 windows)
-to stop floating drift.
+Cost: the running sums ``Σx, Σx², Σy_τ, Σy²_τ, Σxy_τ`` change only by the
+block of ``Δ`` samples that entered the window since the last read and the
+block that left it. One ``np.correlate`` of a block with its lagged partner
+segment gives ``Σxy`` at every lag (two more, with ones, give ``Σy`` and
+``Σy²``), so a read costs ``O(Δ · K)`` instead of ``O(w · K)``; the sums of
+each entering block are kept and subtracted unchanged when it leaves, so in
+steady reading only the entering block is computed. (When ``2Δ >= w`` an
+exact recomputation is no more work and is done instead.) The sums are kept
+on values shifted by the window means at the last exact recomputation, which
+keeps the cancellation in ``Σxy − ΣxΣy/w`` small, and are recomputed exactly
+after ``refresh_after`` samples (default: 20 windows) to stop floating drift.
 
 A window (over its whole lag span) that holds a missing sample (NaN) gives no
 correlations; the sums are rebuilt exactly once the span is clean again.

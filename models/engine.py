@@ -39,8 +39,10 @@ class EngineSettings:
     voice_model: str | None = None
     max_batch: int = 16
     max_wait_ms: float = 2.0
-    #: Run the face detector every this many frames, track in between.
+    #: Offline: run the face detector every this many frames, track in between.
     detect_every: int = 5
+    #: Live: start a background detection at most this often (seconds).
+    detect_interval_s: float = 0.2
 
 
 class ModelEngine:
@@ -65,9 +67,10 @@ class ModelEngine:
         """An engine over the models of ``model_dir`` (default: the model directory)."""
         return cls(ModelLibrary(model_dir), settings)
 
-    def face_analyzer(self, view: CameraView) -> FaceAnalyzer:
-        """A new camera's face analysis."""
-        return FaceAnalyzer(view, self.face_model, FaceTracker(detect_every=self.settings.detect_every))
+    def face_analyzer(self, view: CameraView, live: bool = False) -> FaceAnalyzer:
+        """A new camera's face analysis; ``live``: detections come from a background task."""
+        every = 0 if live else self.settings.detect_every
+        return FaceAnalyzer(view, self.face_model, FaceTracker(detect_every=every))
 
     def voice_analyzer(self, role: Role | None) -> VoiceAnalyzer:
         """A new microphone's voice analysis; its VAD windows go through the shared batcher."""

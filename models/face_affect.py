@@ -54,10 +54,17 @@ class FaceAffectModel:
         self._circumplex = circumplex_matrix(manifest.labels) if manifest.contract == "fer_mini_xception" else None
         self.name = manifest.name
 
-    def prepare(self, frame_bgr: np.ndarray, box: Box) -> np.ndarray:
-        """The model input (C, H, W) for the face at ``box`` in a BGR frame."""
-        crop = cv2.resize(square_crop(frame_bgr, box), self._size, interpolation=cv2.INTER_AREA)
-        if self._gray:
+    @property
+    def needs_colour(self) -> bool:
+        """Whether the model reads colour (else gray frames suffice)."""
+        return not self._gray
+
+    def prepare(self, image: np.ndarray, box: Box) -> np.ndarray:
+        """The model input (C, H, W) for the face at ``box`` in a BGR or gray frame."""
+        crop = cv2.resize(square_crop(image, box), self._size, interpolation=cv2.INTER_AREA)
+        if crop.ndim == 2:
+            pixels = crop[None] if self._gray else np.repeat(crop[None], 3, axis=0)
+        elif self._gray:
             pixels = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY)[None]
         else:
             pixels = cv2.cvtColor(crop, cv2.COLOR_BGR2RGB).transpose(2, 0, 1)

@@ -29,14 +29,17 @@ class HaarFaceDetector:
     """Frontal faces in a grayscale frame, largest first.
 
     ``detect_width`` is the width the frame is scaled to before searching;
-    ``min_face`` is the smallest face, as a fraction of the frame width.
+    ``min_face`` is the smallest face, as a fraction of the frame width;
+    ``scale_step`` is the cascade's step between scales (larger: faster, coarser).
     """
 
-    def __init__(self, detect_width: int = 400, min_face: float = 0.08, neighbours: int = 5):
+    def __init__(self, detect_width: int = 400, min_face: float = 0.08, neighbours: int = 5,
+                 scale_step: float = 1.15):
         self._cascade = cv2.CascadeClassifier(str(cascade_path()))
         self.detect_width = detect_width
         self.min_face = min_face
         self.neighbours = neighbours
+        self.scale_step = scale_step
 
     def detect(self, gray: np.ndarray) -> list[Box]:
         """Face boxes (x, y, w, h) in the frame's own pixels, largest first."""
@@ -46,6 +49,6 @@ class HaarFaceDetector:
             if scale < 1.0 else gray
         min_side = max(20, int(self.min_face * small.shape[1]))
         found = self._cascade.detectMultiScale(
-            cv2.equalizeHist(small), scaleFactor=1.1, minNeighbors=self.neighbours, minSize=(min_side, min_side))
+            cv2.equalizeHist(small), scaleFactor=self.scale_step, minNeighbors=self.neighbours, minSize=(min_side, min_side))
         boxes = [tuple(int(round(v / scale)) for v in box) for box in found]
         return sorted(boxes, key=lambda b: b[2] * b[3], reverse=True)

@@ -18,12 +18,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
 from dyadscope.stream.types import Feature, Role
 
-from .face_affect import FaceAffectModel
+from .face_affect import Box, FaceAffectModel
 from .face_track import FaceTracker, Track
 from .frames import VideoFrame
 from .people import CameraView
@@ -49,10 +48,9 @@ class FaceAnalyzer:
         self.tracker = tracker or FaceTracker()
         self._faces: dict[Role, Track] = {}
 
-    def prepare(self, frame: VideoFrame) -> FacePlan:
-        """Track faces in ``frame`` and cut each visible person's crop."""
-        gray = cv2.cvtColor(frame.image, cv2.COLOR_BGR2GRAY)
-        update = self.tracker.update(gray)
+    def prepare(self, frame: VideoFrame, detections: list[Box] | None = None) -> FacePlan:
+        """Track faces in ``frame`` (with fresh ``detections``, if any) and cut each visible person's crop."""
+        update = self.tracker.update(frame.gray, detections)
         assigned = self.view.assign(update.tracks, frame.width, self._faces)
         status = self._changes(frame.t, assigned)
         roles = list(assigned)

@@ -1,10 +1,15 @@
-"""Face tracking: detect every Nth frame, follow faces by template in between.
+"""Face tracking: detections now and then, faces followed by template in between.
 
-Each track keeps an id, its box and a small grayscale template. On detection
-frames, detections are matched to tracks by overlap (IoU); unmatched
+Each track keeps an id, its box and a small grayscale template. When
+detections come, they are matched to tracks by overlap (IoU); unmatched
 detections start tracks, and a track unseen for ``max_missed`` detections is
 lost. Between detections each box follows the best template match in a
 search window around it, which costs far less than running the detector.
+
+Detections come either from the tracker's own detector every
+``detect_every`` frames (offline), or from outside (live: a background task
+runs the detector on the newest frame, so a slow detection never delays a
+frame's affect).
 """
 
 from __future__ import annotations
@@ -64,25 +69,28 @@ class FaceTracker:
     def __init__(self, detector: HaarFaceDetector | None = None, detect_every: int = 5,
                  max_missed: int = 2, min_iou: float = 0.3):
         self.detector = detector or HaarFaceDetector()
-        self.detect_every = max(1, detect_every)
+        self.detect_every = max(0, detect_every)
         self.max_missed = max_missed
         self.min_iou = min_iou
         self.tracks: list[Track] = []
         self._frame = 0
         self._next_id = 1
 
-    def update(self, gray: np.ndarray) -> TrackUpdate:
-        """Advance by one grayscale frame."""
-        detect = self._frame % self.detect_every == 0
+    def update(self, gray: np.ndarray, detections: list[Box] | None = None) -> TrackUpdate:
+        """Advance by one grayscale frame, with fresh ``detections`` if there are any.
+
+        With ``detect_every`` 0 the tracker never detects by itself.
+        """
+        if detections is None and self.detect_every and self._frame % self.detect_every == 0:
+            detections = self.detector.detect(gray)
         self._frame += 1
-        if detect:
-            return self._detect(gray)
+        if detections is not None:
+            return self._merge(gray, detections)
         for track in self.tracks:
             self._follow(gray, track)
         return TrackUpdate(list(self.tracks), [], [])
 
-    def _detect(self, gray: np.ndarray) -> TrackUpdate:
-        detections = self.detector.detect(gray)
+    def _merge(self, gray: np.ndarray, detections: list[Box]) -> TrackUpdate:
         found: list[Track] = []
         unmatched = list(self.tracks)
         for box in detections:

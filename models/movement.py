@@ -35,11 +35,11 @@ class MotionEnergy:
 
     def process(self, frame: VideoFrame) -> list[Feature]:
         """Movement of each person between the previous frame and this one."""
-        image = frame.image
+        image = frame.gray
         scale = self.width / image.shape[1]
         small = cv2.resize(image, (self.width, max(1, int(round(image.shape[0] * scale)))),
                            interpolation=cv2.INTER_AREA)
-        gray = cv2.GaussianBlur(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY), (3, 3), 0)
+        gray = cv2.GaussianBlur(small, (3, 3), 0)
         previous, self._previous = self._previous, gray
         if previous is None or previous.shape != gray.shape:
             return []

@@ -6,7 +6,10 @@ module is the one place that reads them, so both sources behave the same.
 * **Video** is consumed latest-frame-first: every frame is stamped on the
   session clock at arrival and measured for movement (cheap), and the face
   analysis takes only the newest frame whenever it is free, so a slow model
-  skips frames instead of building latency.
+  skips frames instead of building latency. The face detector runs in its own
+  background task on the newest frame; frames in between follow the faces by
+  template, so a slow detection never delays a frame's affect. Frames are
+  decoded to gray (the luma plane) when the face model does not need colour.
 * **Audio** is never dropped: every frame is resampled to 16 kHz mono
   float32, stamped (the first sample at arrival, then by sample count so the
   timeline has no jitter) and queued for the voice analysis.
@@ -85,20 +88,25 @@ class VideoConsumer(TrackConsumer):
         super().__init__(track, sink, clock, name)
         self.view = view
         self.engine = engine
-        self.analyzer = engine.face_analyzer(view)
+        self.analyzer = engine.face_analyzer(view, live=True)
+        self.detector = self.analyzer.tracker.detector
         self.motion = MotionEnergy(view)
         self.frames_analysed = 0
+        self.detections_run = 0
+        self._format = "bgr24" if engine.face_model.needs_colour else "gray"
         self._track_done = False
         self._latest: VideoFrame | None = None
+        self._newest: VideoFrame | None = None
+        self._detections: list | None = None
         self._fresh = asyncio.Event()
 
     def start(self) -> None:
         self._spawn(self._read(), "read")
         self._spawn(self._analyse(), "faces")
+        self._spawn(self._detect(), "detect")
 
     def _arrive(self, frame: av.VideoFrame, t: float) -> tuple[VideoFrame, list[Feature]]:
-        image = frame.to_ndarray(format="bgr24")
-        stamped = VideoFrame(t, image)
+        stamped = VideoFrame(t, frame.to_ndarray(format=self._format))
         return stamped, self.motion.process(stamped)
 
     async def _read(self) -> None:
@@ -108,7 +116,7 @@ class VideoConsumer(TrackConsumer):
                 t = self.clock()
                 self.frames_received += 1
                 stamped, movement = await asyncio.to_thread(self._arrive, frame, t)
-                self._latest = stamped  # an older frame still waiting is skipped
+                self._latest = self._newest = stamped  # an older frame still waiting is skipped
                 self._fresh.set()
                 if movement:
                     await self.sink(movement)
@@ -128,12 +136,27 @@ class VideoConsumer(TrackConsumer):
             frame, self._latest = self._latest, None
             if frame is None:
                 continue
-            plan = await asyncio.to_thread(self.analyzer.prepare, frame)
+            detections, self._detections = self._detections, None
+            plan = await asyncio.to_thread(self.analyzer.prepare, frame, detections)
             affect = await self.engine.face_affect(plan.crops) if plan.crops else []
             self.frames_analysed += 1
             features = self.analyzer.complete(plan, affect)
             if features:
                 await self.sink(features)
+
+
+    async def _detect(self) -> None:
+        """Detect faces on the newest frame, at most every ``detect_interval_s``."""
+        interval = self.engine.settings.detect_interval_s
+        while not self._track_done:
+            frame = self._newest
+            if frame is None:
+                await asyncio.sleep(0.01)
+                continue
+            started = asyncio.get_running_loop().time()
+            self._detections = await asyncio.to_thread(self.detector.detect, frame.gray)
+            self.detections_run += 1
+            await asyncio.sleep(max(0.0, interval - (asyncio.get_running_loop().time() - started)))
 
 
 def audio_stream_info(name: str, role: Role | None) -> StreamInfo:

@@ -116,9 +116,15 @@ class ModalitySynchrony:
         self.engine = LaggedCrossCorrelation(window, max_lag, step)
         shift = 2 * (window + 2 * max_lag)
         self.baseline = SurrogateBaseline(
-            window, max_lag, step, (shift,), peak=sync.peak, peak_span=sync.peak_span,
-            size=sync.surrogate_size, quantile=sync.surrogate_quantile,
-        )  # fmt: skip
+            window,
+            max_lag,
+            step,
+            (shift,),
+            peak=sync.peak,
+            peak_span=sync.peak_span,
+            size=sync.surrogate_size,
+            quantile=sync.surrogate_quantile,
+        )
         self.hop = max(1, round(min(sync.increment_s, config.report_s) * rate))
         self.state = SyncStateTracker(sync.state)
         self.flexibility = FlexibilityTracker(config.flexibility_horizon_s)
@@ -155,7 +161,6 @@ class ModalitySynchrony:
         lag_s = float(self.engine.lags[index]) / self.rate
         chance = self.baseline.chance_r()
         above = None if chance is None else r_peak > chance
-        exit_level = self.baseline.quantile(self._sync.state.exit_quantile)
         data = {
             "modality": self.modality,
             "r": r_peak,
@@ -170,10 +175,17 @@ class ModalitySynchrony:
             "above_chance": above,
             "baseline_n": self.baseline.count,
         }
-        out = [Feature("sync", None, t, data)]
-        self.flexibility.add(centre, data["z"])
+        exit_level = self.baseline.quantile(self._sync.state.exit_quantile)
         levels = None if chance is None or exit_level is None else (exit_level, chance)
-        transition = self.state.update(centre, r_peak, levels)
+        return [Feature("sync", None, t, data), *self._follow_up(t, centre, data["z"], r_peak, levels)]
+
+    def _follow_up(
+        self, t: float, centre: float, z: float, r: float, levels: tuple[float, float] | None
+    ) -> list[Feature]:
+        """State transition, desynchrony flag and flexibility summary that this value makes due."""
+        out = []
+        self.flexibility.add(centre, z)
+        transition = self.state.update(centre, r, levels)
         if transition is not None:
             self.flexibility.transition(centre)
             state = {"state": transition.state, "since": transition.since, "previous": transition.previous}

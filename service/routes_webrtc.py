@@ -4,7 +4,9 @@ The body is ``{"sdp": ..., "type": "offer", "role": "patient" | "therapist",
 "camera_roles": [left, right]?, "microphone_role": role | null?}``; the reply
 is ``{"sdp": ..., "type": "answer"}``. A malformed offer gets 400 with the
 reason, an unknown session 404, missing models 503 (run ``dyadscope models
-build``). ``GET /capture`` serves the capture page.
+build``). ``GET /capture`` serves the capture page; ``GET /api/models/metrics``
+gives each model's batcher counters (queue depth, batch sizes, inference
+times) and the provider it runs on.
 
 Mount with ``app.include_router(create_webrtc_router(hub, dependencies=[...]))``.
 """
@@ -94,6 +96,14 @@ def create_webrtc_router(hub: WebRtcHub, dependencies: Sequence[Any] = ()) -> AP
         except ModelMissing as exc:
             raise HTTPException(status_code=503, detail=str(exc)) from None
         return {"sdp": answer.sdp, "type": answer.type}
+
+    @router.get("/api/models/metrics", dependencies=list(dependencies))
+    async def model_metrics() -> dict[str, Any]:
+        try:
+            engine = hub.engine()
+        except ModelMissing as exc:
+            raise HTTPException(status_code=503, detail=str(exc)) from None
+        return {"provider": engine.face_model.session.provider, "batchers": engine.metrics()}
 
     @router.get("/capture", include_in_schema=False)
     async def capture_page() -> FileResponse:

@@ -120,18 +120,24 @@ def test_malformed_offers_are_refused_with_the_reason(model_dir, body, reason):
     assert reason in reply.json()["detail"]
 
 
-def test_unknown_session_and_non_json(model_dir):
+def test_unknown_session_non_json_page_and_metrics(model_dir):
     async def main():
         hub, client, _ = _service(model_dir)
         unknown = await client.post("/api/sessions/nope/webrtc/offer",
                                     json={"sdp": "v=0\r\n", "type": "offer", "role": "patient"})
         not_json = await client.post("/api/sessions/s1/webrtc/offer", content=b"{oops")
         page = await client.get("/capture")
+        metrics = await client.get("/api/models/metrics")
         await hub.close()
         await client.aclose()
-        return unknown, not_json, page
+        return unknown, not_json, page, metrics
 
-    unknown, not_json, page = asyncio.run(main())
+    unknown, not_json, page, metrics = asyncio.run(main())
+    assert metrics.status_code == 200
+    body = metrics.json()
+    assert body["provider"] == "CPUExecutionProvider"
+    assert [b["name"] for b in body["batchers"]] == ["fer_mini_xception", "silero_vad"]
+    assert {"queue_depth", "mean_batch_size", "inference_ms_p95"} <= set(body["batchers"][0])
     assert unknown.status_code == 404
     assert not_json.status_code == 400 and "JSON" in not_json.json()["detail"]
     assert page.status_code == 200 and "capture.js" in page.text

@@ -4,8 +4,9 @@ The research assistant starts a baseline phase (default 3 min) while both
 people sit quietly; :class:`Baseline` -- a feature processor -- collects each
 person's resting values from the features that flow past during it:
 
-* resting RSA peak-to-trough: the mean of the breaths scored in the phase
-  (each breath once, from the ``rsa`` features' ``p2t_ms``/``p2t_breath_t``);
+* resting RSA peak-to-trough: the mean of the breaths that began in the
+  phase and were scored before it ended (the ``rsa`` features'
+  ``breaths_scored``);
 * resting spectral RSA: the mean of ``spectral_ln`` in the phase;
 * resting heart rate: the mean ``bpm`` of the ``heart_rate`` features;
 * resting EDA: the mean ``tonic_us`` of the ``eda`` features, and the mean
@@ -75,15 +76,15 @@ class _Collection:
         self.means = {name: _Mean() for name in (*_SOURCES.values(), "rsa_p2t_ms")}
         self.breaths: set[float] = set()
 
-    def add(self, feature: Feature) -> None:
+    def add(self, feature: Feature, start: float) -> None:
         data = feature.data
         for (kind, field), name in _SOURCES.items():
             if kind == feature.kind:
                 self.means[name].add(data.get(field))
-        breath_t, p2t = data.get("p2t_breath_t"), data.get("p2t_ms")
-        if feature.kind == "rsa" and breath_t is not None and p2t is not None and breath_t not in self.breaths:
-            self.breaths.add(breath_t)
-            self.means["rsa_p2t_ms"].add(p2t)
+        for onset, p2t in data.get("breaths_scored", ()) if feature.kind == "rsa" else ():
+            if onset >= start and p2t is not None and onset not in self.breaths:
+                self.breaths.add(onset)
+                self.means["rsa_p2t_ms"].add(p2t)
 
 
 class Baseline:
@@ -134,7 +135,7 @@ class Baseline:
             return []
         if feature.t < self._start + self.duration_s:
             if feature.data.get("quality", "good") == "good":
-                collection.add(feature)
+                collection.add(feature, self._start)
             return []
         del self._collecting[feature.role]
         values = RestingValues(

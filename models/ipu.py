@@ -44,11 +44,6 @@ class IpuSegmenter:
         self._last_speech_end = 0.0
         self._last_speech_index = 0
 
-    @property
-    def open_since(self) -> float | None:
-        """Start of the unit being spoken, if any."""
-        return self._start
-
     def push(self, start: float, end: float, probability: float, index: int = 0, length: int = 0) -> Ipu | None:
         """Add one window; returns a unit it closed.
 

@@ -90,11 +90,6 @@ class ArousalBaseline:
         self._m2 = np.zeros(3)
         self._min_spread = np.asarray(min_spread)
 
-    @property
-    def count(self) -> int:
-        """Units seen so far."""
-        return int(self._n.max())
-
     def arousal(self, measures: Prosody) -> float:
         """The index of this unit against the baseline so far; then the unit joins it.
 

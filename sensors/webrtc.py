@@ -145,17 +145,12 @@ class WebRtcPeer:
 class WebRtcIngest:
     """Answers offers for one session; every device's tracks feed the session's sink."""
 
-    def __init__(self, engine: ModelEngine | Callable[[], ModelEngine], sink: FeatureSink, clock: Clock):
-        self._engine = engine
+    def __init__(self, engine: Callable[[], ModelEngine], sink: FeatureSink, clock: Clock):
+        #: Gives the shared model engine (built on first use by its owner).
+        self.engine = engine
         self.sink = sink
         self.clock = clock
         self.peers: list[WebRtcPeer] = []
-
-    def engine(self) -> ModelEngine:
-        """The model engine (built on first use when given as a factory)."""
-        if callable(self._engine) and not isinstance(self._engine, ModelEngine):
-            self._engine = self._engine()
-        return self._engine
 
     async def answer(self, offer: Offer) -> RTCSessionDescription:
         """Answer one device's offer and start analysing what it sends."""

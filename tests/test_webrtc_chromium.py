@@ -3,6 +3,7 @@
 The browser sends both over WebRTC to a real HTTP server on loopback; the
 service must report a tracked face with valence/arousal, movement and speech
 units of plausible duration, and the page must show that it is received.
+When the service drops the connection, the page reconnects by itself.
 """
 
 from __future__ import annotations
@@ -36,11 +37,13 @@ class Server:
 
     def __init__(self, model_dir):
         self.features = []
-        hub = WebRtcHub(lambda sid: self._sink if sid == "room1" else None,
-                        lambda: ModelEngine.from_dir(model_dir, EngineSettings(max_batch=4)), time.monotonic)
+        self.hub = hub = WebRtcHub(lambda sid: self._sink if sid == "room1" else None,
+                                   lambda: ModelEngine.from_dir(model_dir, EngineSettings(max_batch=4)),
+                                   time.monotonic)
 
         @asynccontextmanager
         async def lifespan(app):
+            self.loop = asyncio.get_running_loop()
             yield
             await hub.close()
 
@@ -58,6 +61,10 @@ class Server:
 
     async def _sink(self, batch):
         self.features.extend(batch)
+
+    def hang_up(self):
+        """Drop every capture device, as a service restart or network loss would."""
+        asyncio.run_coroutine_threadsafe(self.hub.close_session("room1"), self.loop).result(15)
 
     def close(self):
         self.server.should_exit = True
@@ -112,6 +119,15 @@ def test_capture_page_in_chromium_delivers_face_and_voice(tmp_path, tmp_path_fac
                 break
             time.sleep(0.5)
         page_state = asyncio.run(_evaluate(port, "window.captureState"))
+        server.hang_up()
+        before = len(server.features)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            after = asyncio.run(_evaluate(port, "window.captureState"))
+            again = [f for f in server.features[before:] if f.kind == "face_tracked" and f.data["state"] == "found"]
+            if after["reconnects"] >= 1 and after["receiving"] and again:
+                break
+            time.sleep(0.5)
     finally:
         proc.terminate()
         proc.wait(15)
@@ -134,3 +150,5 @@ def test_capture_page_in_chromium_delivers_face_and_voice(tmp_path, tmp_path_fac
         assert unit.data["duration_s"] == pytest.approx(end - start, abs=0.35)
     assert page_state["receiving"] is True and page_state["connected"] is True
     assert page_state["lastStatus"]["faces"] == ["patient"]
+    assert after["reconnects"] >= 1 and after["receiving"] is True, after
+    assert again, "no face from the reconnected page"

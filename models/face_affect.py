@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 
 from .circumplex import circumplex_matrix, valence_arousal
+from .contracts import get_contract
 from .manifest import Manifest
 from .runtime import ModelSession
 
@@ -43,6 +44,8 @@ class FaceAffectModel:
     """A face affect model with its manifest: preprocessing, inference, decoding."""
 
     def __init__(self, session: ModelSession, manifest: Manifest):
+        if get_contract(manifest.contract).modality != "face":
+            raise ValueError(f"{manifest.name}: contract {manifest.contract!r} is not a face affect contract")
         self.session = session
         self.manifest = manifest
         pre = manifest.preprocessing
@@ -82,7 +85,7 @@ class FaceAffectModel:
             v = outputs["valence"].reshape(-1)
             a = outputs["arousal"].reshape(-1)
             return np.clip(np.stack([v, a], axis=1), -1.0, 1.0)
-        raise ValueError(f"{self.name}: contract {contract!r} is not a face affect contract")
+        raise ValueError(f"{self.name}: no decoder for contract {contract!r}")
 
     def run_batch(self, crops: Sequence[np.ndarray]) -> list[tuple[float, float]]:
         """Valence and arousal for each prepared crop, in one inference."""

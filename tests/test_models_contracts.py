@@ -109,3 +109,11 @@ def test_wrong_models_are_refused_with_a_reason(tmp_path):
     (tmp_path / "junk.onnx").write_bytes(b"not a model")
     with pytest.raises(ContractError, match="not a loadable ONNX model"):
         check_model(tmp_path / "junk.onnx", "emonet")
+
+
+def test_a_voice_model_is_not_taken_as_a_face_model(tmp_path):
+    from test_models_voice import audeering_like
+
+    path = audeering_like(tmp_path / "dim.onnx")
+    with pytest.raises(ValueError, match="not a face affect contract"):
+        FaceAffectModel(ModelSession(path), check_model(path, "audeering_dim"))

@@ -4,8 +4,9 @@
 trailing window (default 8 s) and names what is wrong with it:
 
 * ``"nan"`` -- missing values (NaN) arrived;
-* ``"flat"`` -- a channel did not move (peak-to-peak below a tolerance): a
-  sensor stuck, or disconnected and sending a constant;
+* ``"flat"`` -- a channel did not move over the last ``flat_s`` (2 s; peak
+  to peak below a tolerance): a sensor stuck, or disconnected and sending a
+  constant;
 * ``"clipping"`` -- a large share of samples sit exactly at the window's
   maximum or minimum: the amplifier saturates (also what many ECG and EDA
   front-ends do when a lead comes off);
@@ -111,6 +112,7 @@ class QualityMonitor:
         window_s: float = 8.0,
         hop_s: float = 1.0,
         flat_tolerance: float = 1e-6,
+        flat_s: float = 2.0,
         clip_fraction: float = 0.05,
         valid_range: tuple[float, float] | None = None,
         gap_s: float | None = None,
@@ -120,6 +122,7 @@ class QualityMonitor:
         self.info = info
         self.window_s = window_s
         self.flat_tolerance = flat_tolerance
+        self.flat_blocks = max(1, int(round(flat_s / hop_s)))
         self.clip_fraction = clip_fraction
         self.valid_range = valid_range if valid_range is not None else DEFAULT_RANGES.get(info.modality)
         rate = info.nominal_rate
@@ -172,6 +175,12 @@ class QualityMonitor:
             block.m2 += float(y2.sum())
             block.m4 += float((y2 * y2).sum())
 
+    def _flat(self, blocks) -> np.ndarray:
+        """Per channel: did it stay within the tolerance over these blocks?"""
+        lo = np.min([b.lo for b in blocks], axis=0)
+        hi = np.max([b.hi for b in blocks], axis=0)
+        return hi - lo <= self.flat_tolerance * np.maximum(1.0, np.abs(hi))
+
     def _assess(self, t: float) -> Assessment:
         self._blocks.append(self._block)
         self._block = _Block(self._channels)
@@ -186,8 +195,7 @@ class QualityMonitor:
         hi = np.max([b.hi for b in blocks], axis=0)
         at_lo = sum(np.where(b.lo == lo, b.at_lo, 0) for b in blocks)
         at_hi = sum(np.where(b.hi == hi, b.at_hi, 0) for b in blocks)
-        span = hi - lo
-        flat = span <= self.flat_tolerance * np.maximum(1.0, np.abs(hi))
+        flat = self._flat(list(blocks)[-self.flat_blocks :])
         if flat.any():
             problems.append("flat")
         if n and (((at_lo + at_hi) / n >= self.clip_fraction) & ~flat).any():
@@ -202,7 +210,7 @@ class QualityMonitor:
             effective = (n - 1) / duration
             if abs(effective / rate - 1.0) > self.rate_tolerance:
                 problems.append("rate")
-        if self._ecg_band is not None and n and not flat[0]:
+        if self._ecg_band is not None and n and not self._flat(blocks)[0]:
             m2 = sum(b.m2 for b in blocks) / n
             m4 = sum(b.m4 for b in blocks) / n
             if m2 > 0 and m4 / (m2 * m2) < self.kurtosis_min:

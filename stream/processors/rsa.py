@@ -4,8 +4,8 @@ RSA is the respiratory rhythm in heart period: the heart slows during
 exhalation and speeds up during inhalation, in proportion to vagal
 (parasympathetic) activity. :class:`RSAProcessor` is a feature processor: it
 consumes ``rpeak`` features (from any R-peak source), ``breath`` features
-(from :mod:`.respiration`) and ``heart_rate`` features (for their quality),
-and reports two documented definitions, per person:
+(from :mod:`.respiration`), and ``heart_rate`` and ``quality`` features (for
+the quality of what it is computed from), and reports two documented definitions, per person:
 
 **Peak-to-trough** (``p2t_ms``, ``p2t_mean_ms``), exactly as NeuroKit2's
 ``hrv_rsa`` P2T: for each breath, the inhalation beats are the R-peaks in
@@ -69,9 +69,10 @@ latest breath's value (``p2t_breath_t`` its onset), ``breaths_scored`` lists
 output (so per-breath values are never lost between outputs) and
 ``p2t_breaths`` counts the defined values in the mean. ``reactivity_*`` is current minus
 resting once the :class:`~.baseline.Baseline` given has completed for that
-person (else None). ``quality`` is ``"poor"`` when the heart rate is poor,
-more than ``artefact_max`` of the window's intervals are artefacts, or the
-breath scored last came from poor respiration.
+person (else None). ``quality`` is ``"poor"`` when the heart rate is poor, the
+person's ECG stream (or, for ``"rsp"``, their RSP stream) has a poor
+``quality`` status, more than ``artefact_max`` of the window's intervals are
+artefacts, or the breath scored last came from poor respiration.
 """
 
 from __future__ import annotations
@@ -231,6 +232,7 @@ class _PersonRSA:
         self.unreported: dict[str, list[_Scored]] = {"rsp": [], "edr": []}
         self.last_rsp_breath: float | None = None
         self.heart_quality = "good"
+        self.stream_status: dict[str, str] = {}  # modality -> latest quality status
         self.next_emit: float | None = None
 
     # -- beats and the interval series -------------------------------------------------
@@ -317,6 +319,8 @@ class _PersonRSA:
         )
         poor = (
             self.heart_quality != "good"
+            or self.stream_status.get("ECG") == "poor"
+            or (source == "rsp" and self.stream_status.get("RSP") == "poor")
             or artefact_share > proc.artefact_max
             or (bool(values) and self.scored_quality[source] != "good")
         )
@@ -355,7 +359,7 @@ class RSAProcessor:
     :class:`~.baseline.Baseline`) adds reactivity once it has completed.
     """
 
-    consumes = frozenset({"rpeak", "breath", "heart_rate"})
+    consumes = frozenset({"rpeak", "breath", "heart_rate", "quality"})
 
     def __init__(
         self,
@@ -395,6 +399,9 @@ class RSAProcessor:
             person.beat(feature.t, data.get("ibi_ms"))
         elif feature.kind == "heart_rate":
             person.heart_quality = data.get("quality", "good")
+        elif feature.kind == "quality":
+            person.stream_status[data.get("modality", "")] = data.get("status", "good")
+            return []
         if not person.due(feature.t):
             return []
         rsa = person.rsa(feature.role, feature.t)

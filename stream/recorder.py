@@ -265,21 +265,26 @@ class Recorder:
             stamps = np.array([e.t for e in events], dtype=np.float64)
             self._write_samples(log, stamps, [[json.dumps(e.to_dict(), allow_nan=True)] for e in events])
             if self._derived:
-                for event in events:
-                    self._write_derived(event)
+                self._write_derived(events)
 
-    def _write_derived(self, event: Event) -> None:
-        numeric = {k: v for k, v in event.data.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
-        key = f"dyadscope:feature:{event.kind}:{event.role or 'dyad'}"
-        stream = self._streams.get(key)
-        if stream is None:
-            if not numeric:
-                return
-            fields = tuple(sorted(numeric))
-            info = derived_stream_info(event.kind, event.role, fields)
-            stream = self._add_stream_locked(info, fields=fields, kind=event.kind)
-        row = [[float(numeric.get(name, math.nan)) for name in stream.fields]]
-        self._write_samples(stream, np.array([event.t]), row)
+    def _write_derived(self, events: list[Event]) -> None:
+        """Numeric data fields, one chunk per kind and role (fields as in the kind's first event)."""
+        rows: dict[str, tuple[_Stream, list[float], list[list[float]]]] = {}
+        for event in events:
+            numeric = {k: v for k, v in event.data.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+            key = f"dyadscope:feature:{event.kind}:{event.role or 'dyad'}"
+            stream = self._streams.get(key)
+            if stream is None:
+                if not numeric:
+                    continue
+                fields = tuple(sorted(numeric))
+                info = derived_stream_info(event.kind, event.role, fields)
+                stream = self._add_stream_locked(info, fields=fields, kind=event.kind)
+            _, stamps, values = rows.setdefault(key, (stream, [], []))
+            stamps.append(event.t)
+            values.append([float(numeric.get(name, math.nan)) for name in stream.fields])
+        for stream, stamps, values in rows.values():
+            self._write_samples(stream, np.array(stamps), np.array(values))
 
     def marker(self, t: float, text: str) -> None:
         """Record a research assistant's marker at session time ``t``."""
@@ -373,7 +378,8 @@ class Recorder:
             failed_before = self.error is not None
             self._pending.extend(stream.tally.footer_chunk(stream.id) for stream in self._streams.values())
         self._wake.set()
-        self._flusher.join()
+        if threading.current_thread() is not self._flusher:  # on_error may close from the flusher
+            self._flusher.join()
         try:
             if not failed_before:
                 self.flush()

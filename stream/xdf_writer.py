@@ -24,6 +24,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
+from functools import lru_cache
 
 import numpy as np
 
@@ -151,6 +152,7 @@ def stream_header_chunk(stream_id: int, info_xml: str) -> bytes:
     return encode_chunk(Tag.STREAM_HEADER, struct.pack("<I", stream_id) + body.encode("utf-8"))
 
 
+@lru_cache(maxsize=64)
 def _numeric_sample_dtype(channel_format: str, channel_count: int) -> np.dtype:
     return np.dtype(
         [("stamp_bytes", "u1"), ("stamp", "<f8"), ("values", NUMERIC_DTYPES[channel_format], (channel_count,))]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -20,7 +23,7 @@ from _recording_support import only_our_verbs  # noqa: F401  (a fixture)
 from dyadscope.service.cli import main
 from dyadscope.stream import xdf_writer as xw
 from dyadscope.stream.recorder import Recorder
-from dyadscope.stream.xdf_repair import scan_chunks
+from dyadscope.stream.xdf_repair import is_unfinished, scan_chunks
 
 configure_lsl()
 import pylsl  # noqa: E402
@@ -29,6 +32,19 @@ NUMERIC = ("float32", "double64", "int8", "int16", "int32", "int64")
 
 
 pytestmark = pytest.mark.usefixtures("only_our_verbs")
+
+
+def wait_recording(out: Path, streams: int, timeout: float = 20.0) -> None:
+    """Until the file below ``out`` holds ``streams`` stream headers (recording has started for them)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        files = list(out.rglob("*.xdf"))
+        if files:
+            with open(files[0], "rb") as f:
+                if sum(c.tag == xw.Tag.STREAM_HEADER for c in scan_chunks(f)) >= streams:
+                    return
+        time.sleep(0.1)
+    raise AssertionError(f"recording did not start for {streams} streams")
 
 
 class RecordRun:
@@ -45,17 +61,8 @@ class RecordRun:
         (path,) = self.out.rglob("*.xdf")
         return path
 
-    def wait_recording(self, streams: int, timeout: float = 20.0) -> None:
-        """Until the file holds ``streams`` stream headers (recording has started for them)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            files = list(self.out.rglob("*.xdf"))
-            if files:
-                with open(files[0], "rb") as f:
-                    if sum(c.tag == xw.Tag.STREAM_HEADER for c in scan_chunks(f)) >= streams:
-                        return
-            time.sleep(0.1)
-        raise AssertionError(f"recording did not start for {streams} streams")
+    def wait_recording(self, streams: int) -> None:
+        wait_recording(self.out, streams)
 
     def join(self, timeout: float = 60.0) -> int:
         self.thread.join(timeout)
@@ -159,3 +166,24 @@ def test_replayed_recording_records_back_the_same(tmp_path: Path) -> None:
         np.testing.assert_array_equal(copy.values, stream.values)
         shift = copy.timestamps[0] - stream.timestamps[0] if shift is None else shift
         np.testing.assert_allclose(copy.timestamps - stream.timestamps, shift, atol=1e-4)
+
+
+def test_ctrl_c_stops_cleanly_with_a_closed_file(tmp_path: Path) -> None:
+    name = f"patient RSP {uuid.uuid4().hex[:6]}"
+    outlet = _outlet(name, "float32", 1, 50.0, "RSP")
+    argv = ["record", "--out", str(tmp_path), "--subject", "T2", "--name", name, "--require", name]
+    proc = subprocess.Popen([sys.executable, "-m", "dyadscope.service.cli", *argv], stdout=subprocess.PIPE, text=True)
+    try:
+        wait_recording(tmp_path, 1)
+        assert outlet.wait_for_consumers(10.0)
+        outlet.push_chunk(np.arange(50, dtype=np.float32)[:, None])
+        time.sleep(1.0)
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0 and "recorded 1 streams" in out
+    (path,) = tmp_path.rglob("*.xdf")
+    assert not is_unfinished(path)
+    (stream,) = load_xdf(path)
+    np.testing.assert_array_equal(stream.values[:, 0], np.arange(50))

@@ -7,10 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _recording_support import only_our_verbs  # noqa: F401  (a fixture)
 
 from dyadscope.sensors.lsl_config import configure_lsl
 from dyadscope.sensors.replay import Replay, outlet_info
 from dyadscope.sensors.xdf_file import load_xdf
+from dyadscope.service.cli import main
 
 configure_lsl()
 import pylsl  # noqa: E402
@@ -91,3 +93,10 @@ def test_other_tools_files_replay_completely(shared_data: Path, name: str, speed
     with Replay(streams, speed=speed) as replay:
         assert len(replay.outlets) == len(streams)  # empty streams get an outlet too
         assert replay.run() == sum(len(s) for s in streams)
+
+
+def test_replay_verb(shared_data: Path, only_our_verbs, capsys) -> None:
+    assert main(["replay", str(shared_data / "xdf" / "minimal.xdf"), "--speed", "50"]) == 0
+    assert "replayed 18 samples" in capsys.readouterr().out
+    assert main(["replay", str(shared_data / "xdf" / "minimal.xdf"), "--speed", "0"]) == 2
+    assert "--speed must be positive" in capsys.readouterr().err

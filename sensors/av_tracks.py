@@ -12,7 +12,8 @@ module is the one place that reads them, so both sources behave the same.
   decoded to gray (the luma plane) when the face model does not need colour.
 * **Audio** is never dropped: every frame is resampled to 16 kHz mono
   float32, stamped (the first sample at arrival, then by sample count so the
-  timeline has no jitter) and queued for the voice analysis.
+  timeline has no jitter; moved forward if audio goes missing) and queued for
+  the voice analysis.
 
 Model and analysis work runs in worker threads or the shared batchers; the
 event loop only moves data.
@@ -42,6 +43,10 @@ FeatureSink = Callable[[list[Feature]], Awaitable[None]]
 #: The session clock, in seconds.
 Clock = Callable[[], float]
 
+#: Audio that arrives this much later than its sample count says (lost
+#: packets) moves the timeline forward; it is never moved back, so
+#: timestamps always increase.
+_AUDIO_MAX_LAG_S = 0.5
 #: Audio chunks waiting for analysis before a warning (they are kept anyway).
 _AUDIO_BACKLOG_WARNING = 250
 
@@ -174,7 +179,7 @@ class AudioConsumer(TrackConsumer):
         self.info = audio_stream_info(name, role)
         self.analyzer = engine.voice_analyzer(role)
         self.samples_received = 0
-        self._resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
+        self._resampler = av.AudioResampler(format="fltp", rate=SAMPLE_RATE)
         self._queue: asyncio.Queue[Chunk | None] = asyncio.Queue()
         self._t0: float | None = None
 
@@ -183,12 +188,19 @@ class AudioConsumer(TrackConsumer):
         self._spawn(self._analyse(), "voice")
 
     def _to_chunk(self, frame: av.AudioFrame, arrival: float) -> Chunk | None:
-        samples = np.concatenate([f.to_ndarray().reshape(-1) for f in self._resampler.resample(frame)] or
+        # Channels are averaged here: the resampler's own downmix adds them at
+        # -3 dB each, which lifts the usual L = R WebRTC audio by 3 dB.
+        samples = np.concatenate([f.to_ndarray().mean(axis=0) for f in self._resampler.resample(frame)] or
                                  [np.zeros(0, np.float32)])
         if samples.size == 0:
             return None
-        if self._t0 is None:
-            self._t0 = arrival - samples.size / SAMPLE_RATE
+        expected_end = None if self._t0 is None else \
+            self._t0 + (self.samples_received + samples.size) / SAMPLE_RATE
+        if expected_end is None or arrival - expected_end > _AUDIO_MAX_LAG_S:
+            if expected_end is not None:
+                log.warning("%s: audio %.2f s behind the clock (lost packets?); timeline re-anchored",
+                            self.name, arrival - expected_end)
+            self._t0 = arrival - (self.samples_received + samples.size) / SAMPLE_RATE
         times = self._t0 + (self.samples_received + np.arange(samples.size)) / SAMPLE_RATE
         self.samples_received += samples.size
         return Chunk(self.info, times, samples.astype(np.float32)[:, None])

@@ -1,0 +1,61 @@
+"""Audio track timing: resampled to 16 kHz mono, stamped by sample count, moved forward only after losses."""
+
+from __future__ import annotations
+
+import fractions
+
+import av
+import numpy as np
+import pytest
+from _models_support import default_models
+
+from dyadscope.models.engine import ModelEngine
+from dyadscope.sensors.av_tracks import AudioConsumer
+
+
+def _frame(index: int, rate: int = 48000, samples: int = 960) -> av.AudioFrame:
+    """20 ms of stereo s16 at 48 kHz, as WebRTC's Opus decoder gives it."""
+    t = (index * samples + np.arange(samples)) / rate
+    tone = (0.2 * np.sin(2 * np.pi * 220 * t) * 32767).astype("<i2")
+    frame = av.AudioFrame.from_ndarray(np.repeat(tone, 2)[None, :], format="s16", layout="stereo")
+    frame.sample_rate, frame.pts, frame.time_base = rate, index * samples, fractions.Fraction(1, rate)
+    return frame
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory):
+    engine = ModelEngine.from_dir(default_models(tmp_path_factory.mktemp("models")))
+    yield engine
+    engine.close()
+
+
+def test_audio_is_resampled_and_stamped_by_sample_count(engine):
+    consumer = AudioConsumer(None, "patient", engine, None, None, "mic")
+    arrivals = 10.0 + 0.02 * np.arange(1, 51) + np.random.default_rng(1).uniform(0, 0.01, 50)  # jittery network
+    chunks = [consumer._to_chunk(_frame(i), t) for i, t in enumerate(arrivals)]
+    chunks = [c for c in chunks if c is not None]
+    times = np.concatenate([c.timestamps for c in chunks])
+    values = np.concatenate([c.values[:, 0] for c in chunks])
+    assert chunks[0].info.nominal_rate == 16000 and chunks[0].values.shape[1] == 1
+    assert values.size == pytest.approx(50 * 320, abs=64)  # 1 s of audio, minus the resampler's delay
+    np.testing.assert_allclose(np.diff(times), 1 / 16000, rtol=1e-6)  # no jitter
+    assert times[0] == pytest.approx(10.0, abs=0.02)
+    assert np.abs(values).max() == pytest.approx(0.2, abs=0.02)
+
+
+def test_lost_audio_moves_the_timeline_forward_never_back(engine):
+    consumer = AudioConsumer(None, "patient", engine, None, None, "mic")
+    times = []
+    for i in range(20):
+        late = 2.0 if i >= 10 else 0.0  # a two-second loss after frame 10
+        chunk = consumer._to_chunk(_frame(i), 5.0 + 0.02 * (i + 1) + late)
+        if chunk is not None:
+            times.append(chunk.timestamps)
+    early = 3.0 - 0.02 * 5  # a burst: frames arriving sooner than real time
+    for i in range(20, 25):
+        times.append(consumer._to_chunk(_frame(i), early + 0.001 * i).timestamps)
+    stamps = np.concatenate(times)
+    steps = np.diff(stamps)
+    assert (steps > 0).all()
+    assert steps.max() == pytest.approx(2.0, abs=0.05)
+    assert (steps < 1e-3).sum() == steps.size - 1

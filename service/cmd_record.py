@@ -154,6 +154,8 @@ def run(args: argparse.Namespace) -> int:
     from ..sensors.lsl import LslIngest  # loads liblsl only when needed
 
     query = StreamQuery(args.name, args.type, args.source_id)
+    if args.name or args.type or args.source_id:  # a required stream is recorded whatever the selection
+        query = StreamQuery(args.name + args.require, args.type, args.source_id + args.require)
     recording = LslRecording()
     modalities = {"ECG", "RSP", "EDA", *args.type}
     try:

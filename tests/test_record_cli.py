@@ -127,8 +127,7 @@ def test_missing_required_stream_is_a_clear_error(tmp_path: Path, capsys) -> Non
 def test_a_stream_that_appears_later_joins_the_file(tmp_path: Path) -> None:
     tag = uuid.uuid4().hex[:6]
     first = _outlet(f"patient EDA {tag}", "float32", 1, 32.0, "EDA")
-    run = RecordRun(tmp_path, "--duration", "5", "--name", f"patient EDA {tag}", "--name", f"therapist EDA {tag}",
-                    "--require", f"patient EDA {tag}")  # fmt: skip
+    run = RecordRun(tmp_path, "--duration", "5", "--name", f"therapist EDA {tag}", "--require", f"patient EDA {tag}")
     run.wait_recording(1)
     late = _outlet(f"therapist EDA {tag}", "float32", 1, 32.0, "EDA")
     run.wait_recording(2)

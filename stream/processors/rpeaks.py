@@ -56,6 +56,10 @@ SWING_MEMORY = 8
 MIN_SWING_FRACTION = 0.05
 #: ... a floor that halves every this many seconds without a beat that clears it.
 SWING_HALF_LIFE = 2.0
+#: Seconds after a (re)start whose complexes are held back and judged together ...
+LEARNING_PERIOD = 2.0
+#: ... keeping those that swing at least this fraction of the largest among them.
+LEARNING_SWING_FRACTION = 0.5
 
 
 class RPeakDetector:
@@ -109,6 +113,12 @@ class RPeakDetector:
         self._in_qrs = False
         self._qrs_begin = 0
         self._last_peak: int | None = None
+        # Learning phase: until the threshold has seen a few beats, a stream
+        # joined mid-beat would pass its T wave for a QRS complex; complexes
+        # are held and the small ones dropped once the period is over.
+        self._learning = int(round(LEARNING_PERIOD * rate))
+        self._holding = True
+        self._held: list[tuple[int, float]] = []  # (R-peak, swing)
 
     @property
     def history(self) -> int:
@@ -124,6 +134,8 @@ class RPeakDetector:
         """
         in_qrs = self._pending > self._threshold_weight * self._last_average
         peaks = self._complexes(np.r_[in_qrs, False], self.index - self._pending.shape[0])
+        if self._holding:
+            peaks = self._release_held()
         self.index += gap
         self._clean.reset()
         self._smooth.reset()
@@ -135,6 +147,7 @@ class RPeakDetector:
         self._pending = np.empty(0)
         self._in_qrs = False
         self._swings.clear()  # the lead may come back with another gain
+        self._holding = True
         return peaks
 
     def feed(self, x: np.ndarray) -> list[int]:
@@ -162,7 +175,20 @@ class RPeakDetector:
         first_decided = self.index - waiting.shape[0]
         in_qrs = waiting[:decided] > self._threshold_weight * average[n - decided :]
         self._pending = waiting[decided:]
-        return self._complexes(in_qrs, first_decided)
+        peaks = self._complexes(in_qrs, first_decided)
+        if self._holding and first_decided + decided >= self._start + self._learning:
+            peaks = self._release_held()
+            self._holding = False
+        return peaks
+
+    def _release_held(self) -> list[int]:
+        """The R-peaks held during learning that swing like beats, not like T waves."""
+        if not self._held:
+            return []
+        largest = max(swing for _, swing in self._held)
+        peaks = [peak for peak, swing in self._held if swing >= LEARNING_SWING_FRACTION * largest]
+        self._held.clear()
+        return peaks
 
     def _complexes(self, in_qrs: np.ndarray, first: int) -> list[int]:
         """Close the complexes that ended among the decided samples; return their R-peaks."""
@@ -184,6 +210,8 @@ class RPeakDetector:
 
     def _close_complex(self, begin: int, end: int) -> int | None:
         """The R-peak of the complex ``[begin, end)``, or None if it is too short, too small or too soon."""
+        if begin <= self._start:
+            return None  # cut by the (re)start: its R wave may lie before the data
         length = end - begin
         self._lengths.append(length)
         if length < self._min_length_weight * np.mean(self._lengths):
@@ -205,6 +233,9 @@ class RPeakDetector:
         if swing >= full_floor:
             self._last_full_size = peak
         self._swings.append(swing)
+        if self._holding:
+            self._held.append((peak, swing))
+            return None
         return peak
 
     def _swing_floor(self, now: int) -> tuple[float, float]:

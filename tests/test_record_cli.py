@@ -29,6 +29,8 @@ configure_lsl()
 import pylsl  # noqa: E402
 
 NUMERIC = ("float32", "double64", "int8", "int16", "int32", "int64")
+#: The command line in its own process (not ``-m``, which would load the cli module twice).
+DYADSCOPE = [sys.executable, "-c", "import sys; from dyadscope.service.cli import main; sys.exit(main())"]
 
 
 pytestmark = pytest.mark.usefixtures("only_our_verbs")
@@ -171,7 +173,7 @@ def test_ctrl_c_stops_cleanly_with_a_closed_file(tmp_path: Path) -> None:
     name = f"patient RSP {uuid.uuid4().hex[:6]}"
     outlet = _outlet(name, "float32", 1, 50.0, "RSP")
     argv = ["record", "--out", str(tmp_path), "--subject", "T2", "--name", name, "--require", name]
-    proc = subprocess.Popen([sys.executable, "-m", "dyadscope.service.cli", *argv], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([*DYADSCOPE, *argv], stdout=subprocess.PIPE, text=True)
     try:
         wait_recording(tmp_path, 1)
         assert outlet.wait_for_consumers(10.0)
@@ -186,3 +188,35 @@ def test_ctrl_c_stops_cleanly_with_a_closed_file(tmp_path: Path) -> None:
     assert not is_unfinished(path)
     (stream,) = load_xdf(path)
     np.testing.assert_array_equal(stream.values[:, 0], np.arange(50))
+
+
+def _limit_file_size() -> None:
+    import resource
+
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes past the limit fail with EFBIG instead
+    resource.setrlimit(resource.RLIMIT_FSIZE, (30_000, 30_000))
+
+
+def test_full_disk_stops_recording_with_a_clear_error_and_a_readable_file(tmp_path: Path) -> None:
+    name = f"patient ECG {uuid.uuid4().hex[:6]}"
+    outlet = _outlet(name, "double64", 2, 500.0, "ECG")
+    argv = ["record", "--out", str(tmp_path), "--subject", "T3", "--name", name, "--require", name, "--duration", "60"]
+    proc = subprocess.Popen([*DYADSCOPE, *argv], stderr=subprocess.PIPE,
+                            text=True, preexec_fn=_limit_file_size)  # fmt: skip
+    try:
+        wait_recording(tmp_path, 1)
+        assert outlet.wait_for_consumers(10.0)
+        for _ in range(100):  # 2 x 8 bytes x 500 Hz: the 30 kB limit is reached within a few seconds
+            outlet.push_chunk(np.ones((50, 2)))
+            time.sleep(0.05)
+            if proc.poll() is not None:
+                break
+        _, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 2, err
+    assert "disk full" in err and "recording stopped" in err
+    (path,) = tmp_path.rglob("*.xdf")
+    (stream,) = load_xdf(path)
+    assert 0 < len(stream) and path.stat().st_size <= 30_000
+    np.testing.assert_array_equal(stream.values, np.ones((len(stream), 2)))

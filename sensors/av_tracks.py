@@ -30,6 +30,7 @@ import numpy as np
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from dyadscope.models.engine import ModelEngine
+from dyadscope.models.face_affect import Box
 from dyadscope.models.frames import VideoFrame
 from dyadscope.models.movement import MotionEnergy
 from dyadscope.models.people import CameraView
@@ -100,9 +101,9 @@ class VideoConsumer(TrackConsumer):
         self.detections_run = 0
         self._format = "bgr24" if engine.face_model.needs_colour else "gray"
         self._track_done = False
-        self._latest: VideoFrame | None = None
+        self._waiting: VideoFrame | None = None
         self._newest: VideoFrame | None = None
-        self._detections: list | None = None
+        self._detections: list[Box] | None = None
         self._fresh = asyncio.Event()
 
     def start(self) -> None:
@@ -121,7 +122,7 @@ class VideoConsumer(TrackConsumer):
                 t = self.clock()
                 self.frames_received += 1
                 stamped, movement = await asyncio.to_thread(self._arrive, frame, t)
-                self._latest = self._newest = stamped  # an older frame still waiting is skipped
+                self._waiting = self._newest = stamped  # an older frame still waiting is skipped
                 self._fresh.set()
                 if movement:
                     await self.sink(movement)
@@ -133,22 +134,25 @@ class VideoConsumer(TrackConsumer):
 
     async def _analyse(self) -> None:
         while True:
-            if self._latest is None and self._track_done:
+            if self._waiting is None and self._track_done:
                 self.ended.set()
                 return
             await self._fresh.wait()
             self._fresh.clear()
-            frame, self._latest = self._latest, None
+            frame, self._waiting = self._waiting, None
             if frame is None:
                 continue
             detections, self._detections = self._detections, None
-            plan = await asyncio.to_thread(self.analyzer.prepare, frame, detections)
-            affect = await self.engine.face_affect(plan.crops) if plan.crops else []
+            try:
+                plan = await asyncio.to_thread(self.analyzer.prepare, frame, detections)
+                affect = await self.engine.face_affect(plan.crops) if plan.crops else []
+                features = self.analyzer.complete(plan, affect)
+            except Exception:  # one bad frame must not end the camera's analysis
+                log.exception("%s: face analysis failed for a frame", self.name)
+                continue
             self.frames_analysed += 1
-            features = self.analyzer.complete(plan, affect)
             if features:
                 await self.sink(features)
-
 
     async def _detect(self) -> None:
         """Detect faces on the newest frame, at most every ``detect_interval_s``."""
@@ -228,7 +232,11 @@ class AudioConsumer(TrackConsumer):
             done = chunks[-1] is None
             chunks = [c for c in chunks if c is not None]
             if chunks:
-                features = await asyncio.to_thread(self._process, chunks)
+                try:
+                    features = await asyncio.to_thread(self._process, chunks)
+                except Exception:  # keep listening; the traceback goes to the service log
+                    log.exception("%s: voice analysis failed for %d chunks", self.name, len(chunks))
+                    features = []
                 if features:
                     await self.sink(features)
             if done:

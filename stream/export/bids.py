@@ -19,6 +19,7 @@ logged features and flags (``trial_type`` = kind) and every marker.
 
 from __future__ import annotations
 
+import gzip
 import json
 from collections import defaultdict
 from pathlib import Path
@@ -26,6 +27,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
 
 from ...sensors.xdf_file import RecordedStream, Recording
 from .common import (
@@ -72,15 +75,18 @@ def on_grid(stream: RecordedStream, grid: np.ndarray, rate: float) -> np.ndarray
     return out
 
 
-def _physio(streams: list[RecordedStream], rate: float, t0: float) -> tuple[pd.DataFrame, dict[str, Any]]:
+def _physio(streams: list[RecordedStream], rate: float, t0: float) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     start = min(float(s.timestamps[0]) for s in streams)
     end = max(float(s.timestamps[-1]) for s in streams)
     grid = start + np.arange(int(round((end - start) * rate)) + 1) / rate
-    columns, blocks, sidecar = [], [], {}
+    columns: dict[str, np.ndarray] = {}
+    sidecar = {}
     for stream in streams:
-        names = channel_columns(stream)
-        blocks.append(on_grid(stream, grid, rate))
-        for channel, name in enumerate(names):
+        values = on_grid(stream, grid, rate)
+        if stream.info.channel_format == "float32":
+            values = values.astype(np.float32)  # written in float32's shortest form, exactly
+        for channel, name in enumerate(channel_columns(stream)):
+            columns[name] = values[:, channel]
             sidecar[name] = {
                 "Units": unit(stream, channel),
                 "Description": (
@@ -88,9 +94,22 @@ def _physio(streams: list[RecordedStream], rate: float, t0: float) -> tuple[pd.D
                     f"'{stream.info.name}', channel {channel}"
                 ),
             }
-        columns += names
-    meta = {"SamplingFrequency": rate, "StartTime": start - t0, "Columns": columns, **sidecar}
-    return pd.DataFrame(np.hstack(blocks), columns=columns), meta
+    meta = {"SamplingFrequency": rate, "StartTime": start - t0, "Columns": list(columns), **sidecar}
+    return columns, meta
+
+
+def write_tsv_gz(columns: dict[str, np.ndarray], path: Path) -> None:
+    """A BIDS physio table: tab-separated, no header row, ``n/a`` for missing values, gzip'd.
+
+    Arrow's CSV writer formats the numbers (shortest exact form), about three
+    times faster than pandas.
+    """
+    table = pa.table({name: pa.array(column, from_pandas=True) for name, column in columns.items()})
+    buffer = pa.BufferOutputStream()
+    options = pacsv.WriteOptions(include_header=False, delimiter="\t", null_string="n/a", quoting_style="none")
+    pacsv.write_csv(table, buffer, options)
+    with gzip.GzipFile(path, "wb", compresslevel=3, mtime=0) as out:
+        out.write(buffer.getvalue())
 
 
 def _events_table(recording: Recording, t0: float) -> pd.DataFrame:
@@ -140,13 +159,10 @@ def export_bids(recording: Recording, out: Path, progress: Progress = no_progres
         description.write_text(json.dumps({"Name": "DyadScope recordings", "BIDSVersion": BIDS_VERSION}, indent=2))
         written.append(description)
     for rate, streams in progress(list(rate_groups(recording).items()), desc="BIDS physio"):
-        table, meta = _physio(streams, rate, t0)
+        columns, meta = _physio(streams, rate, t0)
         name = f"{stem}_recording-{f'{rate:g}'.replace('.', 'p')}Hz_physio"
         tsv = folder / f"{name}.tsv.gz"
-        table.to_csv(
-            tsv, sep="\t", header=False, index=False, na_rep="n/a", float_format="%.8g",
-            compression={"method": "gzip", "compresslevel": 3, "mtime": 0},
-        )  # fmt: skip
+        write_tsv_gz(columns, tsv)
         (folder / f"{name}.json").write_text(json.dumps(meta, indent=2))
         written += [tsv, folder / f"{name}.json"]
     table = _events_table(recording, t0)

@@ -28,7 +28,8 @@ def test_baseline_collects_resting_values_and_completes_once():
         out += baseline.consume(hr(101.0 + i, bpm))
     out += baseline.consume(hr(104.0, 200.0, quality="poor"))  # left out
     out += baseline.consume(Feature("eda", "patient", 105.0, {"tonic_us": 4.0, "phasic_us": 0.0, "quality": "good"}))
-    rsa = {"spectral_ln": 6.0, "breaths_scored": [[99.0, 500.0], [102.0, 40.0], [106.0, 60.0], [106.0, 60.0]], "quality": "good"}
+    scored = [[99.0, 500.0], [102.0, 40.0], [106.0, 60.0], [106.0, 60.0]]
+    rsa = {"spectral_ln": 6.0, "breaths_scored": scored, "quality": "good"}
     out += baseline.consume(Feature("rsa", "patient", 107.0, rsa))
     assert out == [] and baseline.resting("patient") is None
     done = baseline.consume(hr(110.5, 90.0))
@@ -87,19 +88,24 @@ def test_history_stores_summaries_and_gives_deviations(tmp_path):
         sessions = history.sessions("P01")
         assert list(sessions) == ["s0", "s1", "s2", "s3"] and sessions["s0"]["resting_rsa_p2t_ms"] is None
         norm = history.norms("P01")["session_heart_rate_bpm"]
-        assert norm.n == 4 and norm.mean == pytest.approx(np.mean(rates)) and norm.sd == pytest.approx(np.std(rates, ddof=1))
+        assert norm.n == 4 and norm.mean == pytest.approx(np.mean(rates))
+        assert norm.sd == pytest.approx(np.std(rates, ddof=1))
         assert norm.z(80.0) == pytest.approx((80.0 - np.mean(rates)) / np.std(rates, ddof=1))
         # the current session is not its own history
         assert history.norms("P01", exclude_session="s3")["session_heart_rate_bpm"].n == 3
         # re-recording a session replaces it
         history.record("P01", "s3", {"session_heart_rate_bpm": 90.0})
         assert history.norms("P01")["session_heart_rate_bpm"].n == 4
-    rows = sqlite3.connect(tmp_path / "data" / History.FILENAME).execute("SELECT DISTINCT participant FROM summaries").fetchall()
+    db = sqlite3.connect(tmp_path / "data" / History.FILENAME)
+    rows = db.execute("SELECT DISTINCT participant FROM summaries").fetchall()
     assert sorted(r[0] for r in rows) == ["P01", "P02"]
 
 
 def test_deviation_features_once_there_are_enough_sessions():
-    norms = {"patient": {"session_heart_rate_bpm": Norm(70.0, 5.0, MIN_SESSIONS)}, "therapist": {"session_heart_rate_bpm": Norm(60.0, 4.0, 2)}}
+    norms = {
+        "patient": {"session_heart_rate_bpm": Norm(70.0, 5.0, MIN_SESSIONS)},
+        "therapist": {"session_heart_rate_bpm": Norm(60.0, 4.0, 2)},
+    }
     deviation = DeviationProcessor(norms)
     out = deviation.consume(Feature("heart_rate", "patient", 10.2, {"bpm": 80.0, "quality": "good"}))
     assert [f.data for f in out] == [

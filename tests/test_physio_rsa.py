@@ -7,7 +7,19 @@ import warnings
 
 import numpy as np
 import pytest
-from _physio_support import RATE, T0, chunks, interleave, neurokit, of, recording, rpeak_features, run, run_pipeline, stream
+from _physio_support import (
+    RATE,
+    T0,
+    chunks,
+    interleave,
+    neurokit,
+    of,
+    recording,
+    rpeak_features,
+    run,
+    run_pipeline,
+    stream,
+)
 
 from dyadscope.stream.processors.baseline import Baseline
 from dyadscope.stream.processors.respiration import Breath, RespirationProcessor

@@ -34,6 +34,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     if not args.file.is_file():
         raise CliError(f"{args.file} does not exist")
+    if not args.verbose:
+        logging.getLogger("pyxdf").setLevel(logging.WARNING)  # it narrates every load at INFO
     try:
         from tqdm import tqdm
 

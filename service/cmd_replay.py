@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 from pathlib import Path
 
 from .cli import CliError
@@ -33,6 +34,8 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f"{args.file} does not exist")
     if args.speed <= 0:
         raise CliError(f"--speed must be positive, got {args.speed}")
+    if not args.verbose:
+        logging.getLogger("pyxdf").setLevel(logging.WARNING)  # it narrates every load at INFO
     from ..sensors.replay import replay_file  # loads liblsl only when needed
 
     try:

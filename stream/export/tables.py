@@ -18,6 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 
 from ...sensors.xdf_file import RecordedStream, Recording
 from .common import Progress, bids_stem, channel_columns, events, is_derived, is_events, no_progress, slug
@@ -66,10 +69,11 @@ def measure_tables(logged: list[dict[str, Any]]) -> dict[str, pd.DataFrame]:
 
 
 def _writer(fmt: str) -> Callable[[pd.DataFrame, Path], None]:
+    """Both formats through Arrow (its CSV writer is several times faster than pandas')."""
     if fmt == "csv":
-        return lambda table, path: table.to_csv(path, index=False)
+        return lambda table, path: pacsv.write_csv(pa.Table.from_pandas(table, preserve_index=False), path)
     if fmt == "parquet":
-        return lambda table, path: table.to_parquet(path, index=False)
+        return lambda table, path: pq.write_table(pa.Table.from_pandas(table, preserve_index=False), path)
     raise ValueError(f"unknown table format {fmt!r}; expected one of {FORMATS}")
 
 

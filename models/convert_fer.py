@@ -77,15 +77,18 @@ class _GraphBuilder:
         self.initializers: list[onnx.TensorProto] = []
 
     def constant(self, name: str, value: np.ndarray) -> str:
+        """Add a float32 initialiser; returns its name."""
         self.initializers.append(numpy_helper.from_array(value.astype(np.float32), name))
         return name
 
     def node(self, op: str, inputs: list[str], output: str, **attrs) -> str:
+        """Add one node with a single output named (and returned as) ``output``."""
         self.nodes.append(helper.make_node(op, inputs, [output], name=output, **attrs))
         return output
 
     def conv(self, x: str, name: str, weight: np.ndarray, cfg: dict, bias: np.ndarray | None = None,
              group: int = 1) -> str:
+        """Add a Conv with Keras strides and padding (``weight`` already in ONNX layout)."""
         inputs = [x, self.constant(f"{name}.weight", weight)]
         if bias is not None:
             inputs.append(self.constant(f"{name}.bias", bias))

@@ -22,6 +22,7 @@ class VideoFrame:
 
     @property
     def width(self) -> int:
+        """Width in pixels."""
         return int(self.image.shape[1])
 
     @property

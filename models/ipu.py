@@ -26,6 +26,7 @@ class Ipu:
 
     @property
     def duration(self) -> float:
+        """Length in seconds."""
         return self.end - self.start
 
 

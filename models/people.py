@@ -29,6 +29,7 @@ class CameraView:
 
     @property
     def shared(self) -> bool:
+        """Whether the camera films both people."""
         return len(self.roles) == 2
 
     def regions(self, width: int) -> dict[Role, tuple[int, int]]:

@@ -36,6 +36,7 @@ class Prosody:
     energy_db: float
 
     def vector(self) -> np.ndarray:
+        """(pitch, intensity, energy) as an array."""
         return np.array([self.pitch_st, self.intensity_db, self.energy_db])
 
 

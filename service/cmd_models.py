@@ -18,6 +18,7 @@ from .cli import CliError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``models`` verb and its actions."""
     parser = subparsers.add_parser(
         "models",
         help="list, build and check the ONNX models",
@@ -39,6 +40,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Carry out ``list``, ``build`` or ``check``."""
     from dyadscope.models.build import build_defaults
     from dyadscope.models.contracts import ContractError, check_model
     from dyadscope.models.library import ModelLibrary

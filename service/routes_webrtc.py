@@ -78,6 +78,7 @@ def create_webrtc_router(hub: WebRtcHub, dependencies: Sequence[Any] = ()) -> AP
 
     @router.post("/api/sessions/{session_id}/webrtc/offer", dependencies=list(dependencies))
     async def webrtc_offer(session_id: str, request: Request) -> dict[str, str]:
+        """Answer a capture device's offer (see the module docstring for the body)."""
         try:
             body = await request.json()
         except ValueError:
@@ -99,6 +100,7 @@ def create_webrtc_router(hub: WebRtcHub, dependencies: Sequence[Any] = ()) -> AP
 
     @router.get("/api/models/metrics", dependencies=list(dependencies))
     async def model_metrics() -> dict[str, Any]:
+        """The provider in use and each model batcher's counters."""
         try:
             engine = hub.engine()
         except ModelMissing as exc:
@@ -107,6 +109,7 @@ def create_webrtc_router(hub: WebRtcHub, dependencies: Sequence[Any] = ()) -> AP
 
     @router.get("/capture", include_in_schema=False)
     async def capture_page() -> FileResponse:
+        """The capture page (open it with ?session=ID&token=...&role=...)."""
         return FileResponse(str(CAPTURE_PAGE))
 
     return router

@@ -130,3 +130,13 @@ def test_batcher_rejects_bad_settings():
         MicroBatcher(lambda items: items, max_batch=0)
     with pytest.raises(ValueError):
         MicroBatcher(lambda items: items, max_wait_ms=-1)
+
+
+def test_cuda_comes_first_when_the_build_offers_it(monkeypatch):
+    # No GPU here: stand in for the GPU build's provider list (the only mock the tests use).
+    import onnxruntime
+
+    monkeypatch.setattr(onnxruntime, "get_available_providers",
+                        lambda: ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"])
+    assert available_providers() == ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    assert available_providers(use_cuda=False) == ["CPUExecutionProvider"]

@@ -56,9 +56,13 @@ def run(processor, chunk_list: Iterable[Chunk]) -> list[Feature]:
 
 def physio_factory(info: StreamInfo):
     """The physiology chunk processors of one stream, as the live session builds them."""
-    by_modality = {"ECG": HeartRateProcessor, "RSP": RespirationProcessor, "EDA": EDAProcessor}
-    made = by_modality.get(info.modality)
-    return () if made is None else (made(info), QualityProcessor(info))
+    if info.modality == "ECG":
+        return (HeartRateProcessor(info), QualityProcessor(info))
+    made = {"RSP": RespirationProcessor, "EDA": EDAProcessor}.get(info.modality)
+    if made is None:
+        return ()
+    processor = made(info)
+    return (processor, QualityProcessor(info, track=processor.quality))
 
 
 def run_pipeline(feature_processors, chunk_list: Iterable[Chunk]) -> list[Feature]:

@@ -7,6 +7,7 @@ import pytest
 import wfdb
 from _physio_support import T0, chunks, interleave, of, recording, run, run_pipeline, stream
 
+from dyadscope.stream.processors.eda import EDAProcessor
 from dyadscope.stream.processors.quality import QualityMonitor, QualityProcessor
 from dyadscope.stream.processors.rsa import RSAProcessor
 
@@ -123,3 +124,16 @@ def test_quality_events_on_change_and_every_ten_seconds(ecg):
     assert changes == [(62, "poor"), (81, "good")]  # flat for 2 s, then good again at once
     gaps = np.diff([e.t for e in events])
     assert np.all(gaps <= 10.0 + 1e-6) and len(events) < 20
+
+
+def test_a_shared_monitor_gives_the_same_verdicts(shared_data):
+    """The EDA processor and the stream's quality processor can share one monitor (half the cost)."""
+    x = recording(shared_data / "physio" / "bio_eventrelated_100hz.csv")["EDA"].to_numpy().copy()
+    x[3000:4000] = 0.0
+    info = stream("EDA")
+    apart = run(QualityProcessor(info), chunks(info, x, 10)) + run(EDAProcessor(info), chunks(info, x, 10))
+    eda = EDAProcessor(info)
+    shared = QualityProcessor(info, track=eda.quality)
+    together = [f for c in chunks(info, x, 10) for p in (eda, shared) for f in p.process(c)]
+    assert any(f.kind == "quality" and f.data["status"] == "poor" for f in together)
+    assert sorted(together, key=repr) == sorted(apart, key=repr)

@@ -148,6 +148,8 @@ class EDAProcessor:
 
     A gap in the timestamps longer than ``gap_s`` restarts the filters (from
     the first sample back, so no step transient) and the SCR detector.
+    ``quality`` (a :class:`~.quality.QualityTrack`, shared with the stream's
+    :class:`~.quality.QualityProcessor`) marks the features; by default its own.
     """
 
     def __init__(
@@ -159,6 +161,7 @@ class EDAProcessor:
         hop_s: float = 1.0,
         rate_window_s: float = 60.0,
         gap_s: float = 2.0,
+        quality: QualityTrack | None = None,
         **scr_options: float,
     ):
         self.info = info
@@ -173,7 +176,7 @@ class EDAProcessor:
         self._fill = ForwardFill()
         self._eda_ticker = Ticker(1.0 / eda_hz)
         self._rate_ticker = Ticker(hop_s)
-        self._quality = QualityTrack(info)
+        self.quality = quality if quality is not None else QualityTrack(info)
         self._recent: deque[SCR] = deque()
         self._first_t: float | None = None
         self._last_t: float | None = None
@@ -182,7 +185,7 @@ class EDAProcessor:
         """Consume the next chunk; return eda, scr and scr_rate features."""
         if len(chunk) == 0:
             return []
-        self._quality.update(chunk)
+        self.quality.update(chunk)
         x = self._fill(chunk.values[:, 0])
         finite = np.isfinite(x)
         t, x = chunk.timestamps[finite], x[finite]
@@ -219,7 +222,7 @@ class EDAProcessor:
                 out.append(self._scr_feature(pending[0]))
                 self._recent.append(pending.popleft())
             if kind == "eda":
-                data = {"tonic_us": float(tonic[i]), "phasic_us": float(phasic[i]), "quality": self._quality.at(now)}
+                data = {"tonic_us": float(tonic[i]), "phasic_us": float(phasic[i]), "quality": self.quality.at(now)}
                 out.append(Feature("eda", role, now, data))
             else:
                 out.append(self._rate(now))
@@ -237,7 +240,7 @@ class EDAProcessor:
                 "peak_t": scr.peak_t,
                 "amplitude_us": scr.amplitude_us,
                 "rise_time_s": scr.rise_time_s,
-                "quality": self._quality.at(scr.found_t),
+                "quality": self.quality.at(scr.found_t),
             },
         )
 
@@ -252,6 +255,6 @@ class EDAProcessor:
             {
                 "per_min": 60.0 * len(self._recent) / observed,
                 "window_s": self.rate_window_s,
-                "quality": self._quality.at(now),
+                "quality": self.quality.at(now),
             },
         )

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -224,20 +225,30 @@ class QualityMonitor:
 
 
 class QualityTrack:
-    """A monitor's recent verdicts looked up by data time, for processors that mark their measures.
+    """A monitor's recent verdicts looked up by data time, shared by a stream's processors.
 
-    Call :meth:`update` with each chunk; :meth:`at` answers ``"good"`` or
-    ``"poor"`` as of the latest verdict at or before a time within the last
-    ``memory`` verdicts (``"good"`` before the first one).
+    Every processor of the stream that needs its quality calls :meth:`update`
+    with each chunk: the first call assesses it, the others (same chunk
+    object) get the same verdicts for free, so one monitor serves the stream's
+    :class:`QualityProcessor` and the processors that mark their measures.
+    :meth:`at` answers ``"good"`` or ``"poor"`` as of the latest verdict at or
+    before a time within the last ``memory`` verdicts (``"good"`` before the
+    first one).
     """
 
-    def __init__(self, info: StreamInfo, *, memory: int = 64, **monitor_options: float):
+    def __init__(self, info: StreamInfo, *, memory: int = 64, **monitor_options: Any):
         self.monitor = QualityMonitor(info, **monitor_options)
         self._verdicts: deque[Assessment] = deque(maxlen=memory)
+        self._chunk: Chunk | None = None
+        self._new: list[Assessment] = []
 
-    def update(self, chunk: Chunk) -> None:
-        """Assess the next chunk."""
-        self._verdicts.extend(self.monitor.update(chunk))
+    def update(self, chunk: Chunk) -> list[Assessment]:
+        """Assess the next chunk (once, however many processors ask); return its verdicts."""
+        if chunk is not self._chunk:
+            self._chunk = chunk
+            self._new = self.monitor.update(chunk)
+            self._verdicts.extend(self._new)
+        return self._new
 
     def at(self, t: float) -> str:
         """The stream's status at data time ``t``."""
@@ -252,19 +263,22 @@ class QualityProcessor:
 
     ``Feature("quality", role, t, {"stream", "modality", "status", "problems"})``
     with ``status`` ``"good"`` or ``"poor"`` and ``problems`` a list of the
-    names documented in this module.
+    names documented in this module. Give it the ``track`` of the stream's
+    respiration or EDA processor (``.quality``) to share their monitor.
     """
 
-    def __init__(self, info: StreamInfo, *, resend_s: float = 10.0, **monitor_options: float):
+    def __init__(
+        self, info: StreamInfo, *, track: QualityTrack | None = None, resend_s: float = 10.0, **monitor_options: Any
+    ):
         self.info = info
         self.resend_s = resend_s
-        self.monitor = QualityMonitor(info, **monitor_options)
+        self.track = track if track is not None else QualityTrack(info, **monitor_options)
         self._sent: Assessment | None = None
 
     def process(self, chunk: Chunk) -> list[Feature]:
         """Assess the chunk; return the quality features that are due."""
         out: list[Feature] = []
-        for a in self.monitor.update(chunk):
+        for a in self.track.update(chunk):
             sent = self._sent
             if sent is None or a.problems != sent.problems or a.t - sent.t >= self.resend_s:
                 self._sent = a

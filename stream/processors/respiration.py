@@ -192,7 +192,9 @@ class RespirationProcessor:
     """Breaths and breathing rate from one RSP stream (first channel).
 
     A gap in the timestamps longer than ``gap_s`` restarts the cleaning
-    filter and the detector, so no breath spans missing data.
+    filter and the detector, so no breath spans missing data. ``quality`` (a
+    :class:`~.quality.QualityTrack`, shared with the stream's
+    :class:`~.quality.QualityProcessor`) marks the features; by default its own.
     """
 
     def __init__(
@@ -205,6 +207,7 @@ class RespirationProcessor:
         hop_s: float = 1.0,
         gap_s: float = 2.0,
         plausible_bpm: tuple[float, float] = (4.0, 40.0),
+        quality: QualityTrack | None = None,
     ):
         self.info = info
         self.rate_window_s = rate_window_s
@@ -215,7 +218,7 @@ class RespirationProcessor:
         self._detector = BreathDetector(amplitude_min=amplitude_min)
         self._fill = ForwardFill()
         self._ticker = Ticker(hop_s)
-        self._quality = QualityTrack(info)
+        self.quality = quality if quality is not None else QualityTrack(info)
         self._recent: deque[Breath] = deque()
         self._last_t: float | None = None
 
@@ -224,7 +227,7 @@ class RespirationProcessor:
         t = chunk.timestamps
         if t.shape[0] == 0:
             return []
-        self._quality.update(chunk)
+        self.quality.update(chunk)
         x = self._fill(chunk.values[:, 0])
         finite = np.isfinite(x)
         t, x = t[finite], x[finite]
@@ -259,7 +262,7 @@ class RespirationProcessor:
             "next_onset_t": b.next_onset_t,
             "duration_s": b.duration_s,
             "depth": b.depth,
-            "quality": self._quality.at(b.found_t),
+            "quality": self.quality.at(b.found_t),
         }
         return Feature("breath", self.info.role, b.onset_t, data)
 
@@ -269,7 +272,7 @@ class RespirationProcessor:
         counted = self._recent
         rate = 60.0 * len(counted) / sum(b.duration_s for b in counted) if counted else None
         plausible = rate is not None and self.plausible_bpm[0] <= rate <= self.plausible_bpm[1]
-        quality = self._quality.at(now) if plausible else "poor"
+        quality = self.quality.at(now) if plausible else "poor"
         return Feature(
             "breathing_rate",
             self.info.role,

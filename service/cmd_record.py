@@ -10,6 +10,9 @@ join the file; ``--require`` waits for streams before recording starts.
 
 What the ingest accepts is what can be recorded: numeric, regular streams of a
 wanted modality whose role is known (``--assign`` decides the role of others).
+The stream header is built from the ingest's :class:`StreamInfo` (name, type,
+format, rate, channels, role), or kept whole when the ingest's
+``stream_found`` status carries the sender's XML as ``data["xml"]``.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ class LslRecording:
         self.stopped = threading.Event()
         self.changed = threading.Condition()
         self._offsets: dict[str, tuple[float, float]] = {}  # key -> (measured_at, offset)
+        self._xml: dict[str, str | None] = {}  # key -> the sender's full header, when the ingest gives it
         self._recorder: Recorder | None = None
 
     def start(self, recorder: Recorder) -> None:
@@ -52,7 +56,7 @@ class LslRecording:
                 self._declare(info)
 
     def _declare(self, info: StreamInfo) -> None:
-        self._recorder.add_stream(info)
+        self._recorder.add_stream(info, self._xml.get(info.key))
         if info.key in self._offsets:
             measured_at, offset = self._offsets[info.key]
             self._recorder.clock_offset(info.key, measured_at - offset, offset)
@@ -63,8 +67,9 @@ class LslRecording:
             with self.changed:
                 if kind in ("stream_found", "stream_returned"):
                     self.found[info.key] = info
+                    self._xml[info.key] = data.get("xml")
                     if self._recorder is not None:
-                        self._recorder.add_stream(info)
+                        self._recorder.add_stream(info, self._xml[info.key])
                 elif kind == "clock_offset":
                     self._offsets[info.key] = (data["measured_at"], data["offset"])
                     if self._recorder is not None and info.key in self.found:

@@ -10,6 +10,7 @@ from _physio_support import T0, chunks, interleave, of, recording, run, run_pipe
 from dyadscope.stream.processors.eda import EDAProcessor
 from dyadscope.stream.processors.quality import QualityMonitor, QualityProcessor
 from dyadscope.stream.processors.rsa import RSAProcessor
+from dyadscope.stream.types import StreamInfo
 
 CLEAN = [
     ("bio_eventrelated_100hz", "ECG"),
@@ -33,6 +34,12 @@ def test_clean_recordings_are_good(shared_data, name, modality):
     found = verdicts(x, modality)
     assert len(found) == pytest.approx(len(x) / 100.0, abs=2)
     assert all(a.status == "good" for a in found)
+
+
+def test_string_streams_are_refused():
+    markers = StreamInfo("markers", "Markers", 1, 0.0, channel_format="string")
+    with pytest.raises(ValueError, match="strings"):
+        QualityProcessor(markers)
 
 
 def test_clean_mit_bih_ecg_is_good(shared_data):

@@ -104,7 +104,7 @@ class _Block:
 
 
 class QualityMonitor:
-    """Assesses one stream once a second over a trailing window; pure and incremental.
+    """Assesses one numeric stream once a second over a trailing window; pure and incremental.
 
     ``valid_range`` (default by modality, :data:`DEFAULT_RANGES`) bounds
     plausible values; ``gap_s`` defaults to the larger of 0.25 s and five
@@ -125,6 +125,8 @@ class QualityMonitor:
         rate_tolerance: float = 0.1,
         kurtosis_min: float = 5.0,
     ):
+        if info.channel_format == "string":
+            raise ValueError(f"stream {info.name!r} carries strings: there is no signal quality to judge")
         self.info = info
         self.window_s = window_s
         self.flat_tolerance = flat_tolerance

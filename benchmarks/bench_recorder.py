@@ -69,6 +69,7 @@ def session_blocks(duration: float) -> list[tuple[list[Chunk], list[Event]]]:
 
 
 def count_samples(blocks) -> int:
+    """Samples in the load (every event counts as one)."""
     return sum(len(c) for chunks, events in blocks for c in chunks) + sum(len(e) for _, e in blocks)
 
 
@@ -85,6 +86,7 @@ def record(path: Path, blocks, pace: bool = False) -> None:
 
 
 class _SecondlyFsync:
+    """A file written as the references need: plain writes, fsync'd about every second."""
     def __init__(self, path: Path):
         self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         self.last = time.monotonic()
@@ -136,6 +138,7 @@ def measure(work) -> tuple[float, float]:
 
 
 def bench_recorder(folder: Path, duration: float, paced: float) -> None:
+    """Throughput against the references, then CPU share paced in real time."""
     blocks = session_blocks(duration)
     samples = count_samples(blocks)
     print(f"recorder: {duration:g} s of session, {samples} samples ({samples / duration:.0f} per s), 0.1 s blocks")
@@ -154,6 +157,7 @@ def bench_recorder(folder: Path, duration: float, paced: float) -> None:
 
 
 def bench_export(folder: Path, minutes: float) -> None:
+    """Load and export a long simulated session, against pyxdf.load_xdf alone."""
     path = folder / "session.xdf"
     wall, _ = measure(lambda: record_simulated_session(Recorder(path), minutes * 60.0) and None)
     size = path.stat().st_size / 2**20

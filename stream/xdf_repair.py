@@ -142,6 +142,7 @@ class RepairReport:
 
     @property
     def changed(self) -> bool:
+        """Whether the file needed anything."""
         return bool(self.bytes_dropped or self.footers_added)
 
 

@@ -142,6 +142,8 @@ def bench_recorder(folder: Path, duration: float, paced: float) -> None:
     blocks = session_blocks(duration)
     samples = count_samples(blocks)
     print(f"recorder: {duration:g} s of session, {samples} samples ({samples / duration:.0f} per s), 0.1 s blocks")
+    for i, warm_up in enumerate((record, naive_xdf, raw_floor)):  # first calls pay for imports and caches
+        warm_up(folder / f"warm-{i}", blocks[:20])
     rows = [
         ("ours (Recorder, XDF)", measure(lambda: record(folder / "ours.xdf", blocks))),
         ("naive XDF (struct per sample)", measure(lambda: naive_xdf(folder / "naive.xdf", blocks))),

@@ -26,10 +26,12 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
+from dyadscope.models.engine import ModelEngine
 from dyadscope.stream.events import events_topic
 from dyadscope.stream.wire import to_json
 
 from .config import Config
+from .routes_webrtc import WebRtcHub, create_webrtc_router
 from .sessions import SessionError, SessionManager
 
 log = logging.getLogger(__name__)
@@ -70,12 +72,20 @@ def _presented_token(authorization: str | None, query_token: str | None) -> str 
 def create_app(config: Config, manager: SessionManager) -> FastAPI:
     """The service's ASGI app; ``manager`` owns the sessions and their bus."""
 
+    webrtc = WebRtcHub(
+        lambda session_id: (s := manager.get(session_id)) and s.publish,
+        lambda: ModelEngine.from_dir(config.model_dir),
+    )
+    manager.stop_hooks.append(webrtc.close_session)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         yield
         await manager.stop_all()
+        await webrtc.close()
 
     app = FastAPI(title="DyadScope", version="0.1.0", lifespan=lifespan)
+    app.state.webrtc = webrtc
 
     def require_token(request: Request) -> None:
         presented = _presented_token(request.headers.get("authorization"), request.query_params.get("token"))
@@ -124,6 +134,7 @@ def create_app(config: Config, manager: SessionManager) -> FastAPI:
             return
         await _stream_events(websocket, manager, session_id, int(after_raw), config.max_client_message)
 
+    app.include_router(create_webrtc_router(webrtc, dependencies=[Depends(require_token)]))
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
 
     @app.get("/", include_in_schema=False)

@@ -33,8 +33,10 @@ class Config:
     #: "generate one at start-up" (printed in the URL); "none" disables
     #: auth, which is only accepted on a loopback host.
     token: str = ""
-    #: Where recordings, history and models live.
+    #: Where recordings and history live.
     data_dir: Path = field(default_factory=_default_data_dir)
+    #: Where the ONNX models live (None: ``<XDG data>/dyadscope/models``).
+    model_dir: Path | None = None
     #: The message bus: "memory" (one process) or a redis:// URL.
     bus: str = "memory"
     #: Events kept per session for resuming monitors.
@@ -57,7 +59,7 @@ class Config:
                 continue
             if f.name in ("port", "event_log_length", "ingest_queue_length", "max_client_message"):
                 values[f.name] = int(raw)
-            elif f.name == "data_dir":
+            elif f.name in ("data_dir", "model_dir"):
                 values[f.name] = Path(raw)
             elif f.name == "assign":
                 values[f.name] = tuple(s for s in raw.split(";") if s.strip())

@@ -1,9 +1,11 @@
 """A live session: chunks in, processed off the event loop, events out.
 
-Sensors call :meth:`Session.submit` from their own threads. Chunks wait in a
-bounded queue; when it is full the sensor's thread waits (back-pressure: LSL
+Sensors call :meth:`Session.submit` from their own threads; media pipelines,
+which run on the event loop, hand over their features with
+:meth:`Session.publish`. Both wait in one bounded queue, so the pipeline sees
+everything in one order; when it is full the sender waits (back-pressure: LSL
 buffers upstream, so physiology is never dropped). One task per session takes
-chunks in batches and runs the pipeline in a worker thread, so the event loop
+items in batches and runs the pipeline in a worker thread, so the event loop
 only moves data. Every feature becomes a numbered event in the session's log.
 """
 
@@ -12,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
@@ -49,13 +51,13 @@ class Session:
         self.created = clock()
         self.log = EventLog(session_id, bus, clock)
         self._pipeline = pipeline
-        self._queue: asyncio.Queue[Chunk] = asyncio.Queue(maxsize=queue_length)
+        self._queue: asyncio.Queue[Chunk | list[Feature]] = asyncio.Queue(maxsize=queue_length)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
         self._closed = False
         self.streams: dict[str, StreamInfo] = {}
-        #: Extra things to stop with the session (sensor ingests, publishers).
-        self._stoppers: list[Callable[[], Any]] = []
+        #: Sensors to stop before the session (LSL ingest, WebRTC peers).
+        self._stoppers: list[Callable[[], Awaitable[Any]]] = []
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -65,8 +67,8 @@ class Session:
         await self.log.resume()
         self._task = asyncio.create_task(self._run(), name=f"session-{self.id}")
 
-    def on_stop(self, stopper: Callable[[], Any]) -> None:
-        """Call ``stopper`` (in a worker thread) when the session stops."""
+    def on_stop(self, stopper: Callable[[], Awaitable[Any]]) -> None:
+        """Await ``stopper()`` when the session stops, before its queue is drained."""
         self._stoppers.append(stopper)
 
     async def stop(self) -> None:
@@ -74,7 +76,7 @@ class Session:
         if self._closed:
             return
         for stopper in reversed(self._stoppers):
-            await asyncio.to_thread(stopper)
+            await stopper()
         self._closed = True
         if self._task is not None:
             await self._queue.join()
@@ -104,6 +106,12 @@ class Session:
             log.warning("session %s: processing is behind; sensor %s waits", self.id, chunk.info.name)
             future.result()
 
+    async def publish(self, features: list[Feature]) -> None:
+        """Queue features computed outside the pipeline (face, voice) for its feature processors."""
+        if self._closed or self._loop is None:
+            raise SessionClosed(f"session {self.id!r} is not running")
+        await self._queue.put(features)
+
     def report(self, kind: str, info: StreamInfo | None, t: float, **data: Any) -> None:
         """Log a status event from a sensor thread (stream lost, bad rate ...)."""
         if self._closed or self._loop is None:
@@ -121,7 +129,7 @@ class Session:
 
     async def _run(self) -> None:
         while True:
-            batch = [await self._queue.get()]
+            batch: list[Chunk | list[Feature]] = [await self._queue.get()]
             while len(batch) < _BATCH and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
             try:
@@ -131,26 +139,29 @@ class Session:
                 for _ in batch:
                     self._queue.task_done()
 
-    def _process(self, batch: list[Chunk]) -> list[Feature]:
+    def _process(self, batch: list[Chunk | list[Feature]]) -> list[Feature]:
         features: list[Feature] = []
-        for chunk in batch:
+        for item in batch:
             try:
-                features.extend(self._pipeline.process(chunk))
+                if isinstance(item, Chunk):
+                    features.extend(self._pipeline.process(item))
+                else:
+                    features.extend(self._pipeline.feed(item))
             except Exception as exc:
                 # A processor bug must not end the session or touch other
                 # streams. The traceback goes to the service log (code paths,
                 # never sample values); the monitor gets an event.
-                log.exception("session %s: processing failed on stream %s", self.id, chunk.info.name)
-                t = float(chunk.timestamps[-1]) if len(chunk) else 0.0
-                features.append(
-                    Feature(
-                        kind="processing_error",
-                        role=chunk.info.role,
-                        t=t,
-                        data={"stream": chunk.info.name, "error": type(exc).__name__},
-                    )
-                )
+                features.append(self._failure(item, exc))
         return features
+
+    def _failure(self, item: Chunk | list[Feature], exc: Exception) -> Feature:
+        if isinstance(item, Chunk):
+            source, role = item.info.name, item.info.role
+            t = float(item.timestamps[-1]) if len(item) else 0.0
+        else:
+            source, role, t = item[0].kind if item else "features", None, item[-1].t if item else 0.0
+        log.exception("session %s: processing failed on %s", self.id, source)
+        return Feature(kind="processing_error", role=role, t=t, data={"stream": source, "error": type(exc).__name__})
 
     def describe(self) -> dict[str, Any]:
         """A JSON-friendly summary for the API."""

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from dyadscope.stream.bus import Bus
 from dyadscope.stream.pipeline import Pipeline
@@ -27,6 +28,8 @@ class SessionManager:
         self.bus = bus
         self._pipeline_factory = pipeline_factory
         self._sessions: dict[str, Session] = {}
+        #: Called with a session's id when it stops, before it drains.
+        self.stop_hooks: list[Callable[[str], Awaitable[None]]] = []
 
     def get(self, session_id: str) -> Session | None:
         return self._sessions.get(session_id)
@@ -60,6 +63,8 @@ class SessionManager:
     async def stop(self, session_id: str) -> None:
         session = self._sessions.pop(session_id, None)
         if session is not None:
+            for hook in self.stop_hooks:
+                await hook(session_id)
             await session.stop()
 
     async def stop_all(self) -> None:
@@ -80,4 +85,4 @@ def attach_lsl(
 
     ingest = LslIngest(on_chunk=session.submit, on_status=on_status, overrides=assign, select=select)
     ingest.start()
-    session.on_stop(ingest.stop)
+    session.on_stop(lambda: asyncio.to_thread(ingest.stop))

@@ -1,8 +1,9 @@
 """Headless Chromium opens the capture page with a fake camera (a real face) and a fake microphone (espeak-ng).
 
-The browser sends both over WebRTC to a real HTTP server on loopback; the
-service must report a tracked face with valence/arousal, movement and speech
-units of plausible duration, and the page must show that it is received.
+The browser sends both over WebRTC to the real service on loopback; the
+therapist's monitor (the session's websocket) must receive a tracked face with
+valence/arousal, movement and speech units of plausible duration, and the page
+must show that it is received.
 When the service drops the connection, the page reconnects by itself.
 """
 
@@ -15,60 +16,44 @@ import subprocess
 import threading
 import time
 import urllib.request
-from contextlib import asynccontextmanager
 
+import httpx
 import pytest
-import uvicorn
 import websockets
 from _models_support import default_models, espeak, face_video, speech_track, write_wav
-from fastapi import FastAPI
-from fastapi.staticfiles import StaticFiles
-
-from dyadscope.models.engine import EngineSettings, ModelEngine
-from dyadscope.service.app import STATIC_DIR
-from dyadscope.service.routes_webrtc import WebRtcHub, create_webrtc_router
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 pytestmark = pytest.mark.skipif(not shutil.which(CHROMIUM), reason="Debian's chromium is not installed")
 
 
-class Server:
-    """The signalling route and the pages on a free loopback port, in a background thread."""
+class MonitorFeed:
+    """What a therapist's monitor receives: the session's websocket, read in a background thread."""
 
-    def __init__(self, model_dir):
-        self.features = []
-        self.hub = hub = WebRtcHub(lambda sid: self._sink if sid == "room1" else None,
-                                   lambda: ModelEngine.from_dir(model_dir, EngineSettings(max_batch=4)),
-                                   time.monotonic)
+    def __init__(self, url: str):
+        self.events: list[dict] = []
+        self._opened = threading.Event()
+        self._thread = threading.Thread(target=self._read, args=(url,), daemon=True)
+        self._thread.start()
+        assert self._opened.wait(10), "the monitor could not connect"
 
-        @asynccontextmanager
-        async def lifespan(app):
-            self.loop = asyncio.get_running_loop()
-            yield
-            await hub.close()
+    def _read(self, url: str) -> None:
+        with connect(url) as ws:
+            self._ws = ws
+            self._opened.set()
+            try:
+                for message in ws:
+                    self.events.append(json.loads(message))
+            except ConnectionClosed:
+                pass
 
-        app = FastAPI(lifespan=lifespan)
-        app.include_router(create_webrtc_router(hub))
-        app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            assert time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.05)
-        self.port = self.server.servers[0].sockets[0].getsockname()[1]
+    def of_kind(self, kind: str, since: int = 0) -> list[dict]:
+        return [e for e in self.events[since:] if e["kind"] == kind]
 
-    async def _sink(self, batch):
-        self.features.extend(batch)
-
-    def hang_up(self):
-        """Drop every capture device, as a service restart or network loss would."""
-        asyncio.run_coroutine_threadsafe(self.hub.close_session("room1"), self.loop).result(15)
-
-    def close(self):
-        self.server.should_exit = True
-        self.thread.join(15)
+    def close(self) -> None:
+        self._ws.close()
+        self._thread.join(10)
 
 
 async def _evaluate(port: int, expression: str):
@@ -94,15 +79,19 @@ def _devtools_port(profile, proc, timeout=30.0):
     return int(marker.read_text().split()[0])
 
 
-def test_capture_page_in_chromium_delivers_face_and_voice(tmp_path, tmp_path_factory):
+def test_capture_page_in_chromium_delivers_face_and_voice_to_the_monitor(tmp_path, tmp_path_factory, make_service):
     model_dir = default_models(tmp_path_factory.mktemp("models"))
+    service = make_service(model_dir=model_dir)
+    created = httpx.post(f"{service.base}/api/sessions", json={"id": "room1", "lsl": False}, headers=service.headers)
+    assert created.status_code == 201, created.text
+    monitor = MonitorFeed(service.ws_url("room1"))
+    hub = service.service.app.state.webrtc
     signal, spans = speech_track([espeak("I have been feeling anxious all week."),
                                   espeak("Tell me more about that.")], [0.8, 2.0], lead_s=1.0)
     wav = write_wav(tmp_path / "speech.wav", signal)
     y4m = face_video(tmp_path / "face.y4m", 4.0)
-    server = Server(model_dir)
     profile = tmp_path / "profile"
-    url = f"http://127.0.0.1:{server.port}/capture?session=room1&role=patient&autostart=1"
+    url = f"http://127.0.0.1:{service.port}/capture?session=room1&role=patient&autostart=1&token={service.token}"
     proc = subprocess.Popen([
         CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--no-first-run", f"--user-data-dir={profile}",
@@ -114,40 +103,39 @@ def test_capture_page_in_chromium_delivers_face_and_voice(tmp_path, tmp_path_fac
         port = _devtools_port(profile, proc)
         deadline = time.monotonic() + 45
         while time.monotonic() < deadline:
-            units = [f for f in server.features if f.kind == "voice_segment"]
-            if len(units) >= 2:
+            if len(monitor.of_kind("voice_segment")) >= 2:
                 break
             time.sleep(0.5)
         page_state = asyncio.run(_evaluate(port, "window.captureState"))
-        server.hang_up()
-        before = len(server.features)
+        service.call(hub.close_session("room1"))  # as a network loss would
+        before = len(monitor.events)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             after = asyncio.run(_evaluate(port, "window.captureState"))
-            again = [f for f in server.features[before:] if f.kind == "face_tracked" and f.data["state"] == "found"]
+            again = [e for e in monitor.of_kind("face_tracked", before) if e["data"]["state"] == "found"]
             if after["reconnects"] >= 1 and after["receiving"] and again:
                 break
             time.sleep(0.5)
     finally:
         proc.terminate()
         proc.wait(15)
-        server.close()
+        monitor.close()
 
-    kinds = {}
-    for f in server.features:
-        kinds.setdefault(f.kind, []).append(f)
-    assert kinds.get("face_tracked"), f"no face tracked; page state {page_state}"
-    assert kinds["face_tracked"][0].data["state"] == "found" and kinds["face_tracked"][0].role == "patient"
-    affect = kinds["face_affect"]
+    tracked = monitor.of_kind("face_tracked")
+    assert tracked, f"no face tracked; page state {page_state}"
+    assert tracked[0]["data"]["state"] == "found" and tracked[0]["role"] == "patient"
+    affect = monitor.of_kind("face_affect")
     assert len(affect) >= 10
-    assert sum(f.data["valence"] > 0.5 for f in affect) > 0.8 * len(affect)
-    assert all(-1 <= f.data["arousal"] <= 1 for f in affect)
-    assert kinds["movement"]
-    units = kinds["voice_segment"][:2]
+    assert sum(e["data"]["valence"] > 0.5 for e in affect) > 0.8 * len(affect)
+    assert all(-1 <= e["data"]["arousal"] <= 1 for e in affect)
+    assert monitor.of_kind("movement")
+    units = monitor.of_kind("voice_segment")[:2]
     assert len(units) == 2
     for unit, (start, end) in zip(units, spans, strict=True):
-        assert unit.role == "patient"
-        assert unit.data["duration_s"] == pytest.approx(end - start, abs=0.35)
+        assert unit["role"] == "patient"
+        assert unit["data"]["duration_s"] == pytest.approx(end - start, abs=0.35)
+    seqs = [e["seq"] for e in monitor.events]
+    assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), "the monitor saw every event once, in order"
     assert page_state["receiving"] is True and page_state["connected"] is True
     assert page_state["lastStatus"]["faces"] == ["patient"]
     assert after["reconnects"] >= 1 and after["receiving"] is True, after

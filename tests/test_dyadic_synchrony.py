@@ -7,6 +7,7 @@ import pytest
 from scipy.signal import butter, sosfiltfilt
 
 from dyadscope.stream.processors.dyadic import SYNC_DEFAULTS, DyadicConfig, SynchronyProcessor
+from dyadscope.stream.processors import xcorr_kernels
 from dyadscope.stream.processors.synchrony import LaggedCrossCorrelation, fisher_z, pick_peak
 from dyadscope.stream.types import Feature
 
@@ -32,9 +33,14 @@ def load_dyad(shared_data, name: str) -> tuple[np.ndarray, np.ndarray]:
     return data[:, 0], data[:, 1]
 
 
+@pytest.mark.parametrize("steady", [False, True], ids=["uneven", "steady"])
 @pytest.mark.parametrize("name", MOVEMENT_FILES)
-def test_incremental_matches_numpy_loops_on_real_movement(shared_data, name):
-    """Movement energy at 25 Hz, 30 s window, ±5 s lag, read every 2 s in irregular chunks."""
+def test_incremental_matches_numpy_loops_on_real_movement(shared_data, name, steady):
+    """Movement energy at 25 Hz, 30 s window, ±5 s lag, read after uneven chunks or every 2 s.
+
+    Steady reads take the path where an entering block's sums are kept and
+    subtracted when the block leaves; uneven reads compute the leaving samples.
+    """
     x, y = load_dyad(shared_data, name)
     rate = 25
     window, max_lag, hop = 30 * rate, 5 * rate, 2 * rate
@@ -42,8 +48,7 @@ def test_incremental_matches_numpy_loops_on_real_movement(shared_data, name):
     rng = np.random.default_rng(4)
     fed, checked, worst = 0, 0, 0.0
     while fed < x.size:
-        # Samples arrive in uneven chunks; correlations are read whenever a 2 s hop completes.
-        n = int(rng.integers(1, 3 * hop))
+        n = hop if steady else int(rng.integers(1, 3 * hop))
         engine.extend(x[fed : fed + n], y[fed : fed + n])
         fed = min(fed + n, x.size)
         r = engine.correlations()
@@ -86,6 +91,20 @@ def test_missing_samples_blank_the_windows_that_hold_them():
             assert r is None, a
         else:
             np.testing.assert_allclose(r, reference_wlcc(x, y, a, 40, engine.lags), atol=1e-9)
+
+
+def test_kernels_have_one_signature_and_never_compile_another():
+    """Contiguous and strided float64 input share the one compiled signature; other dtypes are refused."""
+    rng = np.random.default_rng(2)
+    x, y = rng.standard_normal(800), rng.standard_normal(800)
+    contiguous, strided = LaggedCrossCorrelation(40, 8), LaggedCrossCorrelation(40, 8)
+    contiguous.extend(x[::2].copy(), y[::2].copy())
+    strided.extend(x[::2], y[::2])
+    np.testing.assert_array_equal(contiguous.correlations(), strided.correlations())
+    with pytest.raises(TypeError):
+        strided.extend(x[:10].astype(np.float32), y[:10].astype(np.float32))
+    kernels = [xcorr_kernels.append_pairs, xcorr_kernels.correlate, xcorr_kernels.peak_index]
+    assert [len(kernel.signatures) for kernel in kernels] == [1, 1, 1]
 
 
 def test_sign_convention_positive_lag_means_therapist_follows():

@@ -1,7 +1,12 @@
 """The HTTP and websocket API, and the pages.
 
 * ``GET /api/health`` — liveness.
-* ``GET /api/sessions``, ``POST /api/sessions``, ``GET /api/sessions/{id}``.
+* ``GET /api/sessions``, ``POST /api/sessions``, ``GET /api/sessions/{id}``,
+  ``DELETE /api/sessions/{id}`` (stop it).
+* ``POST /api/sessions/{id}/baseline`` — start the resting baseline phase.
+* ``POST /api/sessions/{id}/markers`` — a research assistant's marker.
+* ``POST /api/sessions/{id}/webrtc/offer`` and ``GET /capture`` — cameras and
+  microphones (see :mod:`dyadscope.service.routes_webrtc`).
 * ``WS /ws/sessions/{id}?after=SEQ`` — the session's events as JSON, every
   event with ``seq > after`` (default 0: all that the log still holds), then
   live ones. A monitor that reconnects passes the last ``seq`` it saw and gets
@@ -27,7 +32,9 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
 from dyadscope.models.engine import ModelEngine
+from dyadscope.sensors.lsl import local_clock
 from dyadscope.stream.events import events_topic
+from dyadscope.stream.types import ROLES, Feature, Role
 from dyadscope.stream.wire import to_json
 
 from .config import Config
@@ -55,6 +62,23 @@ class SessionRequest(BaseModel):
 
     id: str = Field(description="1-64 letters, digits, '_' or '-'")
     lsl: bool = Field(default=True, description="ingest the LSL streams that can be assigned")
+    participants: dict[Role, str] = Field(
+        default_factory=dict,
+        description="pseudonymous participant id per role, for within-person history (never names)",
+    )
+
+
+class BaselineRequest(BaseModel):
+    """Body of ``POST /api/sessions/{id}/baseline``."""
+
+    duration_s: float | None = Field(default=None, gt=0, le=3600, description="default: the service's baseline_s")
+    roles: list[Role] = Field(default_factory=lambda: list(ROLES), min_length=1)
+
+
+class MarkerRequest(BaseModel):
+    """Body of ``POST /api/sessions/{id}/markers``."""
+
+    text: str = Field(min_length=1, max_length=200, description="e.g. 'patient cries', 'door opened'")
 
 
 def _token_ok(config: Config, presented: str | None) -> bool:
@@ -109,7 +133,7 @@ def create_app(config: Config, manager: SessionManager) -> FastAPI:
     @app.post("/api/sessions", status_code=201, dependencies=[Depends(require_token)])
     async def create_session(body: SessionRequest) -> dict[str, Any]:
         try:
-            session = await manager.create(body.id, lsl=body.lsl)
+            session = await manager.create(body.id, lsl=body.lsl, participants=body.participants)
         except SessionError as exc:
             raise HTTPException(status_code=409 if "exists" in str(exc) else 422, detail=str(exc)) from None
         return session.describe()
@@ -117,6 +141,24 @@ def create_app(config: Config, manager: SessionManager) -> FastAPI:
     @app.get("/api/sessions/{session_id}", dependencies=[Depends(require_token)])
     async def get_session(session_id: str) -> dict[str, Any]:
         return session_or_404(session_id).describe()
+
+    @app.delete("/api/sessions/{session_id}", status_code=204, dependencies=[Depends(require_token)])
+    async def stop_session(session_id: str) -> None:
+        session_or_404(session_id)
+        await manager.stop(session_id)
+
+    @app.post("/api/sessions/{session_id}/baseline", status_code=202, dependencies=[Depends(require_token)])
+    async def start_baseline(session_id: str, body: BaselineRequest) -> dict[str, Any]:
+        duration = body.duration_s or config.baseline_s
+        data = {"duration_s": duration, "roles": body.roles}
+        await session_or_404(session_id).publish([Feature("baseline_start", None, local_clock(), data)])
+        return data
+
+    @app.post("/api/sessions/{session_id}/markers", status_code=202, dependencies=[Depends(require_token)])
+    async def add_marker(session_id: str, body: MarkerRequest) -> dict[str, Any]:
+        t = local_clock()
+        await session_or_404(session_id).publish([Feature("marker", None, t, {"text": body.text})])
+        return {"t": t, "text": body.text}
 
     @app.websocket("/ws/sessions/{session_id}")
     async def session_events(websocket: WebSocket, session_id: str) -> None:

@@ -41,6 +41,8 @@ class Config:
     bus: str = "memory"
     #: Events kept per session for resuming monitors.
     event_log_length: int = 20_000
+    #: Default length of the resting baseline phase, seconds.
+    baseline_s: float = 180.0
     #: Chunks waiting for processing per session before LSL pulls pause.
     ingest_queue_length: int = 256
     #: Largest message a websocket client may send, in bytes.
@@ -59,6 +61,8 @@ class Config:
                 continue
             if f.name in ("port", "event_log_length", "ingest_queue_length", "max_client_message"):
                 values[f.name] = int(raw)
+            elif f.name == "baseline_s":
+                values[f.name] = float(raw)
             elif f.name in ("data_dir", "model_dir"):
                 values[f.name] = Path(raw)
             elif f.name == "assign":

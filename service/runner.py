@@ -15,7 +15,6 @@ from collections.abc import Callable, Sequence
 import uvicorn
 
 from dyadscope.stream.bus import open_bus
-from dyadscope.stream.processors.registry import default_pipeline
 from dyadscope.stream.types import StreamInfo
 
 from .app import create_app
@@ -55,7 +54,7 @@ class Service:
         self._sock = bind(config.host, config.port)
         self.port: int = self._sock.getsockname()[1]
         self.bus = open_bus(config.bus, config.event_log_length)
-        self.manager = SessionManager(config, self.bus, default_pipeline)
+        self.manager = SessionManager(config, self.bus)
         self.app = create_app(config, self.manager)
         self._server = uvicorn.Server(
             uvicorn.Config(

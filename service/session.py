@@ -21,7 +21,7 @@ from typing import Any
 from dyadscope.stream.bus import Bus
 from dyadscope.stream.events import EventLog
 from dyadscope.stream.pipeline import Pipeline
-from dyadscope.stream.types import Chunk, Feature, StreamInfo
+from dyadscope.stream.types import Chunk, Feature, Role, StreamInfo
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +45,12 @@ class Session:
         pipeline: Pipeline,
         *,
         queue_length: int = 256,
+        participants: dict[Role, str] | None = None,
         clock: Callable[[], float] = time.time,
     ):
         self.id = session_id
+        #: Pseudonymous participant id per role (may be empty).
+        self.participants: dict[Role, str] = dict(participants or {})
         self.created = clock()
         self.log = EventLog(session_id, bus, clock)
         self._pipeline = pipeline
@@ -170,5 +173,6 @@ class Session:
             "created": self.created,
             "running": self.running,
             "last_seq": self.log.last_seq,
+            "participants": self.participants,
             "streams": [info.to_dict() for info in self.streams.values()],
         }

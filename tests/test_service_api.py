@@ -116,3 +116,76 @@ def test_resume_works_the_same_on_a_redis_bus(make_service, redis_url):
         assert [e["seq"] for e in _receive(ws, 2)] == [3, 4]
         _emit(service, "on-redis", 1, start_t=10)
         assert _receive(ws, 1)[0]["t"] == 10.0
+
+
+def test_baseline_marker_and_stop(running_service):
+    base, headers = running_service.base, running_service.headers
+    created = httpx.post(
+        f"{base}/api/sessions",
+        json={"id": "s2", "lsl": False, "participants": {"patient": "P-017", "therapist": "T03"}},
+        headers=headers,
+    )
+    assert created.status_code == 201 and created.json()["participants"] == {"patient": "P-017", "therapist": "T03"}
+    started = httpx.post(f"{base}/api/sessions/s2/baseline", json={"duration_s": 120}, headers=headers)
+    assert started.status_code == 202 and started.json()["roles"] == ["patient", "therapist"]
+    assert httpx.post(f"{base}/api/sessions/s2/baseline", json={"duration_s": -1}, headers=headers).status_code == 422
+    marked = httpx.post(f"{base}/api/sessions/s2/markers", json={"text": "door opened"}, headers=headers)
+    assert marked.status_code == 202
+    assert httpx.post(f"{base}/api/sessions/s2/markers", json={"text": "x" * 500}, headers=headers).status_code == 422
+    with connect(running_service.ws_url("s2")) as ws:
+        events = _receive(ws, 2)
+    assert [e["kind"] for e in events] == ["baseline_start", "marker"]
+    assert events[0]["data"]["duration_s"] == 120 and events[1]["data"]["text"] == "door opened"
+    assert httpx.delete(f"{base}/api/sessions/s2", headers=headers).status_code == 204
+    assert httpx.get(f"{base}/api/sessions/s2", headers=headers).status_code == 404
+
+
+def test_identifying_participant_ids_are_refused(running_service):
+    for bad in ("Jane Doe", "jane@example.org", "x" * 65):
+        r = httpx.post(
+            f"{running_service.base}/api/sessions",
+            json={"id": "s3", "lsl": False, "participants": {"patient": bad}},
+            headers=running_service.headers,
+        )
+        assert r.status_code == 422, bad
+    r = httpx.post(
+        f"{running_service.base}/api/sessions",
+        json={"id": "s3", "lsl": False, "participants": {"nurse": "N1"}},
+        headers=running_service.headers,
+    )
+    assert r.status_code == 422
+
+
+def test_sessions_build_each_persons_history_and_then_deviations(make_service, tmp_path):
+    from dyadscope.stream.history import History
+
+    service = make_service(data_dir=tmp_path)
+    base, headers = service.base, service.headers
+
+    def run_session(session_id: str, bpm: float) -> list[dict]:
+        body = {"id": session_id, "lsl": False, "participants": {"patient": "P1"}}
+        assert httpx.post(f"{base}/api/sessions", json=body, headers=headers).status_code == 201
+        session = service.service.manager.get(session_id)
+        beats = [Feature("heart_rate", "patient", float(t), {"bpm": bpm, "quality": "good"}) for t in range(5)]
+        service.call(session.publish(beats))
+        with connect(service.ws_url(session_id)) as ws:
+            events = [json.loads(ws.recv(timeout=5)) for _ in range(5)]
+            try:
+                while True:
+                    events.append(json.loads(ws.recv(timeout=0.5)))
+            except TimeoutError:
+                pass
+        assert httpx.delete(f"{base}/api/sessions/{session_id}", headers=headers).status_code == 204
+        return events
+
+    for n, bpm in enumerate((70.0, 74.0, 72.0)):
+        events = run_session(f"past{n}", bpm)
+        assert not [e for e in events if e["kind"] == "deviation"], "no norm before three past sessions"
+    with History(tmp_path) as history:
+        past = history.sessions("P1")
+    assert sorted(past) == ["past0", "past1", "past2"]
+    assert past["past1"]["session_heart_rate_bpm"] == 74.0
+    deviations = [e for e in run_session("today", 80.0) if e["kind"] == "deviation"]
+    assert deviations and deviations[0]["role"] == "patient"
+    assert deviations[0]["data"]["measure"] == "session_heart_rate_bpm"
+    assert deviations[0]["data"]["z"] == pytest.approx((80.0 - 72.0) / 2.0)

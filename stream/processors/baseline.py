@@ -90,7 +90,7 @@ class _Collection:
 class Baseline:
     """The resting baseline phase, per person; call :meth:`start` to begin it."""
 
-    consumes = frozenset({"rsa", "heart_rate", "eda", "scr_rate"})
+    consumes = frozenset({"rsa", "heart_rate", "eda", "scr_rate", "baseline_start"})
 
     def __init__(self, duration_s: float = 180.0):
         if duration_s <= 0:
@@ -129,7 +129,16 @@ class Baseline:
         return None if value is None or rest is None else value - rest
 
     def consume(self, feature: Feature) -> list[Feature]:
-        """Collect a feature of the phase; emit the baseline once a person's phase is over."""
+        """Collect a feature of the phase; emit the baseline once a person's phase is over.
+
+        A ``baseline_start`` feature (``{"duration_s"?, "roles"?}``, as the
+        service logs it when the research assistant starts the phase) calls
+        :meth:`start`, so a recording replays the phase where it happened.
+        """
+        if feature.kind == "baseline_start":
+            self.duration_s = float(feature.data.get("duration_s") or self.duration_s)
+            self.start(feature.t, feature.data.get("roles") or ROLES)
+            return []
         collection = self._collecting.get(feature.role) if feature.role is not None else None
         if collection is None or self._start is None or feature.t < self._start:
             return []

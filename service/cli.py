@@ -16,7 +16,7 @@ import sys
 from collections.abc import Sequence
 
 #: Verb modules, in the order ``--help`` lists them.
-VERBS = ("demo", "serve", "streams", "simulate", "models", "record", "repair", "replay", "export")
+VERBS = ("demo", "serve", "streams", "simulate", "analyze", "record", "repair", "replay", "export", "models")
 
 
 class CliError(Exception):

@@ -20,24 +20,18 @@ def events_topic(session_id: str) -> str:
     return f"session:{session_id}:events"
 
 
-class EventLog:
-    """Numbers a session's features and publishes them as events."""
+class EventStamper:
+    """Gives a session's features their sequence number and emit time."""
 
-    def __init__(self, session_id: str, bus: Bus, clock: Callable[[], float] = time.time):
+    def __init__(self, session_id: str, clock: Callable[[], float] = time.time):
         self.session_id = session_id
-        self.topic = events_topic(session_id)
-        self._bus = bus
         self._clock = clock
         self.last_seq = 0
 
-    async def resume(self) -> None:
-        """Number on from what the bus already holds (a service restarted on Redis)."""
-        self.last_seq = (await self._bus.bounds(self.topic))[1]
-
-    async def emit(self, feature: Feature) -> Event:
-        """Log one feature; returns the event it became."""
+    def stamp(self, feature: Feature) -> Event:
+        """The next event of the session."""
         self.last_seq += 1
-        event = Event(
+        return Event(
             session=self.session_id,
             seq=self.last_seq,
             t=feature.t,
@@ -46,6 +40,28 @@ class EventLog:
             role=feature.role,
             data=feature.data,
         )
+
+
+class EventLog:
+    """Numbers a session's features and publishes them as events."""
+
+    def __init__(self, session_id: str, bus: Bus, clock: Callable[[], float] = time.time):
+        self.session_id = session_id
+        self.topic = events_topic(session_id)
+        self._bus = bus
+        self._stamper = EventStamper(session_id, clock)
+
+    @property
+    def last_seq(self) -> int:
+        return self._stamper.last_seq
+
+    async def resume(self) -> None:
+        """Number on from what the bus already holds (a service restarted on Redis)."""
+        self._stamper.last_seq = (await self._bus.bounds(self.topic))[1]
+
+    async def emit(self, feature: Feature) -> Event:
+        """Log one feature; returns the event it became."""
+        event = self._stamper.stamp(feature)
         await self._bus.publish(self.topic, event.to_dict(), id=event.seq)
         return event
 

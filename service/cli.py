@@ -3,8 +3,9 @@
 Each verb lives in its own module ``dyadscope.service.cmd_<verb>``, which
 offers ``register(subparsers)``: it adds its parser (with help on every option)
 and sets ``func`` to a callable that takes the parsed arguments and returns the
-exit code. Errors a user can act on are raised as :class:`CliError` and printed
-as one line, never as a traceback.
+exit code. Errors a user can act on are raised as
+:class:`~dyadscope.service.errors.CliError` and printed as one line, never as
+a traceback.
 """
 
 from __future__ import annotations
@@ -15,12 +16,10 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from .errors import CliError
+
 #: Verb modules, in the order ``--help`` lists them.
 VERBS = ("demo", "serve", "streams", "simulate", "analyze", "record", "repair", "replay", "export", "models")
-
-
-class CliError(Exception):
-    """A problem the user can fix; printed without a traceback, exit code 2."""
 
 
 def build_parser() -> argparse.ArgumentParser:

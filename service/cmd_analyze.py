@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .cli import CliError
+from .errors import CliError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -6,7 +6,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from .cli import CliError
+from .errors import CliError
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ import argparse
 import shutil
 from pathlib import Path
 
-from .cli import CliError
+from .errors import CliError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -26,7 +26,7 @@ from typing import Any
 
 from ..stream.recorder import DEFAULT_TEMPLATE, Recorder, RecordingError
 from ..stream.types import Chunk, StreamInfo
-from .cli import CliError
+from .errors import CliError
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from ..stream.xdf_repair import XdfFormatError, find_unfinished, repair
-from .cli import CliError
+from .errors import CliError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-from .cli import CliError
+from .errors import CliError
 from .config import Config
 from .runner import run_service
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..stream.types import StreamInfo
-from .cli import CliError
+from .errors import CliError
 
 _COLUMNS = ("name", "type", "role", "channels", "rate", "format", "host", "source_id")
 

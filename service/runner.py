@@ -18,7 +18,7 @@ from dyadscope.stream.bus import open_bus
 from dyadscope.stream.types import StreamInfo
 
 from .app import create_app
-from .cli import CliError
+from .errors import CliError
 from .config import Config
 from .sessions import SessionManager
 

@@ -9,7 +9,7 @@ from _models_support import default_models
 from test_models_contracts import emonet_like
 
 from dyadscope.service import cmd_models
-from dyadscope.service.cli import CliError
+from dyadscope.service.errors import CliError
 
 
 def _run(*argv):

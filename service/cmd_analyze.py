@@ -36,7 +36,11 @@ def run(args: argparse.Namespace) -> int:
 
     from dyadscope.sensors.assign import AssignmentError, parse_overrides
     from dyadscope.sensors.xdf_file import load_recording
-    from dyadscope.stream.analysis import AnalysisError, analyze
+
+    try:
+        from dyadscope.stream.analysis import AnalysisError, analyze
+    except ImportError as exc:
+        raise CliError(f"analyze needs the 'export' extra ({exc.name} is missing): pip install 'dyadscope[export]'") from None
 
     if not args.file.is_file():
         raise CliError(f"{args.file}: no such file")

@@ -10,7 +10,7 @@ from _physio_support import T0, chunks, interleave, of, recording, run, run_pipe
 from dyadscope.stream.processors.eda import EDAProcessor
 from dyadscope.stream.processors.quality import QualityMonitor, QualityProcessor
 from dyadscope.stream.processors.rsa import RSAProcessor
-from dyadscope.stream.types import StreamInfo
+from dyadscope.stream.types import Chunk, StreamInfo
 
 CLEAN = [
     ("bio_eventrelated_100hz", "ECG"),
@@ -144,3 +144,18 @@ def test_a_shared_monitor_gives_the_same_verdicts(shared_data):
     together = [f for c in chunks(info, x, 10) for p in (eda, shared) for f in p.process(c)]
     assert any(f.kind == "quality" and f.data["status"] == "poor" for f in together)
     assert sorted(together, key=repr) == sorted(apart, key=repr)
+
+
+def test_clean_signals_are_never_poor_even_in_the_first_second():
+    """Every window has one sample at its minimum and one at its maximum: that is no clipping."""
+    from dyadscope.sensors.simulate import SimulatedDyad
+
+    dyad, monitors, verdicts = SimulatedDyad(1), {}, []
+    for step in range(1, 601):
+        for chunk in dyad.read_until(step / 10):
+            if len(chunk):  # float32, as LSL delivers the simulated streams
+                chunk = Chunk(chunk.info, chunk.timestamps, chunk.values.astype(np.float32).astype(np.float64))
+                processor = monitors.setdefault(chunk.info.key, QualityProcessor(chunk.info))
+                verdicts += processor.process(chunk)
+    assert len({f.data["stream"] for f in verdicts}) == 6
+    assert [f.data for f in verdicts if f.data["status"] != "good"] == []

@@ -1,21 +1,19 @@
-// DyadScope monitor: heart-rate traces of both people, live, resuming after
-// any disconnect from the last event it saw (nothing lost, nothing twice).
+// DyadScope monitor: a calm view of both people and the two together, live,
+// resuming after any disconnect from the last event it saw (nothing lost,
+// nothing twice). Only rare flags ask for attention.
 "use strict";
 
 const params = new URLSearchParams(location.search);
 const sessionId = params.get("session") || "demo";
 const token = new URLSearchParams(location.hash.slice(1)).get("token") || "";
 const TRACE_SECONDS = 300;
+const MAX_LIST = 20;
 const NOTICE_KINDS = new Set([
-  "stream_found", "stream_lost", "stream_returned", "stream_problem", "processing_error", "quality",
+  "stream_found", "stream_lost", "stream_returned", "stream_invalid", "stream_unassigned",
+  "stream_quality", "stream_quality_ok", "processing_error", "recording_started", "recording_stopped",
 ]);
 
-const state = {
-  lastSeq: 0,
-  retryMs: 1000,
-  traces: { patient: [], therapist: [] },
-};
-
+const state = { lastSeq: 0, retryMs: 1000, traces: { patient: [], therapist: [] } };
 const connection = document.getElementById("connection");
 document.getElementById("session-name").textContent = `session ${sessionId}`;
 
@@ -24,8 +22,29 @@ function setConnection(cls, text) {
   connection.textContent = text;
 }
 
-function panel(role) {
-  return document.querySelector(`.person[data-role="${role}"]`);
+function field(role, name) {
+  return document.querySelector(`.person[data-role="${role}"] [data-field="${name}"]`);
+}
+
+function show(role, name, text) {
+  const el = role && field(role, name);
+  if (el) el.textContent = text;
+}
+
+function fixed(value, digits = 0) {
+  return value == null ? "–" : Number(value).toFixed(digits);
+}
+
+function clock(event) {
+  return new Date(event.t_emit * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+}
+
+function prependItem(listId, text) {
+  const list = document.getElementById(listId);
+  const item = document.createElement("li");
+  item.textContent = text;
+  list.prepend(item);
+  while (list.children.length > MAX_LIST) list.lastChild.remove();
 }
 
 function onHeartRate(event) {
@@ -33,25 +52,73 @@ function onHeartRate(event) {
   if (!trace || event.data.bpm == null) return;
   trace.push([event.t, event.data.bpm]);
   while (trace.length && trace[0][0] < event.t - TRACE_SECONDS) trace.shift();
-  const el = panel(event.role);
-  el.querySelector('[data-field="bpm"]').textContent = Math.round(event.data.bpm);
-  el.querySelector('[data-field="quality"]').textContent =
-    event.data.quality === "poor" ? `signal poor${event.data.reason ? ": " + event.data.reason : ""}` : "";
+  show(event.role, "bpm", fixed(event.data.bpm));
+  show(event.role, "quality",
+    event.data.quality === "poor" ? `signal poor${event.data.reason ? ": " + event.data.reason.replace(/_/g, " ") : ""}` : "");
   draw(event.role);
 }
 
+function onSync(event) {
+  const row = syncRow(event.data.modality);
+  const lag = event.data.lag_s;
+  let who = "together";
+  if (event.data.leader === "patient") who = `therapist follows by ${fixed(Math.abs(lag), 1)} s`;
+  else if (event.data.leader === "therapist") who = `patient follows by ${fixed(Math.abs(lag), 1)} s`;
+  row.cells[1].textContent = `${fixed(event.data.r, 2)}${event.data.above_chance === false ? " (chance level)" : ""}`;
+  row.cells[2].textContent = who;
+}
+
+function syncRow(modality) {
+  const body = document.getElementById("sync-rows");
+  let row = body.querySelector(`tr[data-modality="${modality}"]`);
+  if (!row) {
+    row = body.insertRow();
+    row.dataset.modality = modality;
+    for (let i = 0; i < 4; i++) row.insertCell();
+    row.cells[0].textContent = modality.replace(/_/g, " ");
+  }
+  return row;
+}
+
+const HANDLERS = {
+  heart_rate: onHeartRate,
+  rsa: (e) => {
+    show(e.role, "rsa", fixed(e.data.p2t_mean_ms));
+    const r = e.data.reactivity_p2t_ms;
+    show(e.role, "rsa-reactivity", r == null ? "" : `${r >= 0 ? "+" : "−"}${fixed(Math.abs(r))} vs rest`);
+  },
+  eda: (e) => show(e.role, "eda", fixed(e.data.tonic_us, 1)),
+  scr_rate: (e) => show(e.role, "scr-rate", e.data.per_min == null ? "" : `${fixed(e.data.per_min, 1)} SCR/min`),
+  breathing_rate: (e) => show(e.role, "breathing", fixed(e.data.rate_bpm, 1)),
+  sync: onSync,
+  sync_state: (e) => {
+    const cell = syncRow(e.data.modality).cells[3];
+    cell.textContent = e.data.state === "in_sync" ? "in sync" : "apart";
+    cell.className = e.data.state;
+  },
+  desync_flag: (e) => prependItem("flag-list",
+    `${clock(e)} out of sync in ${e.data.modality.replace(/_/g, " ")} for ${fixed(e.data.out_of_sync_s / 60, 0)} min`),
+  dissonance: (e) => {
+    if (!e.data.dissonant) return;
+    const dims = (e.data.crossed || e.data.dimensions || []).join(" and ");
+    prependItem("flag-list", `${clock(e)} patient: voice and face differ in ${dims}`);
+  },
+  baseline_start: (e) => {
+    const end = new Date((e.t_emit + e.data.duration_s) * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    document.getElementById("baseline-state").textContent = `resting baseline until ${end}`;
+  },
+  baseline: () => { document.getElementById("baseline-state").textContent = "baseline done"; },
+};
+
 function onNotice(event) {
-  const list = document.getElementById("notice-list");
-  const item = document.createElement("li");
   const who = event.role ? `${event.role} ` : "";
-  const what = event.data.message || event.data.problems || "";
-  item.textContent = `${new Date(event.t_emit * 1000).toLocaleTimeString()} ${who}${event.data.stream || ""}: ${event.kind.replace(/_/g, " ")} ${what}`;
-  list.prepend(item);
-  while (list.children.length > 20) list.lastChild.remove();
+  const problems = (event.data.problems || []).join(", ");
+  const what = event.data.message || (problems ? `${event.data.stream}: ${problems}` : event.kind.replace(/_/g, " "));
+  prependItem("notice-list", `${clock(event)} ${who}${what}`);
 }
 
 function draw(role) {
-  const canvas = panel(role).querySelector("canvas");
+  const canvas = document.querySelector(`.person[data-role="${role}"] canvas`);
   const ctx = canvas.getContext("2d");
   const trace = state.traces[role];
   ctx.clearRect(0, 0, canvas.width, canvas.height);
@@ -85,8 +152,9 @@ function connect() {
     const event = JSON.parse(message.data);
     if (event.seq <= state.lastSeq) return;
     state.lastSeq = event.seq;
-    if (event.kind === "heart_rate") onHeartRate(event);
-    else if (NOTICE_KINDS.has(event.kind)) onNotice(event);
+    window.monitorState = { lastSeq: state.lastSeq }; // for tests and debugging
+    if (HANDLERS[event.kind]) HANDLERS[event.kind](event);
+    else if (NOTICE_KINDS.has(event.kind) || (event.kind === "quality" && event.data.status === "poor")) onNotice(event);
   };
   ws.onclose = (close) => {
     if (close.code === 4401 || close.code === 4404) {

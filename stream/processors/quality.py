@@ -206,7 +206,9 @@ class QualityMonitor:
         flat = self._flat(list(blocks)[-self.flat_blocks :])
         if flat.any():
             problems.append("flat")
-        if n and (((at_lo + at_hi) / n >= self.clip_fraction) & ~flat).any():
+        # Every window has a sample at its minimum and one at its maximum;
+        # clipping is the samples pinned there beyond those two.
+        if n and (((at_lo + at_hi - 2) / n >= self.clip_fraction) & ~flat).any():
             problems.append("clipping")
         if sum(b.out for b in blocks):
             problems.append("out_of_range")

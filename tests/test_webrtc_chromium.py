@@ -9,23 +9,16 @@ When the service drops the connection, the page reconnects by itself.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import shutil
-import subprocess
 import threading
 import time
-import urllib.request
 
 import httpx
 import pytest
-import websockets
+from _chromium_support import Chromium
 from _models_support import default_models, espeak, face_video, speech_track, write_wav
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-pytestmark = pytest.mark.skipif(not shutil.which(CHROMIUM), reason="Debian's chromium is not installed")
 
 
 class MonitorFeed:
@@ -56,29 +49,6 @@ class MonitorFeed:
         self._thread.join(10)
 
 
-async def _evaluate(port: int, expression: str):
-    """Evaluate a JavaScript expression in the page through the DevTools protocol."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list") as reply:
-        pages = [t for t in json.load(reply) if t["type"] == "page" and "capture" in t["url"]]
-    async with websockets.connect(pages[0]["webSocketDebuggerUrl"], max_size=None) as ws:
-        await ws.send(json.dumps({"id": 1, "method": "Runtime.evaluate",
-                                  "params": {"expression": expression, "returnByValue": True}}))
-        while True:
-            reply = json.loads(await ws.recv())
-            if reply.get("id") == 1:
-                return reply["result"]["result"].get("value")
-
-
-def _devtools_port(profile, proc, timeout=30.0):
-    marker = profile / "DevToolsActivePort"
-    deadline = time.monotonic() + timeout
-    while not marker.is_file() or not marker.read_text().strip():
-        assert proc.poll() is None, "chromium exited"
-        assert time.monotonic() < deadline, "chromium did not open its DevTools port"
-        time.sleep(0.1)
-    return int(marker.read_text().split()[0])
-
-
 def test_capture_page_in_chromium_delivers_face_and_voice_to_the_monitor(tmp_path, tmp_path_factory, make_service):
     model_dir = default_models(tmp_path_factory.mktemp("models"))
     service = make_service(model_dir=model_dir)
@@ -90,35 +60,30 @@ def test_capture_page_in_chromium_delivers_face_and_voice_to_the_monitor(tmp_pat
                                   espeak("Tell me more about that.")], [0.8, 2.0], lead_s=1.0)
     wav = write_wav(tmp_path / "speech.wav", signal)
     y4m = face_video(tmp_path / "face.y4m", 4.0)
-    profile = tmp_path / "profile"
     url = f"http://127.0.0.1:{service.port}/capture?session=room1&role=patient&autostart=1&token={service.token}"
-    proc = subprocess.Popen([
-        CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run", f"--user-data-dir={profile}",
-        "--remote-debugging-port=0", "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+    browser = Chromium(url, tmp_path / "profile", [
+        "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
         f"--use-file-for-fake-video-capture={y4m}", f"--use-file-for-fake-audio-capture={wav}",
-        "--autoplay-policy=no-user-gesture-required", url,
-    ], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        "--autoplay-policy=no-user-gesture-required",
+    ])
     try:
-        port = _devtools_port(profile, proc)
         deadline = time.monotonic() + 45
         while time.monotonic() < deadline:
             if len(monitor.of_kind("voice_segment")) >= 2:
                 break
             time.sleep(0.5)
-        page_state = asyncio.run(_evaluate(port, "window.captureState"))
+        page_state = browser.evaluate("window.captureState")
         service.call(hub.close_session("room1"))  # as a network loss would
         before = len(monitor.events)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            after = asyncio.run(_evaluate(port, "window.captureState"))
+            after = browser.evaluate("window.captureState")
             again = [e for e in monitor.of_kind("face_tracked", before) if e["data"]["state"] == "found"]
             if after["reconnects"] >= 1 and after["receiving"] and again:
                 break
             time.sleep(0.5)
     finally:
-        proc.terminate()
-        proc.wait(15)
+        browser.close()
         monitor.close()
 
     tracked = monitor.of_kind("face_tracked")

@@ -90,3 +90,40 @@ def test_files_it_cannot_use_give_a_clear_error(shared_data, tmp_path, capsys):
     assert main(["analyze", str(tmp_path / "missing.xdf"), "--out", str(tmp_path / "c")]) == 2
     bad_assign = ["analyze", str(minimal), "--out", str(tmp_path / "d"), "--assign", "no equals sign"]
     assert main(bad_assign) == 2
+
+
+def test_analyze_a_dyad_writes_synchrony_coregulation_and_dissonance(tmp_path):
+    """Both people's physiology plus affect brought in as FaceAffect/VoiceAffect streams."""
+    from dyadscope.sensors.simulate import SimulatedDyad
+
+    path = tmp_path / "dyad.xdf"
+    recorder = Recorder(path, {"session": "dyad"})
+    dyad = SimulatedDyad(2)
+    for step in range(1, 241):
+        for chunk in dyad.read_until(float(step)):
+            recorder.write(chunk)
+    face = StreamInfo("Patient FaceAffect", "FaceAffect", 2, 10.0, "float32", source_id="face-p",
+                      role="patient", channel_labels=("valence", "arousal"))
+    voice = StreamInfo("Patient VoiceAffect", "VoiceAffect", 3, 0.0, "float32", source_id="voice-p",
+                       role="patient", channel_labels=("valence", "arousal", "duration_s"))
+    frames = np.arange(0.0, 240.0, 0.1)
+    recorder.write(Chunk(face, frames, np.tile([0.6, 0.2], (frames.size, 1))))
+    ends = np.arange(10.0, 240.0, 10.0)  # a 2 s utterance every 10 s; every other one sounds negative
+    valence = np.where(np.arange(ends.size) % 2 == 0, -0.5, 0.5)
+    recorder.write(Chunk(voice, ends, np.column_stack([valence, np.full(ends.size, 0.3), np.full(ends.size, 2.0)])))
+    recorder.close()
+
+    out = tmp_path / "out"
+    assert main(["analyze", str(path), "--out", str(out), "--no-progress"]) == 0
+    sync = pd.read_csv(out / "sync.csv")
+    assert {"eda", "heart_rate"} <= set(sync["modality"])
+    assert {"r", "lag_s", "leader"} <= set(sync.columns)
+    assert np.all(np.diff(sync[sync["modality"] == "eda"]["t"]) <= 2.0 + 1e-9)  # at least every 2 s
+    coregulation = pd.read_csv(out / "coregulation.csv")
+    assert set(coregulation["role"]) == {"patient", "therapist"}
+    assert set(coregulation["pattern"]) <= {"dampening", "amplification", "neutral"}
+    dissonance = pd.read_csv(out / "dissonance.csv")
+    assert len(dissonance) == ends.size
+    # |V_voice - V_face| is 1.1 for the negative utterances and 0.1 for the others, T = 0.5
+    np.testing.assert_array_equal(dissonance["dissonant"].to_numpy(), valence < 0)
+    np.testing.assert_allclose(dissonance["end"], ends, atol=1e-6)

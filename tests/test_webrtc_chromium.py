@@ -99,6 +99,11 @@ def test_capture_page_in_chromium_delivers_face_and_voice_to_the_monitor(tmp_pat
     for unit, (start, end) in zip(units, spans, strict=True):
         assert unit["role"] == "patient"
         assert unit["data"]["duration_s"] == pytest.approx(end - start, abs=0.35)
+    # dissonance, live: each patient speech unit is judged against the face over its span;
+    # the default voice model gives arousal only, and the event says so
+    judged = {(round(e["data"]["start"], 3), round(e["data"]["end"], 3)) for e in monitor.of_kind("dissonance")}
+    assert {(round(u["data"]["start"], 3), round(u["data"]["end"], 3)) for u in units} <= judged
+    assert all(e["data"]["dimensions"] == ["arousal"] for e in monitor.of_kind("dissonance"))
     seqs = [e["seq"] for e in monitor.events]
     assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), "the monitor saw every event once, in order"
     assert page_state["receiving"] is True and page_state["connected"] is True

@@ -2,20 +2,31 @@
 
 :class:`LslIngest` runs one discovery thread (every ``resolve_interval``
 seconds) and one thread per ingested stream; it knows nothing of asyncio and
-calls its two callbacks from those threads:
+calls its two callbacks from those threads.
+
+It has two modes. The default feeds the analysis pipeline: only numeric,
+regular streams of a wanted modality whose role is known, values as float64.
+``raw=True`` is for recording (``dyadscope record``): every stream the
+selection admits, as LabRecorder takes it — string and irregular streams,
+streams of no known role or modality, values in the stream's own dtype.
 
 ``on_chunk(chunk)``
     From the stream's own thread, in order. It may block: that is the
     back-pressure (liblsl buffers upstream, nothing is dropped).
     ``chunk.timestamps`` are on the session clock (this machine's
     ``local_clock``): the sender's timestamps plus the stream's clock offset.
-    ``chunk.values`` are float64, all channels; processors read channel 0.
+    ``chunk.values`` has all channels; processors read channel 0. Default
+    mode: float64. Raw mode: the stream's own dtype (int64 stays int64), and
+    an object array of ``str`` for string streams.
 
 ``on_status(kind, info, data)``
     ``data["message"]`` always says what happened in words. Kinds:
 
     ``stream_found`` / ``stream_returned``
-        a stream is ingested (``returned``: its key was seen before).
+        a stream is ingested (``returned``: its key was seen before). When
+        an inlet was (re)opened, ``data["xml"]`` is the sender's full header
+        (``as_xml()``, with ``desc``), verbatim for a recording; it is absent
+        when data merely flows again after a ``stream_lost``.
     ``stream_lost``
         its outlet closed, or no data came for ``lost_after`` seconds
         (``data["reason"]`` is ``"closed"`` or ``"no data"``).
@@ -26,20 +37,22 @@ calls its two callbacks from those threads:
         0.5 ms; it comes from the stream's thread before any chunk it applies
         to, so ``raw = chunk.timestamps - offset`` is exact.
     ``stream_unassigned``
-        a stream of a wanted modality whose role cannot be decided.
+        a stream of a wanted modality whose role cannot be decided (default
+        mode only).
     ``stream_invalid``
         wrong channel format or count for its modality, or an irregular rate
         (not ingested; ``data["problem"]``: ``"format"``, ``"channels"``,
-        ``"rate"``).
+        ``"rate"``; default mode only).
     ``stream_quality`` / ``stream_quality_ok``
-        NaNs in the data (``data["problem"] == "nan"``), or an effective
-        sample rate more than ``rate_tolerance`` off nominal over
-        ``rate_window`` seconds of timestamps (``"rate"``), and when that
-        has cleared. The chunks are still delivered unchanged.
+        NaNs in floating-point data (``data["problem"] == "nan"``), or the
+        effective sample rate of a regular stream more than
+        ``rate_tolerance`` off nominal over ``rate_window`` seconds of
+        timestamps (``"rate"``), and when that has cleared. The chunks are
+        still delivered unchanged.
 
-Channel rule: ECG, RSP and EDA streams must be numeric with at least one
-channel (at most 16, 4 and 4 — more means a mis-typed stream); channel 0 is
-the signal.
+Channel rule (default mode): ECG, RSP and EDA streams must be numeric with at
+least one channel (at most 16, 4 and 4 — more means a mis-typed stream);
+channel 0 is the signal.
 """
 
 from __future__ import annotations
@@ -114,15 +127,15 @@ class RateMonitor:
         return rate
 
 
-def _full_header(lsl_info: pylsl.StreamInfo, timeout: float) -> tuple[pylsl.StreamInlet, dict[str, Any]]:
-    """An inlet on the stream and its full header (with desc), in pyxdf's dict shape."""
+def _full_header(lsl_info: pylsl.StreamInfo, timeout: float) -> tuple[pylsl.StreamInlet, str]:
+    """An inlet on the stream and its full header (``<info>`` XML with desc), as the sender declared it."""
     inlet = pylsl.StreamInlet(lsl_info, max_buflen=360, recover=False)
     try:
-        header = header_from_xml(inlet.info(timeout=timeout).as_xml())
+        xml = inlet.info(timeout=timeout).as_xml()
     except BaseException:
         inlet.close_stream()
         raise
-    return inlet, header
+    return inlet, xml
 
 
 def list_streams(wait: float = 1.0) -> list[StreamInfo]:
@@ -130,11 +143,12 @@ def list_streams(wait: float = 1.0) -> list[StreamInfo]:
     found: list[StreamInfo] = []
     for lsl_info in pylsl.resolve_streams(wait_time=wait):
         try:
-            inlet, header = _full_header(lsl_info, _HEADER_TIMEOUT)
+            inlet, xml = _full_header(lsl_info, _HEADER_TIMEOUT)
         except (pylsl.util.TimeoutError, pylsl.util.LostError):
             found.append(describe(header_from_xml(lsl_info.as_xml())))
             continue
         inlet.close_stream()
+        header = header_from_xml(xml)
         found.append(assign(header) or describe(header))
     return sorted(found, key=lambda info: (info.name, info.source_id))
 
@@ -205,19 +219,47 @@ class _StreamWorker:
         )
         return measured
 
+    def _reader(self, capacity: int) -> Callable[[], tuple[np.ndarray, np.ndarray]]:
+        """A function that pulls the next chunk as (values, sender's timestamps), waiting up to ``_PULL_TIMEOUT``.
+
+        Numeric streams land in one reused buffer (no per-chunk allocation in
+        liblsl's wrapper); the values handed out are a float64 copy, or in raw
+        mode a copy in the stream's own dtype. String streams come as lists of
+        ``str``, made an object array.
+        """
+        inlet, channels = self._inlet, self.info.channel_count
+        if self.info.channel_format == "string":
+
+            def pull_strings() -> tuple[np.ndarray, np.ndarray]:
+                values, stamps = inlet.pull_chunk(timeout=_PULL_TIMEOUT, max_samples=capacity, min_samples=1, as_numpy=False)
+                array = np.empty((len(values), channels), dtype=object)
+                for row, sample in enumerate(values):
+                    array[row] = sample
+                return array, np.asarray(stamps, dtype=np.float64)
+
+            return pull_strings
+        buffer = np.empty((capacity, channels), dtype=inlet.np_dtype)
+        dtype = buffer.dtype if self._ingest.raw else np.float64
+
+        def pull_numbers() -> tuple[np.ndarray, np.ndarray]:
+            values, stamps = inlet.pull_chunk(
+                timeout=_PULL_TIMEOUT, max_samples=capacity, dest_obj=buffer, min_samples=1, as_numpy=True
+            )
+            return values.astype(dtype, copy=True), stamps
+
+        return pull_numbers
+
     def _pull(self) -> None:
         ingest, info = self._ingest, self.info
         capacity = max(64, int(info.nominal_rate))
-        buffer = np.empty((capacity, info.channel_count), dtype=self._inlet.np_dtype)
-        rate = RateMonitor(info.nominal_rate, ingest.rate_window)
+        pull = self._reader(capacity)
+        rate = RateMonitor(info.nominal_rate, ingest.rate_window) if info.nominal_rate > 0 else None
         nan_flag, rate_flag = _Flag(ingest.lost_after), _Flag(0.0)
         offset = self._measure_offset(None, timeout=2.0)
         next_offset = local_clock() + ingest.offset_interval
         last_data = local_clock()
         while not ingest._stopping.is_set():
-            values, stamps = self._inlet.pull_chunk(
-                timeout=_PULL_TIMEOUT, max_samples=capacity, dest_obj=buffer, min_samples=1, as_numpy=True
-            )
+            values, stamps = pull()
             now = local_clock()
             if now >= next_offset:
                 offset = self._measure_offset(offset, timeout=0.5)
@@ -233,21 +275,27 @@ class _StreamWorker:
             if self.lost:
                 self.lost = False
                 self._status("stream_returned", f"{info.name}: data flows again")
-            chunk = Chunk(info, stamps + offset, values.astype(np.float64))
+            chunk = Chunk(info, stamps + offset, values)
             self._check_quality(chunk, now, rate, nan_flag, rate_flag)
             try:
                 ingest._on_chunk(chunk)
             except Exception:  # the consumer's problem; keep pulling so nothing piles up in liblsl
                 log.exception("on_chunk failed for %s", info.name)
 
-    def _check_quality(self, chunk: Chunk, now: float, rate: RateMonitor, nan_flag: _Flag, rate_flag: _Flag) -> None:
+    def _check_quality(
+        self, chunk: Chunk, now: float, rate: RateMonitor | None, nan_flag: _Flag, rate_flag: _Flag
+    ) -> None:
+        """NaNs in floating-point values; the effective rate of a regular stream (``rate``: None if irregular)."""
         name = self.info.name
-        nans = int(np.isnan(chunk.values).any(axis=1).sum())
-        if nan_flag.observe(nans > 0, now):
-            if nan_flag.raised:
-                self._status("stream_quality", f"{name}: {nans} of {len(chunk)} samples are NaN", problem="nan")
-            else:
-                self._status("stream_quality_ok", f"{name}: no more NaN samples", problem="nan")
+        if chunk.values.dtype.kind == "f":
+            nans = int(np.isnan(chunk.values).any(axis=1).sum())
+            if nan_flag.observe(nans > 0, now):
+                if nan_flag.raised:
+                    self._status("stream_quality", f"{name}: {nans} of {len(chunk)} samples are NaN", problem="nan")
+                else:
+                    self._status("stream_quality_ok", f"{name}: no more NaN samples", problem="nan")
+        if rate is None:
+            return
         effective = rate.update(chunk.timestamps)
         if effective is None:
             return
@@ -267,9 +315,13 @@ class LslIngest:
     """Finds LSL streams, assigns them to a role and modality, and pulls the wanted ones.
 
     ``overrides`` are assignment strings (``"STREAM=role:modality"``, see
-    :mod:`dyadscope.sensors.assign`); ``modalities`` the ones to ingest;
-    ``select`` an optional further filter on the assigned :class:`StreamInfo`.
-    See the module docstring for the callbacks.
+    :mod:`dyadscope.sensors.assign`); ``modalities`` the ones to ingest (None:
+    every modality, including streams with no type); ``select`` an optional
+    further filter on the assigned :class:`StreamInfo`. With ``raw`` every
+    selected stream is pulled as it is, for recording: no role needed (it is
+    still filled in when known), no channel or rate checks, string and
+    irregular streams too, values in the stream's own dtype. See the module
+    docstring for the callbacks.
     """
 
     def __init__(
@@ -278,7 +330,7 @@ class LslIngest:
         on_status: StatusCallback,
         *,
         overrides: Sequence[str] = (),
-        modalities: Collection[str] = ("ECG", "RSP", "EDA"),
+        modalities: Collection[str] | None = ("ECG", "RSP", "EDA"),
         resolve_interval: float = 1.0,
         lost_after: float = 3.0,
         select: Callable[[StreamInfo], bool] | None = None,
@@ -286,11 +338,13 @@ class LslIngest:
         rate_window: float = 10.0,
         rate_tolerance: float = 0.10,
         offset_interval: float = 5.0,
+        raw: bool = False,
     ):
         self._on_chunk = on_chunk
         self._on_status = on_status
         self._overrides: tuple[Override, ...] = parse_overrides(overrides)
-        self.modalities = frozenset(normalize_modality(m) for m in modalities)
+        self.modalities = None if modalities is None else frozenset(normalize_modality(m) for m in modalities)
+        self.raw = raw
         self.resolve_interval = resolve_interval
         self.lost_after = lost_after
         self._select = select
@@ -374,6 +428,8 @@ class LslIngest:
 
     def _may_want(self, lsl_info: pylsl.StreamInfo) -> bool:
         """Whether the stream's type or an override could make it a wanted modality."""
+        if self.modalities is None:
+            return True
         modality = normalize_modality(lsl_info.type())
         for override in self._overrides:
             if override.stream in (lsl_info.name(), lsl_info.source_id()):
@@ -389,11 +445,14 @@ class LslIngest:
     def _open(self, lsl_info: pylsl.StreamInfo, key: str, uid: str) -> None:
         """Fetch the stream's full header, assign it, and start pulling it if it is wanted and sound."""
         try:
-            inlet, header = _full_header(lsl_info, _HEADER_TIMEOUT)
+            inlet, xml = _full_header(lsl_info, _HEADER_TIMEOUT)
         except (pylsl.util.TimeoutError, pylsl.util.LostError):
             return  # gone already, or not answering yet: try again next pass
+        header = header_from_xml(xml)
         info = assign(header, self._overrides)
-        if info is None:
+        if info is None and self.raw:
+            info = describe(header)
+        elif info is None:
             self._skip(uid, inlet)
             described = describe(header)
             self._report(
@@ -403,10 +462,11 @@ class LslIngest:
                 "(no <role> in its desc, no patient/therapist in its name, no assignment)",
             )
             return
-        if info.modality not in self.modalities or (self._select is not None and not self._select(info)):
+        wanted = self.modalities is None or info.modality in self.modalities
+        if not wanted or (self._select is not None and not self._select(info)):
             self._skip(uid, inlet)
             return
-        problem = check_stream(info, self._channel_limits)
+        problem = None if self.raw else check_stream(info, self._channel_limits)
         if problem is not None:
             self._skip(uid, inlet)
             self._report("stream_invalid", info, message=f"{info.name}: {problem[1]}", problem=problem[0])
@@ -417,7 +477,7 @@ class LslIngest:
             returned = key in self._seen
             self._seen.add(key)
         if returned:
-            self._report("stream_returned", info, message=f"{info.name}: the stream is back")
+            self._report("stream_returned", info, message=f"{info.name}: the stream is back", xml=xml)
         else:
-            self._report("stream_found", info, message=f"{info.name}: {info.role} {info.modality}")
+            self._report("stream_found", info, message=f"{info.name}: {info.role} {info.modality}", xml=xml)
         worker.thread.start()

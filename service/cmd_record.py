@@ -1,115 +1,29 @@
 """``dyadscope record``: record LSL streams into one XDF file, like LabRecorder's command line.
 
-Streams come in through :class:`dyadscope.sensors.lsl.LslIngest` (discovery,
-role assignment, inlets, clock offsets); :class:`LslRecording` hands them to a
-:class:`~dyadscope.stream.recorder.Recorder` as the sender stamped them (the
-ingest's session-clock timestamps minus the offset it added) with every clock
-offset beside them, so pyxdf returns the sender's timestamps exactly and
-aligns streams with ``synchronize_clocks=True``. Streams that appear later
-join the file; ``--require`` waits for streams before recording starts.
-
-What the ingest accepts is what can be recorded: numeric, regular streams of a
-wanted modality whose role is known (``--assign`` decides the role of others).
-The stream header is built from the ingest's :class:`StreamInfo` (name, type,
-format, rate, channels, role), or kept whole when the ingest's
-``stream_found`` status carries the sender's XML as ``data["xml"]``.
+Streams come in through :class:`dyadscope.sensors.lsl.LslIngest` in its raw
+mode (discovery, inlets, clock offsets), so every kind of stream LabRecorder
+records is recorded: every channel format including ``string``, values in
+their own dtype (int64 beyond 2**53 intact), regular and irregular rates,
+streams whose role or modality is unknown. :class:`~.recording.LslRecording`
+hands them to a :class:`~dyadscope.stream.recorder.Recorder` with the sender's
+own timestamps and clock offsets and the sender's full header XML, so pyxdf
+returns exactly what was sent. Streams that appear later join the file;
+``--require`` waits for streams before recording starts. Without
+``--name``/``--type``/``--source-id`` every visible stream is recorded.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
-import threading
-import time
 from pathlib import Path
-from typing import Any
 
 from ..stream.recorder import DEFAULT_TEMPLATE, Recorder, RecordingError
-from ..stream.types import Chunk, StreamInfo
+from ..stream.types import StreamInfo
 from .errors import CliError
+from .recording import LslRecording
 
 log = logging.getLogger(__name__)
-
-
-class LslRecording:
-    """Glue between the ingest's callbacks and a recorder, which may start later than the ingest.
-
-    Until :meth:`start`, chunks are not kept but streams and clock offsets are
-    remembered, so the file starts complete. A recording error stops it and is
-    kept in :attr:`error`; :attr:`stopped` is set.
-    """
-
-    def __init__(self) -> None:
-        self.found: dict[str, StreamInfo] = {}
-        self.error: RecordingError | None = None
-        self.stopped = threading.Event()
-        self.changed = threading.Condition()
-        self._offsets: dict[str, tuple[float, float]] = {}  # key -> (measured_at, offset)
-        self._xml: dict[str, str | None] = {}  # key -> the sender's full header, when the ingest gives it
-        self._recorder: Recorder | None = None
-
-    def start(self, recorder: Recorder) -> None:
-        """Record from now on into ``recorder``, beginning with every stream found so far."""
-        with self.changed:
-            self._recorder = recorder
-            for info in self.found.values():
-                self._declare(info)
-
-    def _declare(self, info: StreamInfo) -> None:
-        self._recorder.add_stream(info, self._xml.get(info.key))
-        if info.key in self._offsets:
-            measured_at, offset = self._offsets[info.key]
-            self._recorder.clock_offset(info.key, measured_at - offset, offset)
-
-    def on_status(self, kind: str, info: StreamInfo, data: dict[str, Any]) -> None:
-        """The ingest's status callback: new streams join, clock offsets are recorded."""
-        try:
-            with self.changed:
-                if kind in ("stream_found", "stream_returned"):
-                    self.found[info.key] = info
-                    self._xml[info.key] = data.get("xml")
-                    if self._recorder is not None:
-                        self._recorder.add_stream(info, self._xml[info.key])
-                elif kind == "clock_offset":
-                    self._offsets[info.key] = (data["measured_at"], data["offset"])
-                    if self._recorder is not None and info.key in self.found:
-                        # on the sender's clock, as XDF wants: when the offset held there
-                        self._recorder.clock_offset(info.key, data["measured_at"] - data["offset"], data["offset"])
-                self.changed.notify_all()
-        except RecordingError as exc:
-            self._fail(exc)
-
-    def on_chunk(self, chunk: Chunk) -> None:
-        """The ingest's chunk callback: record with the sender's own timestamps."""
-        recorder = self._recorder
-        if recorder is None or self.error is not None:
-            return
-        offset = self._offsets.get(chunk.info.key, (0.0, 0.0))[1]
-        try:
-            recorder.write(chunk, raw_timestamps=chunk.timestamps - offset)
-        except RecordingError as exc:
-            self._fail(exc)
-
-    def _fail(self, error: RecordingError) -> None:
-        if self.error is None:
-            self.error = error
-        self.stopped.set()
-
-    def wait_for(self, required: list[str], timeout: float) -> list[str]:
-        """Wait until a stream named (or with source_id) each of ``required`` is found; the missing ones."""
-        deadline = time.monotonic() + timeout
-
-        def missing() -> list[str]:
-            present = {name for info in self.found.values() for name in (info.name, info.source_id)}
-            return [r for r in required if r not in present]
-
-        with self.changed:
-            while missing() and not self.stopped.is_set():
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    break
-                self.changed.wait(left)
-            return missing()
 
 
 class StreamQuery:
@@ -129,9 +43,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "record",
         help="record LSL streams into an XDF file (like LabRecorder's command line)",
         description=(
-            "Record the LSL streams the ingest can take (ECG, RSP, EDA and --type ones, roles from their "
-            "metadata or --assign) into one crash-safe XDF file named from a BIDS-style template. Streams "
-            "that appear later join the file. Stops after --duration or on Ctrl-C, closing the file."
+            "Record LSL streams (all visible ones, or those --name, --type and --source-id select; any "
+            "channel format, regular or irregular) into one crash-safe XDF file named from a BIDS-style "
+            "template, with the senders' full headers and clock offsets. Roles come from stream metadata or "
+            "--assign. Streams that appear later join the file. Stops after --duration or on Ctrl-C, "
+            "closing the file."
         ),
     )
     parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="recordings folder (created)")
@@ -162,9 +78,10 @@ def run(args: argparse.Namespace) -> int:
     if args.name or args.type or args.source_id:  # a required stream is recorded whatever the selection
         query = StreamQuery(args.name + args.require, args.type, args.source_id + args.require)
     recording = LslRecording()
-    modalities = {"ECG", "RSP", "EDA", *args.type}
     try:
-        ingest = LslIngest(recording.on_chunk, recording.on_status, overrides=args.assign, modalities=modalities, select=query)
+        ingest = LslIngest(
+            recording.on_chunk, recording.on_status, overrides=args.assign, modalities=None, select=query, raw=True
+        )
     except ValueError as exc:
         raise CliError(str(exc)) from None
     ingest.start()

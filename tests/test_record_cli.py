@@ -8,6 +8,7 @@ import sys
 import threading
 import time
 import uuid
+import xml.etree.ElementTree as ET
 from dataclasses import replace
 from pathlib import Path
 
@@ -84,15 +85,43 @@ def _known(fmt: str, n: int) -> np.ndarray:
     low, high = max(info.min, -(2**31)), min(info.max, 2**31)
     values = np.random.default_rng(5).integers(low, high, (n, 2), dtype=np.int64)
     values[0] = (low, high)
+    if fmt == "int64":  # beyond float64's 2**53: only a recording that keeps the dtype gets these right
+        values[1] = (2**62 + 1, -(2**62) - 3)
     return values.astype(xw.NUMERIC_DTYPES[fmt])
 
 
-def test_every_numeric_format_comes_back_exactly(tmp_path: Path) -> None:
+#: String samples (two channels): non-ASCII, empty, long and XML-looking text must all come back.
+TEXTS = [["start", "é ✓ ü"], ["", "a" * 300], ["<not-xml & 'quoted'>", "line\nbreak"], ["end", "0"]]
+
+
+def _header_of(path: Path, name: str) -> ET.Element:
+    """The recorded stream header of stream ``name``, as stored in the file."""
+    with open(path, "rb") as f:
+        for chunk in scan_chunks(f):
+            if chunk.tag == xw.Tag.STREAM_HEADER:
+                root = ET.fromstring(chunk.content)
+                if root.findtext("name") == name:
+                    return root
+    raise AssertionError(f"no header for {name}")
+
+
+def _canonical(root: ET.Element) -> str:
+    return ET.canonicalize(ET.tostring(root, encoding="unicode"), strip_text=True)
+
+
+def test_every_channel_format_and_irregular_streams_come_back_exactly(tmp_path: Path) -> None:
     tag = uuid.uuid4().hex[:6]
     names = [f"patient ECG {fmt} {tag}" for fmt in NUMERIC]
     outlets = {fmt: _outlet(name, fmt) for fmt, name in zip(NUMERIC, names)}
-    run = RecordRun(tmp_path, "--duration", "4", *[a for n in names for a in ("--name", n, "--require", n)])
-    run.wait_recording(len(NUMERIC))
+    # LabRecorder records these too: text markers and an irregular numeric stream, neither with a role
+    text_name, irregular_name = f"notes {tag}", f"irregular {tag}"
+    text_info = pylsl.StreamInfo(text_name, "Markers", 2, 0.0, "string", f"notes-{tag}")
+    text_info.desc().append_child("acquisition").append_child_value("manufacturer", "Acme Ω")
+    text_outlet = pylsl.StreamOutlet(text_info)
+    irregular_outlet = pylsl.StreamOutlet(pylsl.StreamInfo(irregular_name, "", 1, 0.0, "double64", f"irr-{tag}"))
+    every = [*names, text_name, irregular_name]
+    run = RecordRun(tmp_path, "--duration", "4", *[a for n in every for a in ("--name", n, "--require", n)])
+    run.wait_recording(len(every))
     base = pylsl.local_clock() - 10.0
     stamps = base + np.arange(120) / 100.0 + np.random.default_rng(1).uniform(0, 1e-4, 120)
     for fmt, outlet in outlets.items():
@@ -100,6 +129,13 @@ def test_every_numeric_format_comes_back_exactly(tmp_path: Path) -> None:
         values = _known(fmt, 120)
         for part in np.array_split(np.arange(120), 4):
             outlet.push_chunk(values[part], stamps[part].tolist())
+    text_stamps = base + np.array([0.5, 0.5000004, 2.25, 7.125])
+    irregular_stamps = base + np.sort(np.random.default_rng(2).uniform(0, 5, 30))
+    irregular_values = np.random.default_rng(3).standard_normal((30, 1)) * 1e6
+    for outlet in (text_outlet, irregular_outlet):
+        assert outlet.wait_for_consumers(10.0)
+    text_outlet.push_chunk(TEXTS, text_stamps.tolist())
+    irregular_outlet.push_chunk(irregular_values, irregular_stamps.tolist())
     assert run.join() == 0
 
     raw, header = pyxdf.load_xdf(str(run.file()), synchronize_clocks=False, dejitter_timestamps=False)
@@ -117,6 +153,23 @@ def test_every_numeric_format_comes_back_exactly(tmp_path: Path) -> None:
         # with the recorded offsets applied: the sender's stamps moved onto the recorder's clock
         offset = stream["clock_values"][0]
         np.testing.assert_allclose(synced_by_name[name]["time_stamps"], stamps + offset, rtol=0, atol=1e-4)
+
+    text = by_name[text_name]
+    assert text["info"]["channel_format"] == ["string"] and text["info"]["nominal_srate"] == ["0.000000000000000"]
+    assert text["time_series"] == TEXTS
+    np.testing.assert_allclose(text["time_stamps"], text_stamps, rtol=0, atol=1e-6)
+    irregular = by_name[irregular_name]
+    np.testing.assert_array_equal(irregular["time_series"], irregular_values)
+    np.testing.assert_allclose(irregular["time_stamps"], irregular_stamps, rtol=0, atol=1e-6)
+
+    # the sender's whole header, as its own inlets see it, is in the file; ours is one element added to desc
+    (sender,) = [i for i in pylsl.resolve_byprop("name", text_name, timeout=5.0)]
+    sent = ET.fromstring(pylsl.StreamInlet(sender).info(timeout=5.0).as_xml())
+    recorded = _header_of(run.file(), text_name)
+    desc = recorded.find("desc")
+    desc.remove(desc.find("dyadscope"))
+    assert recorded.findtext("desc/acquisition/manufacturer") == "Acme Ω"
+    assert _canonical(recorded) == _canonical(sent)
 
 
 def test_missing_required_stream_is_a_clear_error(tmp_path: Path, capsys) -> None:

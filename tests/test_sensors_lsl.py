@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pylsl
 import pytest
+from _lsl_support import wait_for
 
 from dyadscope.sensors.lsl import LslIngest, list_streams, local_clock
 from dyadscope.sensors.lsl_config import PACKAGED_CONFIG
@@ -52,17 +53,6 @@ class Collector:
         with self._lock:
             found = [d for k, info, d in self.statuses if k == kind and info.source_id == source_id]
         return found[-1] if found else None
-
-
-def wait_for(condition: Callable[[], Any], timeout: float = 8.0) -> Any:
-    """Poll until ``condition()`` is truthy; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        time.sleep(0.05)
-    pytest.fail(f"condition not met within {timeout} s")
 
 
 def ingest_of(

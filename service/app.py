@@ -5,6 +5,12 @@
   ``DELETE /api/sessions/{id}`` (stop it).
 * ``POST /api/sessions/{id}/baseline`` — start the resting baseline phase.
 * ``POST /api/sessions/{id}/markers`` — a research assistant's marker.
+* ``POST /api/sessions/{id}/recording`` — start recording the session into
+  ``<data_dir>/recordings`` (body: ``subject``, ``session``, optional
+  ``task``; 409 if already recording, 422 for a label that is not letters
+  and digits, 507 if the file cannot be created); ``DELETE`` stops it. The
+  state (``recording``, ``path`` relative to the recordings folder,
+  ``started``, ``error``) is in ``GET /api/sessions/{id}`` as ``recording``.
 * ``POST /api/sessions/{id}/webrtc/offer`` and ``GET /capture`` — cameras and
   microphones (see :mod:`dyadscope.service.routes_webrtc`).
 * ``WS /ws/sessions/{id}?after=SEQ`` — the session's events as JSON, every
@@ -34,10 +40,12 @@ from pydantic import BaseModel, Field
 from dyadscope.models.engine import ModelEngine
 from dyadscope.sensors.lsl import local_clock
 from dyadscope.stream.events import events_topic
+from dyadscope.stream.recorder import RecordingError
 from dyadscope.stream.types import ROLES, Feature, Role
 from dyadscope.stream.wire import to_json
 
 from .config import Config
+from .recording import RecordingBusy
 from .routes_webrtc import WebRtcHub, create_webrtc_router
 from .sessions import SessionError, SessionManager
 
@@ -73,6 +81,14 @@ class BaselineRequest(BaseModel):
 
     duration_s: float | None = Field(default=None, gt=0, le=3600, description="default: the service's baseline_s")
     roles: list[Role] = Field(default_factory=lambda: list(ROLES), min_length=1)
+
+
+class RecordingRequest(BaseModel):
+    """Body of ``POST /api/sessions/{id}/recording``: the BIDS labels of the file."""
+
+    subject: str = Field(description="pseudonymous participant id, letters and digits (never a name)")
+    session: str = Field(description="session label, letters and digits (e.g. 3)")
+    task: str = Field(default="therapy", description="task label, letters and digits")
 
 
 class MarkerRequest(BaseModel):
@@ -159,6 +175,23 @@ def create_app(config: Config, manager: SessionManager) -> FastAPI:
         t = local_clock()
         await session_or_404(session_id).publish([Feature("marker", None, t, {"text": body.text})])
         return {"t": t, "text": body.text}
+
+    @app.post("/api/sessions/{session_id}/recording", status_code=201, dependencies=[Depends(require_token)])
+    async def start_recording(session_id: str, body: RecordingRequest) -> dict[str, Any]:
+        session_or_404(session_id)
+        try:
+            return await manager.start_recording(session_id, subject=body.subject, session=body.session, task=body.task)
+        except RecordingBusy as exc:
+            raise HTTPException(status_code=409, detail=str(exc)) from None
+        except ValueError as exc:
+            raise HTTPException(status_code=422, detail=str(exc)) from None
+        except RecordingError as exc:
+            raise HTTPException(status_code=507, detail=str(exc)) from None
+
+    @app.delete("/api/sessions/{session_id}/recording", dependencies=[Depends(require_token)])
+    async def stop_recording(session_id: str) -> dict[str, Any]:
+        session_or_404(session_id)
+        return await manager.stop_recording(session_id)
 
     @app.websocket("/ws/sessions/{session_id}")
     async def session_events(websocket: WebSocket, session_id: str) -> None:

@@ -8,6 +8,7 @@ and port 0 (any free port, used by the tests) is reported back.
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 import webbrowser
 from collections.abc import Callable, Sequence
@@ -16,12 +17,14 @@ import uvicorn
 
 from dyadscope.stream.bus import open_bus
 from dyadscope.stream.types import StreamInfo
+from dyadscope.stream.xdf_repair import repair_unfinished
 
 from .app import create_app
-from .errors import CliError
 from .config import Config
-from .sessions import SessionManager
+from .errors import CliError
+from .sessions import SessionManager, recordings_root
 
+log = logging.getLogger(__name__)
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -68,13 +71,24 @@ class Service:
         self._serving: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        """Serve in the background; returns once connections are accepted."""
+        """Close recordings a crash left unfinished, then serve in the background; returns once connections are accepted."""
+        await asyncio.to_thread(self.repair_recordings)
         self._serving = asyncio.create_task(self._server.serve(sockets=[self._sock]))
         while not self._server.started:
             if self._serving.done():
                 self._serving.result()  # start-up failed: raise why
                 raise RuntimeError("the server stopped during start-up")
             await asyncio.sleep(0.02)
+
+    def repair_recordings(self) -> int:
+        """Repair the unfinished XDF files below the recordings folder (files a live recorder holds are left alone)."""
+        root = recordings_root(self.config)
+        if not root.is_dir():
+            return 0
+        repaired = repair_unfinished(root)
+        if repaired:
+            log.warning("closed %d recording(s) left unfinished by a crash below %s", len(repaired), root)
+        return len(repaired)
 
     async def wait(self, timeout: float | None = None) -> None:
         """Until the server stops by itself (Ctrl-C) or ``timeout`` passes."""

@@ -6,7 +6,9 @@ which run on the event loop, hand over their features with
 everything in one order; when it is full the sender waits (back-pressure: LSL
 buffers upstream, so physiology is never dropped). One task per session takes
 items in batches and runs the pipeline in a worker thread, so the event loop
-only moves data. Every feature becomes a numbered event in the session's log.
+only moves data. Every feature becomes a numbered event in the session's log,
+and, while the session records (:attr:`Session.recording`), goes into the
+recording too, from a worker thread.
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ from typing import Any
 from dyadscope.stream.bus import Bus
 from dyadscope.stream.events import EventLog
 from dyadscope.stream.pipeline import Pipeline
-from dyadscope.stream.types import Chunk, Feature, Role, StreamInfo
+from dyadscope.stream.types import Chunk, Event, Feature, Role, StreamInfo
+
+from .recording import SessionRecording
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +40,11 @@ class SessionClosed(RuntimeError):
 
 
 class Session:
-    """One monitoring session: its pipeline, its ingest queue and its event log."""
+    """One monitoring session: its pipeline, its ingest queue, its event log and its recording.
+
+    ``recording`` receives every event the session logs while it records;
+    its owner starts and stops it (see :class:`~.sessions.SessionManager`).
+    """
 
     def __init__(
         self,
@@ -44,6 +52,7 @@ class Session:
         bus: Bus,
         pipeline: Pipeline,
         *,
+        recording: SessionRecording,
         queue_length: int = 256,
         participants: dict[Role, str] | None = None,
         clock: Callable[[], float] = time.time,
@@ -53,6 +62,7 @@ class Session:
         self.participants: dict[Role, str] = dict(participants or {})
         self.created = clock()
         self.log = EventLog(session_id, bus, clock)
+        self.recording = recording
         self._pipeline = pipeline
         self._queue: asyncio.Queue[Chunk | list[Feature]] = asyncio.Queue(maxsize=queue_length)
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -122,7 +132,11 @@ class Session:
         if info is not None:
             data = {"stream": info.name, "modality": info.modality, **data}
         feature = Feature(kind=kind, role=info.role if info else None, t=t, data=data)
-        asyncio.run_coroutine_threadsafe(self.log.emit(feature), self._loop)
+        asyncio.run_coroutine_threadsafe(self._emit([feature]), self._loop)
+
+    async def status(self, kind: str, t: float, **data: Any) -> None:
+        """Log a session-wide status event from the event loop (recording started ...)."""
+        await self._emit([Feature(kind=kind, role=None, t=t, data=data)])
 
     def stream_seen(self, info: StreamInfo) -> None:
         """Remember a stream the session uses (for listings)."""
@@ -137,10 +151,16 @@ class Session:
                 batch.append(self._queue.get_nowait())
             try:
                 features = await asyncio.to_thread(self._process, batch)
-                await self.log.emit_all(features)
+                await self._emit(features)
             finally:
                 for _ in batch:
                     self._queue.task_done()
+
+    async def _emit(self, features: list[Feature]) -> None:
+        """Log features as events, then hand them to the recording (file I/O: in a worker thread)."""
+        events: list[Event] = [await self.log.emit(feature) for feature in features]
+        if events and self.recording.active:
+            await asyncio.to_thread(self.recording.write_events, events)
 
     def _process(self, batch: list[Chunk | list[Feature]]) -> list[Feature]:
         features: list[Feature] = []
@@ -175,4 +195,5 @@ class Session:
             "last_seq": self.log.last_seq,
             "participants": self.participants,
             "streams": [info.to_dict() for info in self.streams.values()],
+            "recording": self.recording.describe(),
         }

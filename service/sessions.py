@@ -1,18 +1,22 @@
-"""The sessions a service runs, and how their sensors are attached."""
+"""The sessions a service runs, how their sensors are attached, and their recordings."""
 
 from __future__ import annotations
 
 import asyncio
 import re
 from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
 
 from dyadscope.stream.bus import Bus
 from dyadscope.stream.history import History, SessionSummary, check_id
 from dyadscope.stream.processors.baseline import Baseline
 from dyadscope.stream.processors.registry import default_pipeline
-from dyadscope.stream.types import ROLES, Role, StreamInfo
+from dyadscope.stream.recorder import RecordingError
+from dyadscope.stream.types import ROLES, Chunk, Role, StreamInfo
 
 from .config import Config
+from .recording import SessionRecording
 from .session import Session
 
 SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -22,12 +26,25 @@ class SessionError(ValueError):
     """A session request that cannot be honoured (bad id, duplicate ...)."""
 
 
+def recordings_root(config: Config) -> Path:
+    """The folder below which sessions are recorded (``<data_dir>/recordings``)."""
+    return config.data_dir / "recordings"
+
+
+def _session_clock() -> float:
+    from dyadscope.sensors.lsl import local_clock  # loads liblsl only when needed
+
+    return local_clock()
+
+
 class SessionManager:
     """Creates, finds and stops sessions; one pipeline per session.
 
     A session whose participants are named (pseudonymous ids per role) gets
     live deviations from each person's past sessions, and leaves its own
-    summary in the history when it stops.
+    summary in the history when it stops. A session can be recorded into
+    :func:`recordings_root` (:meth:`start_recording`); stopping the session
+    stops its recording.
     """
 
     def __init__(self, config: Config, bus: Bus):
@@ -72,10 +89,18 @@ class SessionManager:
         summary = SessionSummary()
         norms = await asyncio.to_thread(self._norms, session_id, participants)
         pipeline = default_pipeline(baseline=Baseline(self.config.baseline_s), summary=summary, norms=norms)
+
+        def recording_failed(state: dict[str, Any]) -> None:  # disk full ...: say so in the session's log
+            session.report("recording_stopped", None, _session_clock(), **state)
+
+        recording = SessionRecording(
+            recordings_root(self.config), metadata={"dyadscope_session": session_id}, on_stopped=recording_failed
+        )
         session = Session(
             session_id,
             self.bus,
             pipeline,
+            recording=recording,
             queue_length=self.config.ingest_queue_length,
             participants=participants,
         )
@@ -86,12 +111,40 @@ class SessionManager:
             attach_lsl(session, self.config.assign, select)
         return session
 
+    async def start_recording(self, session_id: str, *, subject: str, session: str, task: str = "therapy") -> dict[str, Any]:
+        """Start recording a session (see :meth:`SessionRecording.start` for errors); logs ``recording_started``.
+
+        The recording gets the session's LSL streams from now on (with their
+        headers and current clock offsets) and every event it logs.
+        """
+        live = self._sessions[session_id]
+        try:
+            state = await asyncio.to_thread(live.recording.start, subject=subject, session=session, task=task)
+        except RecordingError:  # it could not even create the file: the log says why, as for a later failure
+            await live.status("recording_stopped", _session_clock(), **live.recording.describe())
+            raise
+        await live.status("recording_started", _session_clock(), **state)
+        return state
+
+    async def stop_recording(self, session_id: str) -> dict[str, Any]:
+        """Stop a session's recording and close its file; logs ``recording_stopped`` if one was running."""
+        return await self._stop_recording(self._sessions[session_id])
+
+    async def _stop_recording(self, session: Session) -> dict[str, Any]:
+        was_recording = session.recording.active
+        state = await asyncio.to_thread(session.recording.stop)
+        if was_recording:
+            await session.status("recording_stopped", _session_clock(), **state)
+        return state
+
     async def stop(self, session_id: str) -> None:
+        """Stop a session: its sensors, then its processing, then its recording (closed, footers written)."""
         session = self._sessions.pop(session_id, None)
         if session is not None:
             for hook in self.stop_hooks:
                 await hook(session_id)
             await session.stop()
+            await self._stop_recording(session)
             summary = self._summaries.pop(session_id)
             if session.participants:
                 await asyncio.to_thread(self._record, session, summary)
@@ -115,14 +168,27 @@ class SessionManager:
 def attach_lsl(
     session: Session, assign: tuple[str, ...] = (), select: Callable[[StreamInfo], bool] | None = None
 ) -> None:
-    """Feed a session from the LSL streams that can be assigned a role and modality."""
-    from dyadscope.sensors.lsl import LslIngest, local_clock
+    """Feed a session from the LSL streams that can be assigned a role and modality.
+
+    Every chunk and status also goes to the session's recording (which keeps
+    only what arrives while it records): the chunk before it is queued for
+    processing, in the ingest's thread.
+    """
+    from dyadscope.sensors.lsl import LslIngest
+
+    recording = session.recording.lsl
+
+    def on_chunk(chunk: Chunk) -> None:
+        recording.on_chunk(chunk)
+        session.submit(chunk)
 
     def on_status(kind: str, info: StreamInfo, data: dict) -> None:
+        recording.on_status(kind, info, data)
         if kind in ("stream_found", "stream_returned"):
             session.stream_seen(info)
-        session.report(kind, info, t=local_clock(), **data)
+        logged = {k: v for k, v in data.items() if k != "xml"}  # the sender's header is for the file only
+        session.report(kind, info, t=_session_clock(), **logged)
 
-    ingest = LslIngest(on_chunk=session.submit, on_status=on_status, overrides=assign, select=select)
+    ingest = LslIngest(on_chunk=on_chunk, on_status=on_status, overrides=assign, select=select)
     ingest.start()
     session.on_stop(lambda: asyncio.to_thread(ingest.stop))

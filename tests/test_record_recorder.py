@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import pyxdf
-from _recording_support import only_our_verbs  # noqa: F401  (a fixture)
+from _recording_support import mount_tmpfs, only_our_verbs, unmount  # noqa: F401  (only_our_verbs: a fixture)
 
 from dyadscope.service.cli import main
 from dyadscope.stream import xdf_repair
@@ -180,12 +180,6 @@ def test_find_unfinished_skips_a_file_being_recorded(tmp_path: Path) -> None:
     rec.close()
 
 
-def _mount_tmpfs(where: Path, options: str) -> bool:
-    where.mkdir()
-    result = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(where)], capture_output=True)
-    return result.returncode == 0
-
-
 def _fill_until_error(rec: Recorder) -> tuple[RecordingError, int]:
     written = 0
     with pytest.raises(RecordingError) as caught:
@@ -207,10 +201,10 @@ def _assert_prefix_readable(path: Path, at_most: int) -> None:
 @pytest.fixture
 def small_disk(tmp_path: Path):
     where = tmp_path / "small"
-    if not _mount_tmpfs(where, "size=128k"):
+    if not mount_tmpfs(where, "size=128k"):
         pytest.skip("cannot mount a small tmpfs here (needs root); the RLIMIT_FSIZE test covers full disks")
     yield where
-    subprocess.run(["umount", "-l", str(where)], check=True)
+    unmount(where)
 
 
 def test_disk_full_stops_cleanly_and_keeps_the_file_readable(small_disk: Path) -> None:
@@ -264,12 +258,12 @@ def test_unwritable_folder_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(UnwritableError, match="cannot write"):
         Recorder(tmp_path / "afile" / "rec.xdf")
     readonly = tmp_path / "ro"
-    if _mount_tmpfs(readonly, "ro,size=64k"):
+    if mount_tmpfs(readonly, "ro,size=64k"):
         try:
             with pytest.raises(UnwritableError, match="Read-only file system"):
                 Recorder(readonly / "rec.xdf")
         finally:
-            subprocess.run(["umount", "-l", str(readonly)], check=True)
+            unmount(readonly)
 
 
 def test_closed_recorder_refuses_writes(tmp_path: Path) -> None:

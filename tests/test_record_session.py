@@ -222,3 +222,18 @@ def test_a_service_killed_while_recording_leaves_a_file_the_next_start_repairs(t
     closed = _streams(path)
     assert closed[info.name]["footer"]["info"]["sample_count"] == [str(len(values))]
     assert closed["DyadScope events"]["footer"]["info"]["sample_count"][0] != "0"
+
+
+def test_an_unwritable_recordings_folder_is_a_clear_error_and_the_session_goes_on(tmp_path, make_service):
+    (tmp_path / "recordings").write_text("a file where the folder should be")
+    service = make_service(data_dir=tmp_path)
+    api, headers = f"{service.base}/api/sessions", service.headers
+    assert httpx.post(api, json={"id": "u", "lsl": False}, headers=headers).status_code == 201
+    refused = httpx.post(f"{api}/u/recording", json={"subject": "U1", "session": "1"}, headers=headers)
+    assert refused.status_code == 507 and "cannot write" in refused.json()["detail"]
+    state = httpx.get(f"{api}/u", headers=headers).json()["recording"]
+    assert not state["recording"] and state["path"] is None and "cannot write" in state["error"]
+    (event,) = [e for e in _logged(service, "u") if e["kind"] == "recording_stopped"]
+    assert event["data"]["error"] == state["error"]
+    assert httpx.post(f"{api}/u/markers", json={"text": "still here"}, headers=headers).status_code == 202
+    wait_for(lambda: any(e["kind"] == "marker" for e in _logged(service, "u")), WAIT, "the session stopped")

@@ -17,7 +17,8 @@
   event with ``seq > after`` (default 0: all that the log still holds), then
   live ones. A monitor that reconnects passes the last ``seq`` it saw and gets
   exactly what it missed, nothing twice.
-* ``/`` and ``/static`` — the monitor page.
+* ``/`` (the therapist's monitor), ``/rig`` (the research assistant's
+  controls) and ``/static``.
 
 Every call needs the service's access token (``Authorization: Bearer`` or a
 ``token`` query parameter) unless auth was disabled on a loopback host.
@@ -215,6 +216,10 @@ def create_app(config: Config, manager: SessionManager) -> FastAPI:
     @app.get("/", include_in_schema=False)
     async def monitor_page() -> FileResponse:
         return FileResponse(str(STATIC_DIR / "monitor.html"))
+
+    @app.get("/rig", include_in_schema=False)
+    async def rig_page() -> FileResponse:
+        return FileResponse(str(STATIC_DIR / "rig.html"))
 
     return app
 

@@ -42,10 +42,13 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def monitor_url(config: Config, port: int, session_id: str) -> str:
-    """The URL a person opens; the token rides in the fragment, never in server logs."""
+def page_url(config: Config, port: int, session_id: str, page: str = "") -> str:
+    """The URL of a page (``""``: the monitor, ``"rig"``) for a session.
+
+    The token rides in the fragment, so it never reaches a server log.
+    """
     host = f"[{config.host}]" if ":" in config.host else config.host
-    url = f"http://{host}:{port}/?session={session_id}"
+    url = f"http://{host}:{port}/{page}?session={session_id}"
     return url + (f"#token={config.token}" if config.auth_enabled else "")
 
 
@@ -102,8 +105,9 @@ class Service:
             await self._serving
         await self.bus.close()
 
-    def url(self, session_id: str) -> str:
-        return monitor_url(self.config, self.port, session_id)
+    def url(self, session_id: str, page: str = "") -> str:
+        """The URL of the monitor (or another page) for a session."""
+        return page_url(self.config, self.port, session_id, page)
 
 
 async def run_service(
@@ -130,6 +134,7 @@ async def run_service(
         for session_id in sessions:
             url = service.url(session_id)
             print(f"Monitor for session {session_id!r}: {url}", flush=True)
+            print(f"Rig page for session {session_id!r}: {service.url(session_id, 'rig')}", flush=True)
             if open_browser:
                 webbrowser.open(url)
         await service.wait(duration)

@@ -257,10 +257,15 @@ class _StreamWorker:
         nan_flag, rate_flag = _Flag(ingest.lost_after), _Flag(0.0)
         offset = self._measure_offset(None, timeout=2.0)
         next_offset = local_clock() + ingest.offset_interval
-        last_data = local_clock()
+        last_data = pulled = local_clock()
         while not ingest._stopping.is_set():
+            # Fewer, larger chunks: the cost of a chunk is mostly fixed, so
+            # pulling at most every pull_interval cuts it several-fold for
+            # senders that push small chunks often, for that much latency.
+            if ingest._stopping.wait(max(0.0, ingest.pull_interval - (local_clock() - pulled))):
+                break
             values, stamps = pull()
-            now = local_clock()
+            now = pulled = local_clock()
             if now >= next_offset:
                 offset = self._measure_offset(offset, timeout=0.5)
                 next_offset = now + ingest.offset_interval
@@ -317,7 +322,8 @@ class LslIngest:
     ``overrides`` are assignment strings (``"STREAM=role:modality"``, see
     :mod:`dyadscope.sensors.assign`); ``modalities`` the ones to ingest (None:
     every modality, including streams with no type); ``select`` an optional
-    further filter on the assigned :class:`StreamInfo`. With ``raw`` every
+    further filter on the assigned :class:`StreamInfo`. Each stream is pulled
+    at most every ``pull_interval`` seconds. With ``raw`` every
     selected stream is pulled as it is, for recording: no role needed (it is
     still filled in when known), no channel or rate checks, string and
     irregular streams too, values in the stream's own dtype. See the module
@@ -338,6 +344,7 @@ class LslIngest:
         rate_window: float = 10.0,
         rate_tolerance: float = 0.10,
         offset_interval: float = 5.0,
+        pull_interval: float = 0.1,
         raw: bool = False,
     ):
         self._on_chunk = on_chunk
@@ -352,6 +359,7 @@ class LslIngest:
         self.rate_window = rate_window
         self.rate_tolerance = rate_tolerance
         self.offset_interval = offset_interval
+        self.pull_interval = pull_interval
         self._stopping = threading.Event()
         self._lock = threading.Lock()
         self._workers: dict[str, _StreamWorker] = {}

@@ -2,12 +2,12 @@
 
 Sensors call :meth:`Session.submit` from their own threads; media pipelines,
 which run on the event loop, hand over their features with
-:meth:`Session.publish`. Both wait in one bounded queue, so the pipeline sees
-everything in one order; when it is full the sender waits (back-pressure: LSL
-buffers upstream, so physiology is never dropped). One task per session takes
-items in batches and runs the pipeline in a worker thread, so the event loop
-only moves data. Every feature becomes a numbered event in the session's log,
-and, while the session records (:attr:`Session.recording`), goes into the
+:meth:`Session.publish`. Both wait in one bounded, thread-safe queue, so the
+pipeline sees everything in one order; when it is full the sender waits
+(back-pressure: LSL buffers upstream, so physiology is never dropped). One
+worker thread per session takes items in batches and runs the pipeline; the
+event loop is woken once per batch, only to number and publish its events.
+While the session records (:attr:`Session.recording`), the events go into the
 recording too, from a worker thread.
 """
 
@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import queue
+import threading
 import time
 from collections.abc import Awaitable, Callable
-from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
 from dyadscope.stream.bus import Bus
@@ -31,8 +32,10 @@ log = logging.getLogger(__name__)
 
 #: How long a sensor thread waits on a full queue before saying so.
 _BACKLOG_WARNING_S = 1.0
-#: Chunks processed per worker-thread call at most.
+#: Items processed per batch at most.
 _BATCH = 64
+#: Tells the worker thread that nothing more will come.
+_END = None
 
 
 class SessionClosed(RuntimeError):
@@ -64,9 +67,9 @@ class Session:
         self.log = EventLog(session_id, bus, clock)
         self.recording = recording
         self._pipeline = pipeline
-        self._queue: asyncio.Queue[Chunk | list[Feature]] = asyncio.Queue(maxsize=queue_length)
+        self._inbox: queue.Queue[Chunk | list[Feature] | None] = queue.Queue(maxsize=queue_length)
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._worker: threading.Thread | None = None
         self._closed = False
         self.streams: dict[str, StreamInfo] = {}
         #: Sensors to stop before the session (LSL ingest, WebRTC peers).
@@ -78,7 +81,8 @@ class Session:
         """Begin processing; must be called from the event loop."""
         self._loop = asyncio.get_running_loop()
         await self.log.resume()
-        self._task = asyncio.create_task(self._run(), name=f"session-{self.id}")
+        self._worker = threading.Thread(target=self._work, name=f"session-{self.id}", daemon=True)
+        self._worker.start()
 
     def on_stop(self, stopper: Callable[[], Awaitable[Any]]) -> None:
         """Await ``stopper()`` when the session stops, before its queue is drained."""
@@ -91,17 +95,13 @@ class Session:
         for stopper in reversed(self._stoppers):
             await stopper()
         self._closed = True
-        if self._task is not None:
-            await self._queue.join()
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+        if self._worker is not None:
+            await asyncio.to_thread(self._inbox.put, _END)
+            await asyncio.to_thread(self._worker.join)
 
     @property
     def running(self) -> bool:
-        return self._task is not None and not self._closed
+        return self._worker is not None and not self._closed
 
     # -- entry points for sensor threads -----------------------------------
 
@@ -112,18 +112,20 @@ class Session:
         """
         if self._closed or self._loop is None:
             raise SessionClosed(f"session {self.id!r} is not running")
-        future = asyncio.run_coroutine_threadsafe(self._queue.put(chunk), self._loop)
         try:
-            future.result(timeout=_BACKLOG_WARNING_S)
-        except FutureTimeout:
+            self._inbox.put(chunk, timeout=_BACKLOG_WARNING_S)
+        except queue.Full:
             log.warning("session %s: processing is behind; sensor %s waits", self.id, chunk.info.name)
-            future.result()
+            self._inbox.put(chunk)
 
     async def publish(self, features: list[Feature]) -> None:
         """Queue features computed outside the pipeline (face, voice) for its feature processors."""
         if self._closed or self._loop is None:
             raise SessionClosed(f"session {self.id!r} is not running")
-        await self._queue.put(features)
+        try:
+            self._inbox.put_nowait(features)
+        except queue.Full:  # wait without blocking the event loop
+            await asyncio.to_thread(self._inbox.put, features)
 
     def report(self, kind: str, info: StreamInfo | None, t: float, **data: Any) -> None:
         """Log a status event from a sensor thread (stream lost, bad rate ...)."""
@@ -144,17 +146,29 @@ class Session:
 
     # -- processing --------------------------------------------------------
 
-    async def _run(self) -> None:
-        while True:
-            batch: list[Chunk | list[Feature]] = [await self._queue.get()]
-            while len(batch) < _BATCH and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
-            try:
-                features = await asyncio.to_thread(self._process, batch)
-                await self._emit(features)
-            finally:
-                for _ in batch:
-                    self._queue.task_done()
+    def _work(self) -> None:
+        """The worker thread: process batches, hand their features to the loop, in order."""
+        assert self._loop is not None
+        ended = False
+        while not ended:
+            batch: list[Chunk | list[Feature]] = []
+            item = self._inbox.get()
+            while True:
+                if item is _END:
+                    ended = True
+                    break
+                batch.append(item)
+                if len(batch) == _BATCH:
+                    break
+                try:
+                    item = self._inbox.get_nowait()
+                except queue.Empty:
+                    break
+            features = self._process(batch)
+            if features:
+                # Waiting here keeps batches in order and passes back-pressure
+                # from a slow bus (Redis) on to the sensors.
+                asyncio.run_coroutine_threadsafe(self._emit(features), self._loop).result()
 
     async def _emit(self, features: list[Feature]) -> None:
         """Log features as events, then hand them to the recording (file I/O: in a worker thread)."""

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import threading
 import time
+import uuid
 from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -126,3 +127,29 @@ def redis_url(tmp_path_factory) -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+@pytest.fixture
+def simulated_session(make_service) -> Iterator[Callable[..., tuple[RunningService, str]]]:
+    """A factory: a real service with session ``session_id`` fed by a simulated dyad over real LSL.
+
+    Only that dyad's streams (tagged uniquely) join the session.
+    """
+    from dyadscope.sensors.lsl import local_clock
+    from dyadscope.sensors.lsl_outlets import LslPublisher
+    from dyadscope.sensors.simulate import SimulatedDyad
+
+    publishers: list[LslPublisher] = []
+
+    def start(session_id: str, seed: int = 5, **config: Any) -> tuple[RunningService, str]:
+        service = make_service(**config)
+        publisher = LslPublisher(SimulatedDyad(seed, start_time=local_clock(), tag=uuid.uuid4().hex[:8]))
+        ours = {info.source_id for info in publisher.streams}
+        publisher.start()
+        publishers.append(publisher)
+        service.call(service.service.manager.create(session_id, select=lambda info: info.source_id in ours))
+        return service, session_id
+
+    yield start
+    for publisher in publishers:
+        publisher.stop()

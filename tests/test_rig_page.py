@@ -3,14 +3,9 @@
 from __future__ import annotations
 
 import json
-import uuid
 
 from _chromium_support import Chromium
 from websockets.sync.client import connect
-
-from dyadscope.sensors.lsl import local_clock
-from dyadscope.sensors.lsl_outlets import LslPublisher
-from dyadscope.sensors.simulate import SimulatedDyad
 
 
 def _submit(browser: Chromium, form: str, **values: str) -> None:
@@ -18,16 +13,10 @@ def _submit(browser: Chromium, form: str, **values: str) -> None:
     browser.evaluate(f"(() => {{ const f = document.getElementById('{form}'); {fill} f.requestSubmit(); }})()")
 
 
-def test_rig_page_shows_streams_and_drives_the_session(make_service, tmp_path):
-    service = make_service(data_dir=tmp_path / "data")
-    tag = uuid.uuid4().hex[:8]
-    publisher = LslPublisher(SimulatedDyad(9, start_time=local_clock(), tag=tag))
-    ours = {info.source_id for info in publisher.streams}
-    publisher.start()
-    browser = None
+def test_rig_page_shows_streams_and_drives_the_session(simulated_session, tmp_path):
+    service, _ = simulated_session("rig1", seed=9, data_dir=tmp_path / "data")
+    browser = Chromium(service.service.url("rig1", "rig"), tmp_path / "profile")
     try:
-        service.call(service.service.manager.create("rig1", select=lambda info: info.source_id in ours))
-        browser = Chromium(service.service.url("rig1", "rig"), tmp_path / "profile")
         rows = "document.querySelectorAll('#streams tr').length"
         assert browser.wait_for(f"{rows} === 6 && {rows}", timeout=40) == 6
         states = browser.evaluate("[...document.querySelectorAll('#streams tr')].map(r => r.cells[4].textContent)")
@@ -48,6 +37,4 @@ def test_rig_page_shows_streams_and_drives_the_session(make_service, tmp_path):
         assert service.service.manager.get("rig2").participants == {"patient": "P08"}
         assert "error" not in browser.evaluate("document.getElementById('log').innerText")
     finally:
-        if browser is not None:
-            browser.close()
-        publisher.stop()
+        browser.close()

@@ -17,6 +17,14 @@ const state = { lastSeq: 0, retryMs: 1000, traces: { patient: [], therapist: [] 
 const connection = document.getElementById("connection");
 document.getElementById("session-name").textContent = `session ${sessionId}`;
 
+// One panel per person, from the page's template.
+for (const panel of document.querySelectorAll(".person")) {
+  const role = panel.dataset.role;
+  panel.append(document.getElementById("person").content.cloneNode(true));
+  panel.querySelector("h2").textContent = role[0].toUpperCase() + role.slice(1);
+  panel.querySelector("canvas").setAttribute("aria-label", `${role} heart rate, last five minutes`);
+}
+
 function setConnection(cls, text) {
   connection.className = `state ${cls}`;
   connection.textContent = text;

@@ -20,18 +20,25 @@
 * ``/`` (the therapist's monitor), ``/rig`` (the research assistant's
   controls) and ``/static``.
 
-Every call needs the service's access token (``Authorization: Bearer`` or a
-``token`` query parameter) unless auth was disabled on a loopback host.
+Every API call needs the service's access token in an ``Authorization:
+Bearer`` header, unless auth was disabled on a loopback host; never in a URL,
+where proxies and browser history keep it. A websocket takes the header too,
+or, from a browser (which cannot set one), a first message ``{"type": "auth",
+"token": ...}`` within :data:`AUTH_TIMEOUT_S`. A browser connecting from a
+page of another origin is refused (close code 4403), so no web page the
+therapist happens to open can read a session.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hmac
+import json
 import logging
 from contextlib import asynccontextmanager
 from importlib.resources import files
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import Depends, FastAPI, HTTPException, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import FileResponse
@@ -57,6 +64,9 @@ CLOSE_BAD_REQUEST = 4400
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_UNKNOWN_SESSION = 4404
 CLOSE_MESSAGE_TOO_BIG = 1009
+CLOSE_FORBIDDEN_ORIGIN = 4403
+#: How long a websocket client may take to send its auth message.
+AUTH_TIMEOUT_S = 5.0
 #: A client that has not taken a message for this long is dropped; it will
 #: reconnect and resume from its last ``seq``.
 SEND_TIMEOUT_S = 10.0
@@ -104,10 +114,27 @@ def _token_ok(config: Config, presented: str | None) -> bool:
     return presented is not None and hmac.compare_digest(presented.encode(), config.token.encode())
 
 
-def _presented_token(authorization: str | None, query_token: str | None) -> str | None:
+def _bearer(authorization: str | None) -> str | None:
     if authorization and authorization.lower().startswith("bearer "):
         return authorization[7:].strip()
-    return query_token
+    return None
+
+
+def _same_origin(websocket: WebSocket) -> bool:
+    """Whether the handshake came from one of our own pages (or from no page at all)."""
+    origin = websocket.headers.get("origin")
+    return origin is None or urlsplit(origin).netloc == websocket.headers.get("host")
+
+
+async def _auth_message(websocket: WebSocket) -> str | None:
+    """The token of a first ``{"type": "auth", "token": ...}`` message, if one comes in time."""
+    try:
+        message = json.loads(await asyncio.wait_for(websocket.receive_text(), AUTH_TIMEOUT_S))
+    except (TimeoutError, ValueError, KeyError, WebSocketDisconnect, RuntimeError):
+        return None
+    if isinstance(message, dict) and message.get("type") == "auth" and isinstance(message.get("token"), str):
+        return message["token"]
+    return None
 
 
 def create_app(config: Config, manager: SessionManager) -> FastAPI:
@@ -129,8 +156,7 @@ def create_app(config: Config, manager: SessionManager) -> FastAPI:
     app.state.webrtc = webrtc
 
     def require_token(request: Request) -> None:
-        presented = _presented_token(request.headers.get("authorization"), request.query_params.get("token"))
-        if not _token_ok(config, presented):
+        if not _token_ok(config, _bearer(request.headers.get("authorization"))):
             raise HTTPException(status_code=401, detail="missing or wrong access token")
 
     def session_or_404(session_id: str):
@@ -197,7 +223,12 @@ def create_app(config: Config, manager: SessionManager) -> FastAPI:
     @app.websocket("/ws/sessions/{session_id}")
     async def session_events(websocket: WebSocket, session_id: str) -> None:
         await websocket.accept()
-        presented = _presented_token(websocket.headers.get("authorization"), websocket.query_params.get("token"))
+        if not _same_origin(websocket):
+            await websocket.close(CLOSE_FORBIDDEN_ORIGIN, "connections from other sites are refused")
+            return
+        presented = _bearer(websocket.headers.get("authorization"))
+        if presented is None and config.auth_enabled:
+            presented = await _auth_message(websocket)
         if not _token_ok(config, presented):
             await websocket.close(CLOSE_UNAUTHORIZED, "missing or wrong access token")
             return

@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-from .errors import CliError
+from dyadscope.sensors.assign import parse_overrides
+
 from .config import Config
+from .errors import CliError
 from .runner import run_service
 
 
@@ -30,14 +32,16 @@ def add_service_options(parser: argparse.ArgumentParser, *, default_port: int = 
 def config_from_args(args: argparse.Namespace) -> Config:
     """The configuration the options and DYADSCOPE_* variables give."""
     try:
-        return Config.from_env(
+        config = Config.from_env(
             host=args.host,
             port=args.port,
             bus=args.bus,
             assign=tuple(args.assign) if args.assign else None,
         ).with_token()
+        parse_overrides(config.assign)  # a bad --assign is the user's to fix now, not a failed session later
     except ValueError as exc:
         raise CliError(f"bad configuration: {exc}") from None
+    return config
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

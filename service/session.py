@@ -64,6 +64,9 @@ class Session:
         #: Pseudonymous participant id per role (may be empty).
         self.participants: dict[Role, str] = dict(participants or {})
         self.created = clock()
+        #: This session's key in the within-person history: the id alone
+        #: would let a reused id overwrite an earlier session's summary.
+        self.history_key = f"{session_id[:47]}-{time.strftime('%Y%m%dT%H%M%S', time.gmtime(self.created))}"
         self.log = EventLog(session_id, bus, clock)
         self.recording = recording
         self._pipeline = pipeline
@@ -110,13 +113,17 @@ class Session:
 
         Safe to call from any thread but the event loop's own.
         """
-        if self._closed or self._loop is None:
-            raise SessionClosed(f"session {self.id!r} is not running")
-        try:
-            self._inbox.put(chunk, timeout=_BACKLOG_WARNING_S)
-        except queue.Full:
-            log.warning("session %s: processing is behind; sensor %s waits", self.id, chunk.info.name)
-            self._inbox.put(chunk)
+        warned = False
+        while True:
+            if self._closed or self._loop is None:
+                raise SessionClosed(f"session {self.id!r} is not running")
+            try:
+                self._inbox.put(chunk, timeout=_BACKLOG_WARNING_S)
+                return
+            except queue.Full:
+                if not warned:
+                    log.warning("session %s: processing is behind; sensor %s waits", self.id, chunk.info.name)
+                    warned = True
 
     async def publish(self, features: list[Feature]) -> None:
         """Queue features computed outside the pipeline (face, voice) for its feature processors."""
@@ -134,15 +141,17 @@ class Session:
         if info is not None:
             data = {"stream": info.name, "modality": info.modality, **data}
         feature = Feature(kind=kind, role=info.role if info else None, t=t, data=data)
-        asyncio.run_coroutine_threadsafe(self._emit([feature]), self._loop)
+        future = asyncio.run_coroutine_threadsafe(self._emit([feature]), self._loop)
+        future.add_done_callback(self._log_failure)
 
     async def status(self, kind: str, t: float, **data: Any) -> None:
         """Log a session-wide status event from the event loop (recording started ...)."""
         await self._emit([Feature(kind=kind, role=None, t=t, data=data)])
 
     def stream_seen(self, info: StreamInfo) -> None:
-        """Remember a stream the session uses (for listings)."""
-        self.streams[info.key] = info
+        """Remember a stream the session uses (for listings); safe from any thread."""
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self.streams.__setitem__, info.key, info)
 
     # -- processing --------------------------------------------------------
 
@@ -167,8 +176,18 @@ class Session:
             features = self._process(batch)
             if features:
                 # Waiting here keeps batches in order and passes back-pressure
-                # from a slow bus (Redis) on to the sensors.
-                asyncio.run_coroutine_threadsafe(self._emit(features), self._loop).result()
+                # from a slow bus (Redis) on to the sensors. A failure to log
+                # them (the bus is down) loses this batch's events, not the
+                # session: the next batch tries again.
+                future = asyncio.run_coroutine_threadsafe(self._emit(features), self._loop)
+                try:
+                    future.result()
+                except Exception:
+                    self._log_failure(future)
+
+    def _log_failure(self, future) -> None:
+        if not future.cancelled() and future.exception() is not None:
+            log.error("session %s: events could not be logged", self.id, exc_info=future.exception())
 
     async def _emit(self, features: list[Feature]) -> None:
         """Log features as events, then hand them to the recording (file I/O: in a worker thread)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -18,6 +19,8 @@ from dyadscope.stream.types import ROLES, Chunk, Role, StreamInfo
 from .config import Config
 from .recording import SessionRecording
 from .session import Session
+
+log = logging.getLogger(__name__)
 
 SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
@@ -52,6 +55,7 @@ class SessionManager:
         self.bus = bus
         self._sessions: dict[str, Session] = {}
         self._summaries: dict[str, SessionSummary] = {}
+        self._creating: set[str] = set()
         #: Called with a session's id when it stops, before it drains.
         self.stop_hooks: list[Callable[[str], Awaitable[None]]] = []
 
@@ -76,9 +80,21 @@ class SessionManager:
         """
         if not SESSION_ID.match(session_id):
             raise SessionError("session id must be 1-64 letters, digits, '_' or '-'")
-        if session_id in self._sessions:
+        if session_id in self._sessions or session_id in self._creating:
             raise SessionError(f"session {session_id!r} already exists")
-        participants = dict(participants or {})
+        self._creating.add(session_id)  # before the first await: two requests cannot both pass
+        try:
+            return await self._create(session_id, lsl, select, dict(participants or {}))
+        finally:
+            self._creating.discard(session_id)
+
+    async def _create(
+        self,
+        session_id: str,
+        lsl: bool,
+        select: Callable[[StreamInfo], bool] | None,
+        participants: dict[Role, str],
+    ) -> Session:
         for role, participant in participants.items():
             if role not in ROLES:
                 raise SessionError(f"unknown role {role!r}; use {' or '.join(ROLES)}")
@@ -87,7 +103,7 @@ class SessionManager:
             except ValueError as exc:
                 raise SessionError(str(exc)) from None
         summary = SessionSummary()
-        norms = await asyncio.to_thread(self._norms, session_id, participants)
+        norms = await asyncio.to_thread(self._norms, participants)
         pipeline = default_pipeline(baseline=Baseline(self.config.baseline_s), summary=summary, norms=norms)
 
         def recording_failed(state: dict[str, Any]) -> None:  # disk full ...: say so in the session's log
@@ -105,10 +121,14 @@ class SessionManager:
             participants=participants,
         )
         await session.start()
+        if lsl:
+            try:
+                attach_lsl(session, self.config.assign, select)
+            except ValueError as exc:  # an assignment the ingest cannot parse
+                await session.stop()
+                raise SessionError(str(exc)) from None
         self._sessions[session_id] = session
         self._summaries[session_id] = summary
-        if lsl:
-            attach_lsl(session, self.config.assign, select)
         return session
 
     async def start_recording(self, session_id: str, *, subject: str, session: str, task: str = "therapy") -> dict[str, Any]:
@@ -138,31 +158,44 @@ class SessionManager:
         return state
 
     async def stop(self, session_id: str) -> None:
-        """Stop a session: its sensors, then its processing, then its recording (closed, footers written)."""
+        """Stop a session: its sensors, its processing, its recording (footers written), its log.
+
+        Each step runs even if an earlier one failed (logged), so a full disk
+        under the history never leaves a recording unclosed.
+        """
         session = self._sessions.pop(session_id, None)
-        if session is not None:
-            for hook in self.stop_hooks:
-                await hook(session_id)
-            await session.stop()
-            await self._stop_recording(session)
-            summary = self._summaries.pop(session_id)
-            if session.participants:
-                await asyncio.to_thread(self._record, session, summary)
+        if session is None:
+            return
+        summary = self._summaries.pop(session_id)
+        steps: list[tuple[str, Callable[[], Awaitable[Any]]]] = [
+            *((f"stop hook {hook.__qualname__}", lambda h=hook: h(session_id)) for hook in self.stop_hooks),
+            ("processing", session.stop),
+            ("recording", lambda: self._stop_recording(session)),
+            ("history", lambda: asyncio.to_thread(self._record, session, summary)),
+            ("event log", lambda: self.bus.delete(session.log.topic)),
+        ]
+        for what, step in steps:
+            try:
+                await step()
+            except Exception:
+                log.exception("session %s: stopping its %s failed", session_id, what)
 
     async def stop_all(self) -> None:
         for session_id in list(self._sessions):
             await self.stop(session_id)
 
-    def _norms(self, session_id: str, participants: dict[Role, str]) -> dict:
+    def _norms(self, participants: dict[Role, str]) -> dict:
         if not participants:
             return {}
         with History(self.config.data_dir) as history:
-            return {role: history.norms(pid, exclude_session=session_id) for role, pid in participants.items()}
+            return {role: history.norms(pid) for role, pid in participants.items()}
 
     def _record(self, session: Session, summary: SessionSummary) -> None:
+        if not session.participants:
+            return
         with History(self.config.data_dir) as history:
             for role, participant in session.participants.items():
-                history.record(participant, session.id, summary.summary(role))
+                history.record(participant, session.history_key, summary.summary(role))
 
 
 def attach_lsl(

@@ -42,6 +42,10 @@ class Bus(Protocol):
         """(first retained id, last id); (0, 0) for an empty topic."""
         ...
 
+    async def delete(self, topic: str) -> None:
+        """Drop a topic and its ids (a stopped session's log); waiting readers wake."""
+        ...
+
     async def close(self) -> None:
         """Release connections and wake every waiting reader."""
         ...
@@ -129,6 +133,11 @@ class MemoryBus:
         if not t.messages:
             return (0, t.last_id)
         return (t.messages[0][0], t.last_id)
+
+    async def delete(self, topic: str) -> None:
+        t = self._topics.pop(topic, None)
+        if t is not None:
+            t.changed.set()
 
     async def close(self) -> None:
         self._closed = True

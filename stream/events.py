@@ -8,8 +8,9 @@ everything after the last ``seq`` it saw.
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 from .bus import Bus
 from .types import Event, Feature, Role
@@ -43,13 +44,19 @@ class EventStamper:
 
 
 class EventLog:
-    """Numbers a session's features and publishes them as events."""
+    """Numbers a session's features and publishes them as events.
+
+    Features come from several places at once (the pipeline's worker, sensor
+    threads, the API), so numbering and publishing happen under one lock:
+    events reach the bus in the order of their numbers.
+    """
 
     def __init__(self, session_id: str, bus: Bus, clock: Callable[[], float] = time.time):
         self.session_id = session_id
         self.topic = events_topic(session_id)
         self._bus = bus
         self._stamper = EventStamper(session_id, clock)
+        self._lock = asyncio.Lock()
 
     @property
     def last_seq(self) -> int:
@@ -61,14 +68,10 @@ class EventLog:
 
     async def emit(self, feature: Feature) -> Event:
         """Log one feature; returns the event it became."""
-        event = self._stamper.stamp(feature)
-        await self._bus.publish(self.topic, event.to_dict(), id=event.seq)
+        async with self._lock:
+            event = self._stamper.stamp(feature)
+            await self._bus.publish(self.topic, event.to_dict(), id=event.seq)
         return event
-
-    async def emit_all(self, features: Iterable[Feature]) -> None:
-        """Log features in order."""
-        for feature in features:
-            await self.emit(feature)
 
     async def status(self, kind: str, t: float, role: Role | None = None, **data) -> Event:
         """Log a status change (stream lost, bad rate, recording started ...)."""

@@ -79,5 +79,9 @@ class RedisBus:
         first = await self._redis.xrange(key, count=1)
         return (_seq(first[0][0]) if first else 0, last)
 
+    async def delete(self, topic: str) -> None:
+        key = self._key(topic)
+        await self._redis.delete(key, key + ":last")
+
     async def close(self) -> None:
         await self._redis.aclose()

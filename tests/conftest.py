@@ -62,8 +62,14 @@ class RunningService:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
     def ws_url(self, session_id: str, **query: Any) -> str:
-        params = "&".join(f"{k}={v}" for k, v in {"token": self.token, **query}.items())
-        return f"ws://127.0.0.1:{self.port}/ws/sessions/{session_id}?{params}"
+        params = "&".join(f"{k}={v}" for k, v in query.items())
+        return f"ws://127.0.0.1:{self.port}/ws/sessions/{session_id}" + (f"?{params}" if params else "")
+
+    def ws(self, session_id: str, **query: Any):
+        """A websocket client of a session's events, authorised by header."""
+        from websockets.sync.client import connect
+
+        return connect(self.ws_url(session_id, **query), additional_headers=self.headers)
 
     @property
     def headers(self) -> dict[str, str]:

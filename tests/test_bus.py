@@ -88,3 +88,25 @@ def test_event_log_round_trips_and_resumes_numbering(bus_url):
         assert stored[0]["data"] == {"bpm": 61.5, "n": 3}
 
     run(bus_url, scenario, maxlen=100)
+
+
+def test_delete_drops_a_topic_and_its_ids(bus_url):
+    async def scenario(bus, topic):
+        await bus.publish(topic, {"i": 1})
+        await bus.delete(topic)
+        assert await bus.bounds(topic) == (0, 0)
+        assert await bus.publish(topic, {"i": 1}) == 1  # numbering starts again
+
+    run(bus_url, scenario)
+
+
+def test_concurrent_emits_reach_the_bus_in_number_order(bus_url):
+    """The worker, sensor threads and the API emit at once; no event may be lost."""
+
+    async def scenario(bus, topic):
+        log = EventLog(topic, bus)
+        await asyncio.gather(*(log.emit(Feature("marker", None, float(i), {"i": i})) for i in range(200)))
+        stored = [mid for mid, _ in await bus.read(log.topic, 0, limit=1000)]
+        assert stored == list(range(1, 201))
+
+    run(bus_url, scenario, maxlen=1000)

@@ -46,7 +46,8 @@ def test_demo_shows_both_heart_rates_live_then_stops_by_itself(tmp_path):
         assert page.status_code == 200 and "DyadScope" in page.text
         heart_rates: dict[str, list[float]] = {"patient": [], "therapist": []}
         seqs = []
-        with connect(f"ws://127.0.0.1:{port}/ws/sessions/demo?token={token}") as ws:
+        auth = {"Authorization": f"Bearer {token}"}
+        with connect(f"ws://127.0.0.1:{port}/ws/sessions/demo", additional_headers=auth) as ws:
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline and min(len(v) for v in heart_rates.values()) < 5:
                 event = json.loads(ws.recv(timeout=10))

@@ -29,7 +29,7 @@ SPEED = 10.0  # times real time
 def _events(service, session_id: str, until_kind_count: dict[str, int], timeout: float = 60) -> list[dict]:
     got: list[dict] = []
     deadline = time.monotonic() + timeout
-    with connect(service.ws_url(session_id)) as ws:
+    with service.ws(session_id) as ws:
         while time.monotonic() < deadline:
             try:
                 got.append(json.loads(ws.recv(timeout=2)))

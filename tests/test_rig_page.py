@@ -27,7 +27,7 @@ def test_rig_page_shows_streams_and_drives_the_session(simulated_session, tmp_pa
         assert "recording sub-P07" in browser.wait_for(
             "document.getElementById('recording-state').textContent", timeout=20
         )
-        with connect(service.ws_url("rig1")) as ws:
+        with service.ws("rig1") as ws:
             kinds = set()
             while not {"marker", "baseline_start", "recording_started"} <= kinds:
                 kinds.add(json.loads(ws.recv(timeout=10))["kind"])

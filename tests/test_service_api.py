@@ -9,6 +9,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
+from dyadscope.service.app import AUTH_TIMEOUT_S
 from dyadscope.stream.types import Feature
 
 
@@ -31,9 +32,9 @@ def _receive(ws, n: int) -> list[dict]:
     return [json.loads(ws.recv(timeout=5)) for _ in range(n)]
 
 
-def _close_code(ws) -> int:
+def _close_code(ws, timeout: float = 5) -> int:
     with pytest.raises(ConnectionClosed) as info:
-        ws.recv(timeout=5)
+        ws.recv(timeout=timeout)
     return info.value.rcvd.code
 
 
@@ -62,7 +63,7 @@ def test_sessions_crud_and_errors(running_service):
 def test_websocket_streams_events_in_order(running_service):
     _open_session(running_service)
     _emit(running_service, "s1", 5)
-    with connect(running_service.ws_url("s1")) as ws:
+    with running_service.ws("s1") as ws:
         events = _receive(ws, 5)
         assert [e["seq"] for e in events] == [1, 2, 3, 4, 5]
         assert set(events[0]) == {"session", "seq", "t", "t_emit", "kind", "role", "data"}
@@ -74,10 +75,10 @@ def test_websocket_streams_events_in_order(running_service):
 def test_resume_after_disconnect_gives_exactly_the_missing_events(running_service):
     _open_session(running_service)
     _emit(running_service, "s1", 10)
-    with connect(running_service.ws_url("s1")) as ws:
+    with running_service.ws("s1") as ws:
         last = _receive(ws, 10)[-1]["seq"]
     _emit(running_service, "s1", 7, start_t=10)  # while disconnected
-    with connect(running_service.ws_url("s1", after=last)) as ws:
+    with running_service.ws("s1", after=last) as ws:
         resumed = _receive(ws, 7)
         assert [e["seq"] for e in resumed] == list(range(11, 18))
         assert [e["t"] for e in resumed] == [float(t) for t in range(10, 17)]
@@ -87,22 +88,47 @@ def test_resume_after_disconnect_gives_exactly_the_missing_events(running_servic
 
 def test_websocket_rejections_have_clear_close_codes(running_service):
     _open_session(running_service)
-    with connect(running_service.ws_url("missing")) as ws:
+    with running_service.ws("missing") as ws:
         assert _close_code(ws) == 4404
     for after in ("-1", "abc", "1.5", "9" * 30):
-        with connect(running_service.ws_url("s1", after=after)) as ws:
+        with running_service.ws("s1", after=after) as ws:
             assert _close_code(ws) == 4400
-    with connect(running_service.ws_url("s1", after=50)) as ws:  # beyond the log
+    with running_service.ws("s1", after=50) as ws:  # beyond the log
         assert _close_code(ws) == 4400
-    with connect(f"ws://127.0.0.1:{running_service.port}/ws/sessions/s1?token=wrong") as ws:
+    wrong = {"Authorization": "Bearer wrong"}
+    with connect(running_service.ws_url("s1"), additional_headers=wrong) as ws:
         assert _close_code(ws) == 4401
+
+
+def test_browsers_authenticate_with_a_first_message_and_only_from_our_pages(running_service):
+    _open_session(running_service)
+    _emit(running_service, "s1", 2)
+    with connect(running_service.ws_url("s1")) as ws:  # as a browser: no header
+        ws.send(json.dumps({"type": "auth", "token": running_service.token}))
+        assert [e["seq"] for e in _receive(ws, 2)] == [1, 2]
+    with connect(running_service.ws_url("s1")) as ws:
+        ws.send(json.dumps({"type": "auth", "token": "wrong"}))
+        assert _close_code(ws) == 4401
+    with connect(running_service.ws_url("s1")) as ws:  # says nothing: refused after the auth timeout
+        assert _close_code(ws, timeout=AUTH_TIMEOUT_S + 5) == 4401
+    own = {"Origin": running_service.base}
+    with connect(running_service.ws_url("s1"), additional_headers={**running_service.headers, **own}) as ws:
+        assert _receive(ws, 1)[0]["seq"] == 1
+    other = {"Origin": "http://evil.example"}
+    with connect(running_service.ws_url("s1"), additional_headers={**running_service.headers, **other}) as ws:
+        assert _close_code(ws) == 4403
+
+
+def test_the_token_is_not_taken_from_urls(running_service):
+    r = httpx.get(f"{running_service.base}/api/sessions", params={"token": running_service.token})
+    assert r.status_code == 401
 
 
 def test_oversized_client_message_closes_only_that_connection(running_service):
     _open_session(running_service)
-    with connect(running_service.ws_url("s1")) as noisy, connect(running_service.ws_url("s1")) as calm:
+    with running_service.ws("s1") as noisy, running_service.ws("s1") as calm:
         noisy.send("x" * 100_000)
-        assert _close_code(noisy) in (1009, 1006)
+        assert _close_code(noisy) == 1009
         _emit(running_service, "s1", 1)
         assert _receive(calm, 1)[0]["seq"] == 1
     assert httpx.get(f"{running_service.base}/api/health").status_code == 200
@@ -112,7 +138,7 @@ def test_resume_works_the_same_on_a_redis_bus(make_service, redis_url):
     service = make_service(bus=redis_url)
     _open_session(service, "on-redis")
     _emit(service, "on-redis", 4)
-    with connect(service.ws_url("on-redis", after=2)) as ws:
+    with service.ws("on-redis", after=2) as ws:
         assert [e["seq"] for e in _receive(ws, 2)] == [3, 4]
         _emit(service, "on-redis", 1, start_t=10)
         assert _receive(ws, 1)[0]["t"] == 10.0
@@ -132,7 +158,7 @@ def test_baseline_marker_and_stop(running_service):
     marked = httpx.post(f"{base}/api/sessions/s2/markers", json={"text": "door opened"}, headers=headers)
     assert marked.status_code == 202
     assert httpx.post(f"{base}/api/sessions/s2/markers", json={"text": "x" * 500}, headers=headers).status_code == 422
-    with connect(running_service.ws_url("s2")) as ws:
+    with running_service.ws("s2") as ws:
         events = _receive(ws, 2)
     assert [e["kind"] for e in events] == ["baseline_start", "marker"]
     assert events[0]["data"]["duration_s"] == 120 and events[1]["data"]["text"] == "door opened"
@@ -168,7 +194,7 @@ def test_sessions_build_each_persons_history_and_then_deviations(make_service, t
         session = service.service.manager.get(session_id)
         beats = [Feature("heart_rate", "patient", float(t), {"bpm": bpm, "quality": "good"}) for t in range(5)]
         service.call(session.publish(beats))
-        with connect(service.ws_url(session_id)) as ws:
+        with service.ws(session_id) as ws:
             events = [json.loads(ws.recv(timeout=5)) for _ in range(5)]
             try:
                 while True:
@@ -183,9 +209,37 @@ def test_sessions_build_each_persons_history_and_then_deviations(make_service, t
         assert not [e for e in events if e["kind"] == "deviation"], "no norm before three past sessions"
     with History(tmp_path) as history:
         past = history.sessions("P1")
-    assert sorted(past) == ["past0", "past1", "past2"]
-    assert past["past1"]["session_heart_rate_bpm"] == 74.0
+    assert sorted(key.split("-")[0] for key in past) == ["past0", "past1", "past2"]
+    assert next(v for k, v in past.items() if k.startswith("past1-"))["session_heart_rate_bpm"] == 74.0
     deviations = [e for e in run_session("today", 80.0) if e["kind"] == "deviation"]
     assert deviations and deviations[0]["role"] == "patient"
     assert deviations[0]["data"]["measure"] == "session_heart_rate_bpm"
     assert deviations[0]["data"]["z"] == pytest.approx((80.0 - 72.0) / 2.0)
+
+
+def test_two_creates_of_one_id_at_once_give_one_session(running_service):
+    import asyncio
+
+    from dyadscope.service.sessions import SessionError
+
+    manager = running_service.service.manager
+
+    async def both():
+        return await asyncio.gather(*(manager.create("twin", lsl=False) for _ in range(2)), return_exceptions=True)
+
+    outcomes = running_service.call(both())
+    assert sum(isinstance(o, SessionError) for o in outcomes) == 1
+    assert [s.id for s in manager.all()] == ["twin"]
+
+
+def test_a_reused_session_id_starts_a_clean_log(running_service):
+    _open_session(running_service, "room")
+    _emit(running_service, "room", 3)
+    assert httpx.delete(f"{running_service.base}/api/sessions/room", headers=running_service.headers).status_code == 204
+    _open_session(running_service, "room")
+    _emit(running_service, "room", 1, start_t=50)
+    with running_service.ws("room") as ws:
+        first = _receive(ws, 1)[0]
+        assert (first["seq"], first["t"]) == (1, 50.0)  # nothing of the earlier session
+        with pytest.raises(TimeoutError):
+            ws.recv(timeout=0.5)

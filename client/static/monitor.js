@@ -150,9 +150,10 @@ function draw(role) {
 function connect() {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   const query = new URLSearchParams({ after: String(state.lastSeq) });
-  if (token) query.set("token", token);
   const ws = new WebSocket(`${scheme}://${location.host}/ws/sessions/${encodeURIComponent(sessionId)}?${query}`);
   ws.onopen = () => {
+    // The token goes as the first message: never in a URL a proxy could log.
+    if (token) ws.send(JSON.stringify({ type: "auth", token }));
     state.retryMs = 1000;
     setConnection("live", "live");
   };

@@ -47,13 +47,16 @@ function onEvent(event) {
     known.state = `lost (${d.reason || "no data"})`;
   } else if (event.kind === "quality" && known) {
     known.state = d.status === "good" ? "good" : `poor: ${d.problems.join(", ")}`;
+  } else if (["stream_invalid", "stream_unassigned", "stream_quality", "stream_quality_ok"].includes(event.kind)) {
+    if (known && event.kind === "stream_quality") known.state = `poor: ${d.problem}`;
+    if (known && event.kind === "stream_quality_ok") known.state = "good";
   } else if (event.kind === "baseline_start") {
     document.getElementById("baseline-state").textContent = `running for ${d.duration_s} s`;
   } else if (event.kind === "baseline") {
     document.getElementById("baseline-state").textContent = `${event.role} done`;
   } else if (event.kind === "recording_started" || event.kind === "recording_stopped") {
     document.getElementById("recording-state").textContent =
-      event.kind === "recording_started" ? `recording ${d.path || ""}` : `stopped${d.reason ? ": " + d.reason : ""}`;
+      event.kind === "recording_started" ? `recording ${d.path || ""}` : `stopped${d.error ? ": " + d.error : ""}`;
   } else {
     return;
   }
@@ -73,15 +76,19 @@ async function showSession(id) {
   renderStreams();
   const fragment = token ? `#token=${token}` : "";
   document.getElementById("monitor-link").href = `/?session=${id}${fragment}`;
-  document.getElementById("capture-link").href = `/capture?session=${id}&role=patient&token=${token}`;
+  document.getElementById("capture-link").href = `/capture?session=${id}&role=patient${fragment}`;
   connect(id);
 }
 
 function connect(id) {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
-  const query = new URLSearchParams({ after: String(lastSeq), token });
+  const query = new URLSearchParams({ after: String(lastSeq) });
   const ws = (socket = new WebSocket(`${scheme}://${location.host}/ws/sessions/${id}?${query}`));
-  ws.onopen = () => { connection.className = "state live"; connection.textContent = "live"; };
+  ws.onopen = () => {
+    if (token) ws.send(JSON.stringify({ type: "auth", token })); // never in a URL
+    connection.className = "state live";
+    connection.textContent = "live";
+  };
   ws.onmessage = (m) => {
     const event = JSON.parse(m.data);
     if (event.seq <= lastSeq) return;

@@ -20,6 +20,7 @@ from dyadscope.stream.types import Role
 
 from .batcher import BatcherMetrics, MicroBatcher
 from .face_affect import FaceAffectModel
+from .face_detect import HaarFaceDetector
 from .face_pipeline import FaceAnalyzer
 from .face_track import FaceTracker
 from .library import DEFAULT_FACE_MODEL, DEFAULT_VAD_MODEL, ModelLibrary
@@ -46,12 +47,18 @@ class EngineSettings:
 
 
 class ModelEngine:
-    """Loaded models and their batchers, shared by every session of the process."""
+    """Loaded models and their batchers, shared by every session of the process.
+
+    Building one loads every model (and the face detector's cascade): that
+    takes a while, so services build it once, in a worker thread.
+    """
 
     def __init__(self, library: ModelLibrary | None = None, settings: EngineSettings = EngineSettings()):
         self.library = library or ModelLibrary()
         self.settings = settings
         self.face_model: FaceAffectModel = self.library.face_model(settings.face_model)
+        #: One detector for every camera, so a new camera does not parse the cascade again.
+        self.face_detector = HaarFaceDetector()
         vad_session, _ = self.library.session(settings.vad_model)
         self.voice_model = SpeechAffectModel(*self.library.session(settings.voice_model)) \
             if settings.voice_model else None
@@ -70,7 +77,7 @@ class ModelEngine:
     def face_analyzer(self, view: CameraView, live: bool = False) -> FaceAnalyzer:
         """A new camera's face analysis; ``live``: detections come from a background task."""
         every = 0 if live else self.settings.detect_every
-        return FaceAnalyzer(view, self.face_model, FaceTracker(detect_every=every))
+        return FaceAnalyzer(view, self.face_model, FaceTracker(self.face_detector, detect_every=every))
 
     def voice_analyzer(self, role: Role | None) -> VoiceAnalyzer:
         """A new microphone's voice analysis; its VAD windows go through the shared batcher."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from aiortc import RTCPeerConnection, RTCSessionDescription
@@ -145,8 +145,8 @@ class WebRtcPeer:
 class WebRtcIngest:
     """Answers offers for one session; every device's tracks feed the session's sink."""
 
-    def __init__(self, engine: Callable[[], ModelEngine], sink: FeatureSink, clock: Clock):
-        #: Gives the shared model engine (built on first use by its owner).
+    def __init__(self, engine: Callable[[], Awaitable[ModelEngine]], sink: FeatureSink, clock: Clock):
+        #: Gives the shared model engine (built on first use by its owner, off the event loop).
         self.engine = engine
         self.sink = sink
         self.clock = clock
@@ -155,7 +155,7 @@ class WebRtcIngest:
     async def answer(self, offer: Offer) -> RTCSessionDescription:
         """Answer one device's offer and start analysing what it sends."""
         name = f"{offer.camera_roles[0] if offer.camera_roles else offer.microphone_role}-{len(self.peers) + 1}"
-        peer = WebRtcPeer(offer, MediaIngest(self.engine(), self.sink, self.clock), name)
+        peer = WebRtcPeer(offer, MediaIngest(await self.engine(), self.sink, self.clock), name)
         answer = await peer.answer()
         self.peers = [p for p in self.peers if p.pc.connectionState not in ("failed", "closed")]
         self.peers.append(peer)

@@ -13,6 +13,7 @@ Mount with ``app.include_router(create_webrtc_router(hub, dependencies=[...]))``
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from importlib.resources import files
@@ -33,20 +34,32 @@ CAPTURE_PAGE = files("dyadscope.client") / "static" / "capture.html"
 
 
 class WebRtcHub:
-    """The WebRTC ingest of every session; all share one model engine, built on first use."""
+    """The WebRTC ingest of every session; all share one model engine, built on first use.
+
+    Building the engine loads the ONNX sessions and the face cascade, which
+    takes seconds: it runs in a worker thread, so the event loop (and the
+    session workers waiting on it) keeps going, and behind a lock, so offers
+    that arrive together build it once.
+    """
 
     def __init__(self, sink_for: Callable[[str], FeatureSink | None],
                  engine_factory: Callable[[], ModelEngine] = ModelEngine.from_dir, clock: Clock = local_clock):
         self._sink_for = sink_for
         self._engine_factory = engine_factory
         self._engine: ModelEngine | None = None
+        self._engine_lock = asyncio.Lock()
         self.clock = clock
         self._ingests: dict[str, WebRtcIngest] = {}
 
-    def engine(self) -> ModelEngine:
-        """The shared model engine."""
-        if self._engine is None:
-            self._engine = self._engine_factory()
+    async def engine(self) -> ModelEngine:
+        """The shared model engine, built in a worker thread on first use.
+
+        Raises :class:`ModelMissing` (and builds nothing) while a model is not
+        installed; a later call tries again.
+        """
+        async with self._engine_lock:
+            if self._engine is None:
+                self._engine = await asyncio.to_thread(self._engine_factory)
         return self._engine
 
     def ingest(self, session_id: str) -> WebRtcIngest | None:
@@ -68,8 +81,10 @@ class WebRtcHub:
         """Hang up everything and stop the engine."""
         for session_id in list(self._ingests):
             await self.close_session(session_id)
-        if self._engine is not None:
-            self._engine.close()
+        async with self._engine_lock:  # an engine still being built is closed once built
+            if self._engine is not None:
+                self._engine.close()
+                self._engine = None
 
 
 def create_webrtc_router(hub: WebRtcHub, dependencies: Sequence[Any] = ()) -> APIRouter:
@@ -102,7 +117,7 @@ def create_webrtc_router(hub: WebRtcHub, dependencies: Sequence[Any] = ()) -> AP
     async def model_metrics() -> dict[str, Any]:
         """The provider in use and each model batcher's counters."""
         try:
-            engine = hub.engine()
+            engine = await hub.engine()
         except ModelMissing as exc:
             raise HTTPException(status_code=503, detail=str(exc)) from None
         return {"provider": engine.face_model.session.provider, "batchers": engine.metrics()}

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import cv2
 import numpy as np
 import pytest
 from _models_support import astronaut_bgr, default_models, face_scene
 
+from dyadscope.models.face_detect import HaarFaceDetector
 from dyadscope.models.face_pipeline import FaceAnalyzer
 from dyadscope.models.face_track import FaceTracker, iou
 from dyadscope.models.frames import VideoFrame
@@ -45,6 +48,17 @@ def test_tracker_loses_a_face_after_missed_detections():
     assert tracker.update(blank).lost == []
     lost = tracker.update(blank).lost
     assert len(lost) == 1 and tracker.tracks == []
+
+
+def test_one_detector_shared_by_threads_finds_what_it_finds_alone():
+    """Every camera shares one cascade; detections from many threads at once must not disturb each other."""
+    scenes = [_gray(np.roll(face_scene(), 40 * k, axis=1)) for k in range(-3, 4)] + [np.full((480, 640), 90, np.uint8)]
+    alone = [HaarFaceDetector().detect(scene) for scene in scenes]
+    shared = HaarFaceDetector()
+    with ThreadPoolExecutor(8) as pool:
+        together = list(pool.map(shared.detect, scenes * 6))
+    assert together == alone * 6
+    assert all(len(boxes) == 1 for boxes in alone[:-1]) and alone[-1] == []
 
 
 def test_iou():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 
 import httpx
@@ -14,6 +15,7 @@ from aiortc.contrib.media import MediaPlayer
 from fastapi import FastAPI
 
 from dyadscope.models.engine import EngineSettings, ModelEngine
+from dyadscope.sensors.av_tracks import VideoConsumer
 from dyadscope.service.routes_webrtc import WebRtcHub, create_webrtc_router
 
 
@@ -31,7 +33,7 @@ def media(tmp_path_factory):
     return face_video(tmp / "face.mp4", signal.size / 16000, audio=wav), spans
 
 
-def _service(model_dir):
+def _service(model_dir, engine_factory=None):
     features: dict[str, list] = {"s1": []}
 
     def sink_for(session_id):
@@ -43,7 +45,8 @@ def _service(model_dir):
 
         return sink
 
-    hub = WebRtcHub(sink_for, lambda: ModelEngine.from_dir(model_dir, EngineSettings(max_batch=4)), time.monotonic)
+    hub = WebRtcHub(sink_for, engine_factory or (lambda: ModelEngine.from_dir(model_dir, EngineSettings(max_batch=4))),
+                    time.monotonic)
     app = FastAPI()
     app.include_router(create_webrtc_router(hub))
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://service")
@@ -96,6 +99,62 @@ def test_face_voice_and_movement_arrive_over_webrtc(model_dir, media):
         assert unit.data["duration_s"] == pytest.approx(end - start, abs=0.3)
     assert statuses and statuses[-1]["video_frames"] > 0 and statuses[-1]["audio_seconds"] > 1.0
     assert statuses[-1]["faces"] == ["patient"]
+
+
+def test_first_offers_at_once_build_the_engine_once_off_the_event_loop(model_dir, media):
+    """Two devices and the metrics page arriving together: one engine, built in a worker thread, one cascade."""
+    video, _ = media
+    builders = []
+
+    def build_engine():
+        builders.append(threading.get_ident())
+        return ModelEngine.from_dir(model_dir, EngineSettings(max_batch=4))
+
+    async def main():
+        hub, client, _ = _service(model_dir, build_engine)
+        players = [MediaPlayer(str(video)), MediaPlayer(str(video))]
+        *offers, metrics = await asyncio.gather(
+            _connect(client, players[0], {"role": "patient"}),
+            _connect(client, players[1], {"role": "therapist"}),
+            client.get("/api/models/metrics"))
+        engine = await hub.engine()
+        peers = list(hub.ingest("s1").peers)
+        detectors = [c.detector for p in peers for c in p.ingest.consumers if isinstance(c, VideoConsumer)]
+        for pc, _, _ in offers:
+            await pc.close()
+        await hub.close()
+        await client.aclose()
+        return threading.get_ident(), [reply for _, reply, _ in offers], metrics, engine, peers, detectors
+
+    loop_thread, offers, metrics, engine, peers, detectors = asyncio.run(main())
+    assert [reply.status_code for reply in offers] == [200, 200] and metrics.status_code == 200
+    assert len(builders) == 1 and builders[0] != loop_thread
+    assert len(peers) == 2 and all(p.ingest.engine is engine for p in peers)
+    assert len(detectors) == 2 and all(d is engine.face_detector for d in detectors)
+
+
+def test_missing_models_give_503_until_they_are_built(tmp_path, model_dir, media):
+    """Without models the offer and metrics say how to build them; once built, the same hub serves."""
+    empty = tmp_path / "models"
+
+    async def main():
+        hub, client, _ = _service(empty, lambda: ModelEngine.from_dir(empty))
+        pc, missing, _ = await _connect(client, MediaPlayer(str(media[0])), {"role": "patient"})
+        await pc.close()
+        metrics_missing = await client.get("/api/models/metrics")
+        empty.mkdir()
+        for name in ("fer_mini_xception", "silero_vad"):
+            for suffix in (".onnx", ".json"):
+                (empty / f"{name}{suffix}").symlink_to(model_dir / f"{name}{suffix}")
+        metrics_built = await client.get("/api/models/metrics")
+        await hub.close()
+        await client.aclose()
+        return missing, metrics_missing, metrics_built
+
+    missing, metrics_missing, metrics_built = asyncio.run(main())
+    for reply in (missing, metrics_missing):
+        assert reply.status_code == 503 and "dyadscope models build" in reply.json()["detail"]
+    assert metrics_built.status_code == 200
 
 
 @pytest.mark.parametrize("body, reason", [

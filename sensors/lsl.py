@@ -40,7 +40,8 @@ streams of no known role or modality, values in the stream's own dtype.
         a stream of a wanted modality whose role cannot be decided (default
         mode only).
     ``stream_invalid``
-        wrong channel format or count for its modality, or an irregular rate
+        wrong channel format or count for its modality, or a declared rate
+        that is irregular or outside the modality's plausible range
         (not ingested; ``data["problem"]``: ``"format"``, ``"channels"``,
         ``"rate"``; default mode only).
     ``stream_quality`` / ``stream_quality_ok``
@@ -53,6 +54,12 @@ streams of no known role or modality, values in the stream's own dtype.
 Channel rule (default mode): ECG, RSP and EDA streams must be numeric with at
 least one channel (at most 16, 4 and 4 — more means a mis-typed stream);
 channel 0 is the signal.
+
+Rate rule (default mode): the declared (nominal) rate must lie in the
+modality's range in :data:`RATE_LIMITS`. A rate outside it is a mis-set
+header, not a sensor: too low and the processors cannot build their filters
+or time beats and breaths; too high and every buffer sized from the rate
+(pull buffers, ring buffers) grows with it.
 """
 
 from __future__ import annotations
@@ -73,7 +80,7 @@ configure_lsl()
 import pylsl  # noqa: E402  (liblsl must see LSLAPICFG first)
 from pylsl import local_clock  # noqa: E402
 
-__all__ = ["LslIngest", "check_stream", "configure_lsl", "list_streams", "local_clock", "RateMonitor"]
+__all__ = ["LslIngest", "RATE_LIMITS", "check_stream", "configure_lsl", "list_streams", "local_clock", "RateMonitor"]
 
 log = logging.getLogger(__name__)
 
@@ -83,12 +90,43 @@ StatusCallback = Callable[[str, StreamInfo, dict[str, Any]], None]
 #: Per modality, the (fewest, most) channels a stream may have.
 CHANNEL_LIMITS: dict[str, tuple[int, int]] = {"ECG": (1, 16), "RSP": (1, 4), "EDA": (1, 4)}
 
+#: Per modality, the (lowest, highest) nominal rate in Hz a stream may declare.
+#:
+#: Lowest: ECG 100 Hz — R-peaks are timed to one sample, and RSA (tens of ms of
+#: heart-period swing) and heart-period synchrony need ~10 ms or better; the
+#: slowest ECG wearables in use sit above it (Polar H10 130 Hz, Zephyr
+#: BioHarness 250 Hz) and the processors are validated on 100 Hz recordings.
+#: RSP 5 Hz — at least 7 samples per breath at the fastest breathing the
+#: processors accept (40 /min), and the 0.05-3 Hz band (its top lowered to
+#: 0.45 x rate) still holds every breathing frequency. EDA 1 Hz — the
+#: 0.05 Hz tonic/phasic split stays well below Nyquist and SCRs (1-3 s rises)
+#: span samples; wrist devices stream EDA at 4 Hz (Empatica E4). Below about
+#: 1.1 / 0.11 / 0.1 Hz the ECG / RSP / EDA processors' filters cannot be built
+#: at all.
+#: Highest: 20 kHz for all three — above the fastest research amplifiers that
+#: carry these signals on auxiliary inputs (BioSemi ActiveTwo, up to 16 384 Hz);
+#: at 20 kHz a stream's pull buffer is 1.3 MB per 8 channels and its
+#: processors' buffers a few MB, where a header claiming 10 MHz would ask for GB.
+RATE_LIMITS: dict[str, tuple[float, float]] = {
+    "ECG": (100.0, 20_000.0),
+    "RSP": (5.0, 20_000.0),
+    "EDA": (1.0, 20_000.0),
+}
+
 _OFFSET_STEP = 5e-4  # s; a re-measured clock offset closer than this to the one in use is kept
 _PULL_TIMEOUT = 0.2  # s; how long a pull waits, which bounds how long stop() waits
 _HEADER_TIMEOUT = 1.0  # s; to fetch a stream's full header (with desc)
+# Most samples one pull takes: a pull buffer is at most this many rows, whatever
+# rate a header declares (raw mode checks no rate); at one pull per 0.1 s that
+# still keeps up with 650 kHz.
+_MAX_PULL_SAMPLES = 1 << 16
 
 
-def check_stream(info: StreamInfo, limits: Mapping[str, tuple[int, int]] = CHANNEL_LIMITS) -> tuple[str, str] | None:
+def check_stream(
+    info: StreamInfo,
+    limits: Mapping[str, tuple[int, int]] = CHANNEL_LIMITS,
+    rate_limits: Mapping[str, tuple[float, float]] = RATE_LIMITS,
+) -> tuple[str, str] | None:
     """Why a stream cannot be ingested as its modality, as (problem, message), or None."""
     if info.channel_format == "string":
         return "format", f"{info.modality} needs numbers, but the stream's channel format is string"
@@ -98,8 +136,16 @@ def check_stream(info: StreamInfo, limits: Mapping[str, tuple[int, int]] = CHANN
             f"{info.modality} needs {fewest} to {most} channels (channel 0 is used), "
             f"but the stream has {info.channel_count}"
         )
-    if info.nominal_rate <= 0:
+    rate = info.nominal_rate
+    if rate <= 0:
         return "rate", f"{info.modality} needs a regular sample rate, but the stream's rate is irregular"
+    lowest, highest = rate_limits.get(info.modality, (0.0, math.inf))
+    if not lowest <= rate <= highest:
+        return "rate", (
+            f"{info.modality} needs a sample rate of {lowest:g} to {highest:g} Hz, but the stream declares "
+            f"{rate:g} Hz: {'too slow' if rate < lowest else 'too fast'} for a real {info.modality} sensor "
+            "(is its rate set right?)"
+        )
     return None
 
 
@@ -251,7 +297,7 @@ class _StreamWorker:
 
     def _pull(self) -> None:
         ingest, info = self._ingest, self.info
-        capacity = max(64, int(info.nominal_rate))
+        capacity = min(max(64, int(info.nominal_rate)), _MAX_PULL_SAMPLES)
         pull = self._reader(capacity)
         rate = RateMonitor(info.nominal_rate, ingest.rate_window) if info.nominal_rate > 0 else None
         nan_flag, rate_flag = _Flag(ingest.lost_after), _Flag(0.0)
@@ -322,7 +368,9 @@ class LslIngest:
     ``overrides`` are assignment strings (``"STREAM=role:modality"``, see
     :mod:`dyadscope.sensors.assign`); ``modalities`` the ones to ingest (None:
     every modality, including streams with no type); ``select`` an optional
-    further filter on the assigned :class:`StreamInfo`. Each stream is pulled
+    further filter on the assigned :class:`StreamInfo`; ``channel_limits`` and
+    ``rate_limits`` what a stream of each modality may declare (see
+    :func:`check_stream`). Each stream is pulled
     at most every ``pull_interval`` seconds. With ``raw`` every
     selected stream is pulled as it is, for recording: no role needed (it is
     still filled in when known), no channel or rate checks, string and
@@ -341,6 +389,7 @@ class LslIngest:
         lost_after: float = 3.0,
         select: Callable[[StreamInfo], bool] | None = None,
         channel_limits: Mapping[str, tuple[int, int]] = CHANNEL_LIMITS,
+        rate_limits: Mapping[str, tuple[float, float]] = RATE_LIMITS,
         rate_window: float = 10.0,
         rate_tolerance: float = 0.10,
         offset_interval: float = 5.0,
@@ -356,6 +405,7 @@ class LslIngest:
         self.lost_after = lost_after
         self._select = select
         self._channel_limits = channel_limits
+        self._rate_limits = rate_limits
         self.rate_window = rate_window
         self.rate_tolerance = rate_tolerance
         self.offset_interval = offset_interval
@@ -474,7 +524,7 @@ class LslIngest:
         if not wanted or (self._select is not None and not self._select(info)):
             self._skip(uid, inlet)
             return
-        problem = None if self.raw else check_stream(info, self._channel_limits)
+        problem = None if self.raw else check_stream(info, self._channel_limits, self._rate_limits)
         if problem is not None:
             self._skip(uid, inlet)
             self._report("stream_invalid", info, message=f"{info.name}: {problem[1]}", problem=problem[0])

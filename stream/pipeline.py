@@ -31,9 +31,16 @@ class Pipeline:
         self._streams: dict[str, tuple[StreamInfo, tuple[ChunkProcessor, ...]]] = {}
 
     def processors_for(self, info: StreamInfo) -> tuple[ChunkProcessor, ...]:
-        """The chunk processors of a stream, rebuilt if its description changed."""
+        """The chunk processors of a stream, rebuilt if its description changed.
+
+        If a factory raises, the error propagates this once and the stream
+        keeps no processors until its description changes: a stream the
+        processors refuse (e.g. a rate their filters cannot take) fails on
+        its first chunk, not again on every chunk after it.
+        """
         known = self._streams.get(info.key)
         if known is None or known[0] != info:
+            self._streams[info.key] = (info, ())  # what stays if a factory raises
             built = tuple(p for factory in self._factories for p in factory(info))
             known = self._streams[info.key] = (info, built)
         return known[1]

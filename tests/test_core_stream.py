@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ from dyadscope.stream.wire import to_json
 from dyadscope.stream.bus import MemoryBus
 from dyadscope.stream.events import EventLog
 from dyadscope.stream.pipeline import Pipeline
+from dyadscope.stream.processors.registry import physiology_processors
 from dyadscope.stream.ring import RingBuffer
 from dyadscope.stream.types import Chunk, Feature, StreamInfo
 
@@ -99,6 +101,18 @@ def test_pipeline_routes_chunks_and_chains_feature_processors():
     assert pipeline.process(Chunk(eda, np.array([0.0]), np.array([[1.0]]))) == []
     pipeline.process(Chunk(ecg, np.array([0.2]), np.array([[1.0]])))
     assert built == ["ecg", "eda"]  # processors are built once per stream
+
+
+def test_a_stream_the_processors_refuse_fails_once_and_then_has_none():
+    slow = StreamInfo("slow eda", "EDA", 1, 0.05, role="patient", source_id="eda-1")  # filters cannot be built
+    pipeline = Pipeline([physiology_processors])
+    chunk = Chunk(slow, np.arange(3) / 0.05, np.ones((3, 1)))
+    with pytest.raises(ValueError):
+        pipeline.process(chunk)
+    assert pipeline.process(chunk) == []  # not rebuilt, not raised again: one processing_error, not one per chunk
+    assert pipeline.processors_for(slow) == ()
+    fixed = replace(slow, nominal_rate=4.0)  # the same stream, its rate corrected: built afresh
+    assert [type(p).__name__ for p in pipeline.processors_for(fixed)] == ["EDAProcessor", "QualityProcessor"]
 
 
 def test_wire_encoding_is_strict_json():

@@ -20,11 +20,12 @@ import pylsl
 import pytest
 from _lsl_support import wait_for
 
-from dyadscope.sensors.lsl import LslIngest, list_streams, local_clock
+from dyadscope.sensors.lsl import RATE_LIMITS, LslIngest, check_stream, list_streams, local_clock
 from dyadscope.sensors.lsl_config import PACKAGED_CONFIG
 from dyadscope.sensors.lsl_outlets import LslPublisher, lsl_stream_info
 from dyadscope.sensors.simulate import SimulatedDyad
 from dyadscope.service.cli import main
+from dyadscope.stream.processors.registry import physiology_processors
 from dyadscope.stream.types import Chunk, StreamInfo
 
 
@@ -169,12 +170,14 @@ def test_bad_streams_are_reported_and_the_good_one_flows_on():
     slow = _stream(tag, "slow ecg", "ECG", role="therapist", nominal_rate=200.0)
     wide = _stream(tag, "wide eda", "EDA", channel_count=8)
     text = _stream(tag, "text eda", "EDA", channel_format="string")
+    one_hertz = _stream(tag, "one hertz ecg", "ECG", role="therapist", nominal_rate=1.0)
     nobody = _stream(tag, "nobody's gsr", "GSR", role=None)
     sources = [
         SignalSource(good, 100.0, lambda n: np.sin(n / 20.0)),
         SignalSource(nans, 100.0, lambda n: np.where(n % 7 == 0, np.nan, 0.5)),
         SignalSource(slow, 100.0, lambda n: np.zeros(len(n))),  # half its nominal rate
         SignalSource(wide, 100.0, lambda n: np.ones(len(n))),
+        SignalSource(one_hertz, 1.0, lambda n: np.ones(len(n))),
         SignalSource(nobody, 100.0, lambda n: np.ones(len(n))),
     ]
     collector = Collector()
@@ -192,6 +195,7 @@ def test_bad_streams_are_reported_and_the_good_one_flows_on():
         rate_report = wait_for(lambda: collector.status("stream_quality", slow.source_id))
         wide_report = wait_for(lambda: collector.status("stream_invalid", wide.source_id))
         text_report = wait_for(lambda: collector.status("stream_invalid", text.source_id))
+        one_hertz_report = wait_for(lambda: collector.status("stream_invalid", one_hertz.source_id))
         unassigned = wait_for(lambda: collector.status("stream_unassigned", nobody.source_id))
         flowing = collector.samples(good.source_id)
         wait_for(lambda: collector.samples(good.source_id) > flowing + 50)
@@ -205,10 +209,43 @@ def test_bad_streams_are_reported_and_the_good_one_flows_on():
     assert rate_report["effective_rate"] == pytest.approx(100.0, rel=0.05)
     assert wide_report["problem"] == "channels" and "has 8" in wide_report["message"]
     assert text_report["problem"] == "format" and "string" in text_report["message"]
+    assert one_hertz_report["problem"] == "rate" and "declares 1 Hz: too slow" in one_hertz_report["message"]
     assert "whose stream" in unassigned["message"]
     assert collector.status("stream_quality", good.source_id) is None
     assert collector.samples(nans.source_id) > 0  # reported, still delivered
-    assert wide.source_id not in collector.chunks
+    assert wide.source_id not in collector.chunks and one_hertz.source_id not in collector.chunks
+
+
+@pytest.mark.parametrize(
+    ("modality", "rate", "verdict"),
+    [
+        ("ECG", 1.0, "too slow"),  # the review's case: the R-peak filter cannot even be built
+        ("ECG", 99.0, "too slow"),
+        ("RSP", 0.1, "too slow"),
+        ("EDA", 0.05, "too slow"),
+        ("ECG", 1e7, "too fast"),  # a header typo that would size buffers in gigabytes
+        ("EDA", 20_001.0, "too fast"),
+    ],
+)
+def test_implausible_declared_rates_are_invalid(modality: str, rate: float, verdict: str) -> None:
+    problem, message = check_stream(StreamInfo("s", modality, 1, rate, role="patient"))
+    low, high = RATE_LIMITS[modality]
+    assert problem == "rate"
+    assert f"{low:g} to {high:g} Hz" in message and f"declares {rate:g} Hz: {verdict}" in message
+
+
+@pytest.mark.parametrize("modality", sorted(RATE_LIMITS))
+def test_every_rate_in_range_is_one_the_processors_take(modality: str) -> None:
+    """At both ends of the range the stream is accepted and its processors build and run on 20 s of signal."""
+    for rate in RATE_LIMITS[modality]:
+        info = StreamInfo("s", modality, 1, rate, role="patient")
+        assert check_stream(info) is None
+        processors = physiology_processors(info)
+        assert processors
+        t = np.arange(int(20 * rate)) / rate
+        chunk = Chunk(info, t, (1.0 + 0.5 * np.sin(2 * np.pi * 0.25 * t))[:, None])
+        for processor in processors:
+            processor.process(chunk)  # raises if the processor cannot take the rate
 
 
 def test_streams_verb_lists_a_running_outlet(capsys):

@@ -8,7 +8,10 @@ build``). ``GET /capture`` serves the capture page; ``GET /api/models/metrics``
 gives each model's batcher counters (queue depth, batch sizes, inference
 times) and the provider it runs on.
 
-Mount with ``app.include_router(create_webrtc_router(hub, dependencies=[...]))``.
+Mount with ``app.include_router(create_webrtc_router(hub, dependencies=[...]))``:
+the dependencies (the token check) guard the offer and the metrics, not the
+page, which reads the token from its URL's fragment and sends it as an
+``Authorization: Bearer`` header.
 """
 
 from __future__ import annotations
@@ -124,7 +127,7 @@ def create_webrtc_router(hub: WebRtcHub, dependencies: Sequence[Any] = ()) -> AP
 
     @router.get("/capture", include_in_schema=False)
     async def capture_page() -> FileResponse:
-        """The capture page (open it with ?session=ID&token=...&role=...)."""
+        """The capture page, open to all (it holds no data): ``/capture?session=ID&role=...#token=...``."""
         return FileResponse(str(CAPTURE_PAGE))
 
     return router

@@ -24,15 +24,15 @@ from websockets.sync.client import connect
 class MonitorFeed:
     """What a therapist's monitor receives: the session's websocket, read in a background thread."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, headers: dict[str, str]):
         self.events: list[dict] = []
         self._opened = threading.Event()
-        self._thread = threading.Thread(target=self._read, args=(url,), daemon=True)
+        self._thread = threading.Thread(target=self._read, args=(url, headers), daemon=True)
         self._thread.start()
         assert self._opened.wait(10), "the monitor could not connect"
 
-    def _read(self, url: str) -> None:
-        with connect(url) as ws:
+    def _read(self, url: str, headers: dict[str, str]) -> None:
+        with connect(url, additional_headers=headers) as ws:
             self._ws = ws
             self._opened.set()
             try:
@@ -54,13 +54,16 @@ def test_capture_page_in_chromium_delivers_face_and_voice_to_the_monitor(tmp_pat
     service = make_service(model_dir=model_dir)
     created = httpx.post(f"{service.base}/api/sessions", json={"id": "room1", "lsl": False}, headers=service.headers)
     assert created.status_code == 201, created.text
-    monitor = MonitorFeed(service.ws_url("room1"))
+    page = httpx.get(f"{service.base}/capture")  # no token: the page itself holds no data
+    assert page.status_code == 200 and "capture.js" in page.text
+    monitor = MonitorFeed(service.ws_url("room1"), service.headers)
     hub = service.service.app.state.webrtc
     signal, spans = speech_track([espeak("I have been feeling anxious all week."),
                                   espeak("Tell me more about that.")], [0.8, 2.0], lead_s=1.0)
     wav = write_wav(tmp_path / "speech.wav", signal)
     y4m = face_video(tmp_path / "face.y4m", 4.0)
-    url = f"http://127.0.0.1:{service.port}/capture?session=room1&role=patient&autostart=1&token={service.token}"
+    # the token travels in the fragment, never to the server; the page sends it as a Bearer header
+    url = f"http://127.0.0.1:{service.port}/capture?session=room1&role=patient&autostart=1#token={service.token}"
     browser = Chromium(url, tmp_path / "profile", [
         "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
         f"--use-file-for-fake-video-capture={y4m}", f"--use-file-for-fake-audio-capture={wav}",

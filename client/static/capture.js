@@ -1,10 +1,14 @@
 // DyadScope capture page: sends this device's camera and microphone to a session over WebRTC.
-// URL parameters: session (required), token, role, view ("self" or "left,right"), autostart=1.
+// URL: /capture?session=ID&role=...&view=...&autostart=1#token=TOKEN. The query holds session
+// (required), role, view ("self" or "left,right") and autostart=1; the access token is in the
+// fragment, which the browser never sends to a server or proxy, and goes out only as an
+// "Authorization: Bearer" header.
 // The service reports what it receives over a data channel once a second; that drives the
 // "receiving" indicator. A lost connection is re-established by itself, with growing pauses.
 "use strict";
 
 const params = new URLSearchParams(location.search);
+const token = new URLSearchParams(location.hash.slice(1)).get("token");
 const el = (id) => document.getElementById(id);
 const state = { connected: false, receiving: false, lastStatus: null, reconnects: 0, error: null };
 window.captureState = state;  // read by the end-to-end tests
@@ -91,11 +95,12 @@ async function connect() {
   };
   await connection.setLocalDescription(await connection.createOffer());
   await waitForIce(connection);
-  const query = params.get("token") ? `?token=${encodeURIComponent(params.get("token"))}` : "";
   const session = encodeURIComponent(params.get("session") || "");
-  const reply = await fetch(`/api/sessions/${session}/webrtc/offer${query}`, {
+  const headers = { "Content-Type": "application/json" };
+  if (token) headers.Authorization = `Bearer ${token}`;
+  const reply = await fetch(`/api/sessions/${session}/webrtc/offer`, {
     method: "POST",
-    headers: { "Content-Type": "application/json" },
+    headers,
     body: JSON.stringify(body(connection.localDescription.sdp)),
   });
   if (!reply.ok) {

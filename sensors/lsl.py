@@ -43,7 +43,11 @@ streams of no known role or modality, values in the stream's own dtype.
         wrong channel format or count for its modality, or a declared rate
         that is irregular or outside the modality's plausible range
         (not ingested; ``data["problem"]``: ``"format"``, ``"channels"``,
-        ``"rate"``; default mode only).
+        ``"rate"``; default mode only). Also ``"duplicate"``: the same
+        person's same modality is already ingested from another source (a
+        backup strap, another room's sensor); ``data["in_use"]`` names that
+        stream. Reported once; the duplicate is taken on a later discovery
+        pass if the stream in use is lost for good (its outlet closed).
     ``stream_quality`` / ``stream_quality_ok``
         NaNs in floating-point data (``data["problem"] == "nan"``), or the
         effective sample rate of a regular stream more than
@@ -374,8 +378,10 @@ class LslIngest:
     at most every ``pull_interval`` seconds. With ``raw`` every
     selected stream is pulled as it is, for recording: no role needed (it is
     still filled in when known), no channel or rate checks, string and
-    irregular streams too, values in the stream's own dtype. See the module
-    docstring for the callbacks.
+    irregular streams too, values in the stream's own dtype. Without ``raw``
+    one stream per person and modality is ingested: another source of the
+    same is held back (``stream_invalid``, ``"duplicate"``) until the first
+    is gone. See the module docstring for the callbacks.
     """
 
     def __init__(
@@ -415,6 +421,8 @@ class LslIngest:
         self._workers: dict[str, _StreamWorker] = {}
         self._seen: set[str] = set()
         self._skipped: set[str] = set()  # uids decided against, until they vanish
+        # uids of duplicates (default mode), with the (role, modality) they wait for, until they vanish
+        self._waiting: dict[str, tuple[str | None, str]] = {}
         self._resolver_thread: threading.Thread | None = None
 
     def start(self) -> None:
@@ -471,6 +479,7 @@ class LslIngest:
         present = {lsl_info.uid() for lsl_info in results}
         with self._lock:
             self._skipped &= present
+            self._waiting = {uid: slot for uid, slot in self._waiting.items() if uid in present}
         for lsl_info in sorted(results, key=lambda i: -i.created_at()):  # newest outlet first
             if self._stopping.is_set():
                 return
@@ -479,6 +488,9 @@ class LslIngest:
             with self._lock:
                 if key in self._workers or uid in self._skipped:
                     continue
+                slot = self._waiting.get(uid)
+                if slot is not None and self._ingesting(*slot, other_than=key) is not None:
+                    continue  # a duplicate whose stream in use is still there
                 if not self._may_want(lsl_info):
                     self._skipped.add(uid)
                     continue
@@ -493,6 +505,31 @@ class LslIngest:
             if override.stream in (lsl_info.name(), lsl_info.source_id()):
                 modality = override.modality or modality
         return modality in self.modalities
+
+    def _ingesting(self, role: str | None, modality: str, other_than: str) -> StreamInfo | None:
+        """The stream of another source (key) being ingested as ``role``'s ``modality``, if any; hold the lock."""
+        for worker in self._workers.values():
+            if (worker.info.role, worker.info.modality) == (role, modality) and worker.info.key != other_than:
+                return worker.info
+        return None
+
+    def _hold_back(self, uid: str, info: StreamInfo, in_use: StreamInfo, inlet: pylsl.StreamInlet) -> None:
+        """Leave a duplicate until the stream in use is gone for good; say so the first time."""
+        inlet.close_stream()
+        with self._lock:
+            reported = uid in self._waiting
+            self._waiting[uid] = (info.role, info.modality)
+        if not reported:
+            self._report(
+                "stream_invalid",
+                info,
+                message=(
+                    f"{info.name}: the {info.role}'s {info.modality} already comes from {in_use.name} "
+                    f"({in_use.key}); this stream is held back until that one is gone"
+                ),
+                problem="duplicate",
+                in_use=in_use.name,
+            )
 
     def _skip(self, uid: str, inlet: pylsl.StreamInlet) -> None:
         """Decide against a stream (until its outlet goes away)."""
@@ -531,9 +568,15 @@ class LslIngest:
             return
         worker = _StreamWorker(self, inlet, info, uid)
         with self._lock:
-            self._workers[key] = worker
-            returned = key in self._seen
-            self._seen.add(key)
+            in_use = None if self.raw else self._ingesting(info.role, info.modality, other_than=key)
+            if in_use is None:
+                self._workers[key] = worker
+                self._waiting.pop(uid, None)
+                returned = key in self._seen
+                self._seen.add(key)
+        if in_use is not None:
+            self._hold_back(uid, info, in_use, inlet)
+            return
         if returned:
             self._report("stream_returned", info, message=f"{info.name}: the stream is back", xml=xml)
         else:

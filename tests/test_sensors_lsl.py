@@ -216,6 +216,41 @@ def test_bad_streams_are_reported_and_the_good_one_flows_on():
     assert wide.source_id not in collector.chunks and one_hertz.source_id not in collector.chunks
 
 
+def test_a_second_source_of_one_persons_modality_waits_until_the_first_is_gone():
+    tag = uuid.uuid4().hex[:8]
+    strap = _stream(tag, "chest strap", "ECG", nominal_rate=250.0)
+    backup = _stream(tag, "backup strap", "ECG", nominal_rate=250.0)  # the same patient's ECG, another source
+    collector, recorded = Collector(), Collector()
+    ingest = ingest_of(tag, collector)
+    raw = ingest_of(tag, recorded, modalities=None, raw=True)  # what a recording takes
+    first = LslPublisher(SignalSource(strap, 250.0, lambda n: np.sin(n / 40.0)))
+    second = LslPublisher(SignalSource(backup, 250.0, lambda n: np.cos(n / 40.0)))
+    first.start()
+    ingest.start()
+    raw.start()
+    try:
+        wait_for(lambda: collector.samples(strap.source_id) > 0)
+        second.start()
+        held = wait_for(lambda: collector.status("stream_invalid", backup.source_id))
+        wait_for(lambda: recorded.samples(backup.source_id) > 0 and recorded.samples(strap.source_id) > 0)
+        seen = collector.samples(strap.source_id)
+        wait_for(lambda: collector.samples(strap.source_id) > seen + 250)  # a second: several discovery passes
+        assert backup.source_id not in collector.chunks
+        reports = [k for k, i, _ in collector.statuses if i.source_id == backup.source_id]
+        assert reports == ["stream_invalid"]  # held back, and said once
+        first.stop()  # the strap in use goes for good
+        wait_for(lambda: collector.status("stream_found", backup.source_id))
+        wait_for(lambda: collector.samples(backup.source_id) > 0)
+        assert [i.source_id for i in ingest.streams()] == [backup.source_id]
+    finally:
+        ingest.stop()
+        raw.stop()
+        first.stop()
+        second.stop()
+    assert held["problem"] == "duplicate" and held["in_use"] == strap.name
+    assert strap.name in held["message"] and "patient's ECG" in held["message"]
+
+
 @pytest.mark.parametrize(
     ("modality", "rate", "verdict"),
     [

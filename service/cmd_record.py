@@ -87,6 +87,8 @@ def run(args: argparse.Namespace) -> int:
     ingest.start()
     recorder = None
     try:
+        if args.require:
+            log.info("waiting up to %g s for %s", args.require_timeout, ", ".join(args.require))
         missing = recording.wait_for(args.require, args.require_timeout)
         if missing:
             raise CliError(f"required streams not found within {args.require_timeout:g} s: {', '.join(missing)}")
@@ -110,5 +112,8 @@ def run(args: argparse.Namespace) -> int:
                 recording.error = recording.error or exc
     if recording.error is not None:
         raise CliError(str(recording.error))
+    if recorder is None:  # Ctrl-C while waiting for --require streams
+        print("stopped before recording started; no file written")
+        return 130
     print(f"recorded {len(recorder.stream_ids)} streams into {recorder.path}")
     return 0

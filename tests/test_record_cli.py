@@ -243,6 +243,22 @@ def test_ctrl_c_stops_cleanly_with_a_closed_file(tmp_path: Path) -> None:
     np.testing.assert_array_equal(stream.values[:, 0], np.arange(50))
 
 
+def test_ctrl_c_while_waiting_for_required_streams_stops_without_a_traceback(tmp_path: Path) -> None:
+    argv = ["record", "--out", str(tmp_path), "--subject", "T2", "--require", f"absent {uuid.uuid4().hex[:6]}"]
+    proc = subprocess.Popen([*DYADSCOPE, *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for line in proc.stderr:  # the log says when it waits
+            if "waiting up to 30 s for absent" in line:
+                break
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130
+    assert "Traceback" not in err and "stopped before recording started" in out
+    assert not list(tmp_path.rglob("*.xdf"))
+
+
 def _limit_file_size() -> None:
     import resource
 

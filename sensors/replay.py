@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from .lsl_config import configure_lsl
-from .xdf_file import RecordedStream, load_xdf, merged_chunks
+from .xdf_file import RecordedStream, merged_chunks
 
 configure_lsl()
 import pylsl  # noqa: E402  (after LSLAPICFG is set)
@@ -123,11 +123,12 @@ class Replay:
         self.close()
 
 
-def replay_file(path, *, speed: float = 1.0, loop: bool = False, wait_for: float = 0.0) -> int:
-    """Load ``path`` and replay it; waits up to ``wait_for`` s for consumers first."""
-    streams = load_xdf(path)
+def replay_streams(
+    streams: Sequence[RecordedStream], *, speed: float = 1.0, loop: bool = False, wait_for: float = 0.0
+) -> int:
+    """Replay a loaded recording's streams (:func:`~.xdf_file.load_xdf`); waits up to ``wait_for`` s for consumers first."""
     with Replay(streams, speed=speed, loop=loop) as replay:
-        logger.info("replaying %d streams of %s at %gx%s", len(streams), path, speed, " in a loop" if loop else "")
+        logger.info("replaying %d streams at %gx%s", len(streams), speed, " in a loop" if loop else "")
         if wait_for > 0:
             replay.wait_for_consumers(wait_for)
         return replay.run()

@@ -36,10 +36,15 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f"--speed must be positive, got {args.speed}")
     if not args.verbose:
         logging.getLogger("pyxdf").setLevel(logging.WARNING)  # it narrates every load at INFO
-    from ..sensors.replay import replay_file  # loads liblsl only when needed
+    from ..sensors.replay import replay_streams  # loads liblsl only when needed
+    from ..sensors.xdf_file import load_xdf
 
     try:
-        sent = replay_file(args.file, speed=args.speed, loop=args.loop, wait_for=args.wait)
+        streams = load_xdf(args.file)
+    except Exception as exc:  # pyxdf raises many kinds on files that are not XDF
+        raise CliError(f"{args.file}: cannot read it as XDF ({type(exc).__name__}: {exc})") from None
+    try:
+        sent = replay_streams(streams, speed=args.speed, loop=args.loop, wait_for=args.wait)
     except (OSError, ValueError) as exc:
         raise CliError(f"cannot replay {args.file}: {exc}") from None
     print(f"replayed {sent} samples from {args.file}")

@@ -13,6 +13,7 @@ from dyadscope.sensors.lsl_config import configure_lsl
 from dyadscope.sensors.replay import Replay, outlet_info
 from dyadscope.sensors.xdf_file import load_xdf
 from dyadscope.service.cli import main
+from dyadscope.stream import xdf_writer as xw
 
 configure_lsl()
 import pylsl  # noqa: E402
@@ -100,3 +101,24 @@ def test_replay_verb(shared_data: Path, only_our_verbs, capsys) -> None:
     assert "replayed 18 samples" in capsys.readouterr().out
     assert main(["replay", str(shared_data / "xdf" / "minimal.xdf"), "--speed", "0"]) == 2
     assert "--speed must be positive" in capsys.readouterr().err
+
+
+
+@pytest.mark.parametrize(
+    ("content", "error"),
+    [
+        (b"not an XDF file at all\n", "OSError"),
+        (  # a stream header that is not XML: pyxdf raises a ParseError (a SyntaxError, not OSError/ValueError)
+            xw.MAGIC + xw.file_header_chunk() + xw.stream_header_chunk(1, "<info><name>cut off</nam"),
+            "ParseError",
+        ),
+    ],
+)
+def test_replay_of_a_file_that_is_not_xdf_is_a_one_line_error(
+    tmp_path: Path, content: bytes, error: str, capsys, only_our_verbs
+) -> None:
+    bad = tmp_path / "bad.xdf"
+    bad.write_bytes(content)
+    assert main(["replay", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert f"dyadscope replay: error: {bad}: cannot read it as XDF ({error}: " in err and "Traceback" not in err

@@ -4,20 +4,40 @@ A file (or a pair of files per person: one video, one audio) is opened with
 aiortc's ``MediaPlayer``, which decodes with PyAV and paces frames in real
 time, and its tracks go through the same consumers as WebRTC tracks
 (:mod:`.av_tracks`). Used for the demo, rehearsal and tests.
+
+From the command line each person's media is one option value,
+``ROLE=FILE`` (the file's video shows ROLE, its audio is ROLE's voice) or
+``ROLE=VIDEO,AUDIO`` (a camera file and a microphone file)::
+
+    sources = [s for text in ("patient=talk.mp4", "therapist=cam.mp4,mic.wav")
+               for s in parse_media_option(text)]
+    files = await attach_media(session.publish, sources, hub.engine, local_clock)
+    ...
+    await files.stop()
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import av
 from aiortc.contrib.media import MediaPlayer
 
 from dyadscope.models.engine import ModelEngine
 from dyadscope.models.people import CameraView
-from dyadscope.stream.types import Role
+from dyadscope.stream.types import ROLES, Role
 
 from .av_tracks import Clock, FeatureSink, MediaIngest
+
+MEDIA_OPTION_SYNTAX = "ROLE=FILE or ROLE=VIDEO,AUDIO"
+
+
+class MediaOptionError(ValueError):
+    """A media option that cannot be used; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -34,20 +54,77 @@ class MediaSource:
     microphone_role: Role | None = None
 
 
-class MediaFiles:
-    """Plays media files into the analysis, each track through the shared consumers."""
+def _stream_kinds(path: Path) -> set[str]:
+    """Which of "video" and "audio" the file holds, read from its header."""
+    if not path.is_file():
+        raise MediaOptionError(f"no media file at {path}")
+    try:
+        with av.open(str(path)) as container:
+            return {s.type for s in container.streams} & {"video", "audio"}
+    except av.error.FFmpegError as exc:
+        raise MediaOptionError(f"{path} is not a media file FFmpeg can read ({exc})") from None
 
-    def __init__(self, sources: list[MediaSource], engine: ModelEngine, sink: FeatureSink, clock: Clock):
+
+def parse_media_option(text: str) -> list[MediaSource]:
+    """The sources of one ``ROLE=FILE`` or ``ROLE=VIDEO,AUDIO`` option value.
+
+    ``ROLE=FILE`` uses whichever of video and audio the file has;
+    ``ROLE=VIDEO,AUDIO`` takes the camera from the first file and the voice
+    from the second. Files are checked now (present, readable, holding the
+    streams asked of them) so a typo fails at start, not mid-session.
+    Raises :class:`MediaOptionError` with the reason.
+    """
+    role, sep, files = text.partition("=")
+    role, names = role.strip(), [name.strip() for name in files.split(",")]
+    if not sep or not all(names) or len(names) > 2:
+        raise MediaOptionError(f"expected {MEDIA_OPTION_SYNTAX}, got {text!r}")
+    paths = [Path(name).expanduser() for name in names]
+    if role not in ROLES:
+        raise MediaOptionError(f"the role must be one of {', '.join(ROLES)}, got {role!r} in {text!r}")
+    if len(paths) == 1:
+        kinds = _stream_kinds(paths[0])
+        if not kinds:
+            raise MediaOptionError(f"{paths[0]} has neither video nor audio")
+        return [MediaSource(paths[0], (role,) if "video" in kinds else (), role if "audio" in kinds else None)]
+    video, audio = paths
+    for path, kind in ((video, "video"), (audio, "audio")):
+        if kind not in _stream_kinds(path):
+            raise MediaOptionError(f"{path} has no {kind} (in {text!r}, the first file is the video, "
+                                   "the second the audio)")
+    return [MediaSource(video, camera_roles=(role,)), MediaSource(audio, microphone_role=role)]
+
+
+def check_media_sources(sources: Sequence[MediaSource]) -> None:
+    """Refuse two cameras or two microphones for one person (their features would interleave)."""
+    cameras = Counter(role for s in sources for role in s.camera_roles)
+    microphones = Counter(s.microphone_role for s in sources if s.microphone_role)
+    for what, counts in (("video", cameras), ("audio", microphones)):
+        twice = sorted(role for role, n in counts.items() if n > 1)
+        if twice:
+            raise MediaOptionError(f"{' and '.join(twice)} would have more than one {what} file")
+
+
+class MediaFiles:
+    """Plays media files into the analysis, each track through the shared consumers.
+
+    ``loop``: start each file again when it ends (a demo that runs for as long
+    as the service does); otherwise its tracks end with the file.
+    """
+
+    def __init__(self, sources: list[MediaSource], engine: ModelEngine, sink: FeatureSink, clock: Clock,
+                 loop: bool = False):
         self.sources = sources
+        self.loop = loop
         self.ingest = MediaIngest(engine, sink, clock)
         self._players: list[MediaPlayer] = []
 
-    def start(self) -> None:
-        """Open every file and start reading its tracks."""
+    async def start(self) -> None:
+        """Open every file (in a worker thread: it reads headers) and start reading its tracks."""
         for source in self.sources:
             if not Path(source.path).is_file():
                 raise FileNotFoundError(f"no media file at {source.path}")
-            player = MediaPlayer(str(source.path))
+        for source in self.sources:
+            player = await asyncio.to_thread(MediaPlayer, str(source.path), loop=self.loop)
             self._players.append(player)
             stem = Path(source.path).stem
             if source.camera_roles and player.video is not None:
@@ -56,7 +133,7 @@ class MediaFiles:
                 self.ingest.add_audio(player.audio, source.microphone_role, f"{stem}-audio")
 
     async def wait(self, timeout: float | None = None) -> None:
-        """Until every file has played and been analysed."""
+        """Until every file has played and been analysed (never, when looping)."""
         await self.ingest.wait(timeout)
 
     async def stop(self) -> None:
@@ -66,3 +143,24 @@ class MediaFiles:
                 if track is not None:
                     track.stop()
         await self.ingest.stop()
+
+
+async def attach_media(publish: FeatureSink, sources: Sequence[MediaSource],
+                       engine: Callable[[], Awaitable[ModelEngine]], clock: Clock,
+                       loop: bool = False) -> MediaFiles:
+    """Start playing ``sources`` into a session; ``await files.stop()`` ends them.
+
+    ``publish`` is the session's feature sink (``Session.publish``),
+    ``engine`` gives the shared model engine (``WebRtcHub.engine``, built off
+    the event loop) and ``clock`` is the session clock the frames are stamped
+    on at arrival. Raises :class:`MediaOptionError` before starting anything
+    if a person has two cameras or two microphones.
+    """
+    check_media_sources(sources)
+    files = MediaFiles(list(sources), await engine(), publish, clock, loop)
+    try:
+        await files.start()
+    except BaseException:
+        await files.stop()
+        raise
+    return files

@@ -1,15 +1,19 @@
-"""Shared helpers for the model, media and WebRTC tests: the default models and real media."""
+"""Shared helpers for the model, media and WebRTC tests: the default models, real media, a monitor's feed."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
+import threading
 import wave
 from pathlib import Path
 
 import cv2
 import numpy as np
 import skimage.data
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
 
 from dyadscope.models.build import build_defaults
 
@@ -98,3 +102,31 @@ def face_video(path: Path, seconds: float, audio: Path | None = None, fps: int =
     subprocess.run([*cmd, str(path)], check=True, capture_output=True)
     image.unlink()
     return path
+
+
+class MonitorFeed:
+    """What a therapist's monitor receives: the session's websocket, read in a background thread."""
+
+    def __init__(self, url: str, headers: dict[str, str]):
+        self.events: list[dict] = []
+        self._opened = threading.Event()
+        self._thread = threading.Thread(target=self._read, args=(url, headers), daemon=True)
+        self._thread.start()
+        assert self._opened.wait(10), "the monitor could not connect"
+
+    def _read(self, url: str, headers: dict[str, str]) -> None:
+        with connect(url, additional_headers=headers) as ws:
+            self._ws = ws
+            self._opened.set()
+            try:
+                for message in ws:
+                    self.events.append(json.loads(message))
+            except ConnectionClosed:
+                pass
+
+    def of_kind(self, kind: str, since: int = 0) -> list[dict]:
+        return [e for e in self.events[since:] if e["kind"] == kind]
+
+    def close(self) -> None:
+        self._ws.close()
+        self._thread.join(10)

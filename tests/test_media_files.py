@@ -30,7 +30,7 @@ def _play(sources, engine, seconds):
 
     async def main():
         files = MediaFiles(sources, engine, sink, time.monotonic)
-        files.start()
+        await files.start()
         try:
             await files.wait(timeout=seconds + 15)
         finally:
@@ -86,7 +86,30 @@ def test_a_camera_for_both_and_a_microphone_each(engine, tmp_path):
     assert moved == {"patient", "therapist"}
 
 
+def test_a_looping_file_plays_again_with_its_timeline_going_on(engine, tmp_path):
+    signal, spans = speech_track([espeak(SENTENCES[1])], [0.3])
+    seconds = signal.size / 16000
+    features = []
+
+    async def sink(batch):
+        features.extend(batch)
+
+    async def main():
+        files = MediaFiles([MediaSource(write_wav(tmp_path / "loop.wav", signal), microphone_role="patient")],
+                           engine, sink, time.monotonic, loop=True)
+        await files.start()
+        await asyncio.sleep(2.6 * seconds)  # a file that ended would give one unit
+        await files.stop()
+
+    asyncio.run(main())
+    units = [f.data for f in features if f.kind == "voice_segment"]
+    assert len(units) >= 2
+    (start, end), = spans
+    assert all(u["duration_s"] == pytest.approx(end - start, abs=0.25) for u in units)
+    assert units[1]["start"] - units[0]["start"] == pytest.approx(seconds, abs=0.1)
+
+
 def test_missing_file_is_reported(engine, tmp_path):
     files = MediaFiles([MediaSource(tmp_path / "absent.mp4", ("patient",))], engine, None, time.monotonic)
     with pytest.raises(FileNotFoundError, match="absent.mp4"):
-        files.start()
+        asyncio.run(files.start())

@@ -9,44 +9,12 @@ When the service drops the connection, the page reconnects by itself.
 
 from __future__ import annotations
 
-import json
-import threading
 import time
 
 import httpx
 import pytest
 from _chromium_support import Chromium
-from _models_support import default_models, espeak, face_video, speech_track, write_wav
-from websockets.exceptions import ConnectionClosed
-from websockets.sync.client import connect
-
-
-class MonitorFeed:
-    """What a therapist's monitor receives: the session's websocket, read in a background thread."""
-
-    def __init__(self, url: str, headers: dict[str, str]):
-        self.events: list[dict] = []
-        self._opened = threading.Event()
-        self._thread = threading.Thread(target=self._read, args=(url, headers), daemon=True)
-        self._thread.start()
-        assert self._opened.wait(10), "the monitor could not connect"
-
-    def _read(self, url: str, headers: dict[str, str]) -> None:
-        with connect(url, additional_headers=headers) as ws:
-            self._ws = ws
-            self._opened.set()
-            try:
-                for message in ws:
-                    self.events.append(json.loads(message))
-            except ConnectionClosed:
-                pass
-
-    def of_kind(self, kind: str, since: int = 0) -> list[dict]:
-        return [e for e in self.events[since:] if e["kind"] == kind]
-
-    def close(self) -> None:
-        self._ws.close()
-        self._thread.join(10)
+from _models_support import MonitorFeed, default_models, espeak, face_video, speech_track, write_wav
 
 
 def test_capture_page_in_chromium_delivers_face_and_voice_to_the_monitor(tmp_path, tmp_path_factory, make_service):

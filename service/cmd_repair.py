@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..stream.xdf_repair import XdfFormatError, find_unfinished, repair
+from ..stream.xdf_repair import find_unfinished, repair_each
 from .errors import CliError
 
 
@@ -16,7 +16,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=(
             "Drop a torn last chunk and add the missing stream footers, so the file reads like one "
             "closed normally. Given a folder, repairs every unfinished .xdf below it that no "
-            "recorder is still writing."
+            "recorder is still writing. A file that "
+            "cannot be repaired is reported and the others are still repaired."
         ),
     )
     parser.add_argument("paths", nargs="+", type=Path, metavar="FILE_OR_DIR", help="XDF files or folders of them")
@@ -32,15 +33,13 @@ def run(args: argparse.Namespace) -> int:
             files.append(path)
         else:
             raise CliError(f"{path} does not exist")
-    for path in files:
-        try:
-            report = repair(path)
-        except XdfFormatError as exc:
-            raise CliError(f"{path}: {exc}") from None
-        except OSError as exc:
-            raise CliError(f"{path}: cannot repair ({exc.strerror})") from None
+    reports, failures = repair_each(files)
+    for report in reports:
         if report.changed:
-            print(f"{path}: closed {len(report.footers_added)} streams, dropped {report.bytes_dropped} torn bytes")
+            print(f"{report.path}: closed {len(report.footers_added)} streams, dropped {report.bytes_dropped} torn bytes")
         else:
-            print(f"{path}: already complete")
+            print(f"{report.path}: already complete")
+    if failures:
+        listed = "; ".join(f"{f.path} ({f.reason})" for f in failures)
+        raise CliError(f"cannot repair {len(failures)} file(s): {listed}")
     return 0

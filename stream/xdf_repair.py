@@ -7,6 +7,8 @@ appends a footer (first/last timestamp, sample count, clock offsets) for every
 stream that lacks one, so the file reads like one closed normally.
 :func:`find_unfinished` lists the files below a folder that need it, skipping
 files a live recorder still holds (it keeps an exclusive ``flock``).
+:func:`repair_each` repairs files one by one, so a damaged one is reported
+and skipped, never stopping the rest.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import logging
 import os
 import struct
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -176,8 +178,19 @@ def _inspect(f: BinaryIO) -> tuple[dict[int, _StreamState], int]:
     return streams, end
 
 
+@dataclass(frozen=True)
+class RepairFailure:
+    """A file that could not be repaired, and why (``reason``: the error's kind and message)."""
+
+    path: Path
+    reason: str
+
+
 def repair(path: Path | str) -> RepairReport:
-    """Make ``path`` a closed XDF file: drop a torn tail, add missing footers, ``fsync``."""
+    """Make ``path`` a closed XDF file: drop a torn tail, add missing footers, ``fsync``.
+
+    Raises whatever reading a damaged file raises (the file is then left as it was).
+    """
     path = Path(path)
     with open(path, "r+b") as f:
         streams, end = _inspect(f)
@@ -227,11 +240,34 @@ def find_unfinished(root: Path | str) -> list[Path]:
         try:
             if not _held_by_recorder(path) and is_unfinished(path):
                 found.append(path)
-        except (OSError, XdfFormatError):
-            logger.warning("cannot inspect %s; skipped", path)
+        except (OSError, XdfFormatError) as exc:
+            logger.warning("cannot inspect %s (%s); skipped", path, exc)
     return found
 
 
+def repair_each(paths: Iterable[Path | str]) -> tuple[list[RepairReport], list[RepairFailure]]:
+    """Repair each file on its own: what was done, and the files that could not be repaired.
+
+    A damaged file can fail the reading in many ways (a header that is not
+    XML, an unknown channel format, a chunk cut short: ParseError, KeyError,
+    struct.error, IndexError ...); each failure is logged with the file and
+    why, that file is left as it was, and the others are still repaired.
+    """
+    reports, failures = [], []
+    for path in paths:
+        try:
+            reports.append(repair(path))
+        except Exception as exc:  # one damaged file must not stop the others (nor the service's start)
+            failure = RepairFailure(Path(path), f"{type(exc).__name__}: {exc}")
+            logger.warning("cannot repair %s (%s); skipped", failure.path, failure.reason)
+            failures.append(failure)
+    return reports, failures
+
+
 def repair_unfinished(root: Path | str) -> list[RepairReport]:
-    """Repair every unfinished recording below ``root`` (what the service does on start)."""
-    return [repair(path) for path in find_unfinished(root)]
+    """Repair every unfinished recording below ``root`` (what the service does on start).
+
+    Returns what was repaired; a file that cannot be repaired is logged and
+    skipped (use :func:`repair_each` with :func:`find_unfinished` to get those too).
+    """
+    return repair_each(find_unfinished(root))[0]

@@ -180,6 +180,43 @@ def test_find_unfinished_skips_a_file_being_recorded(tmp_path: Path) -> None:
     rec.close()
 
 
+def _unfinished(chunk: Chunk, header_xml: str | None = None) -> bytes:
+    """What a recorder that died leaves: a stream header and samples, no footer."""
+    return (
+        xw.MAGIC + xw.file_header_chunk() + xw.stream_header_chunk(1, header_xml or xw.stream_header_xml(ECG))
+        + xw.samples_chunk(1, "float32", chunk.timestamps, chunk.values)
+    )  # fmt: skip
+
+
+def test_one_damaged_file_does_not_stop_the_others_from_being_repaired(tmp_path: Path, caplog) -> None:
+    chunk = _ecg_chunk(0, 10)[0]
+    good = tmp_path / "good.xdf"
+    good.write_bytes(_unfinished(chunk))
+    damaged = {
+        "cut_header.xdf": _unfinished(chunk, "<info><name>cut off"),  # not XML: ParseError
+        "odd_format.xdf": _unfinished(chunk, xw.stream_header_xml(ECG).replace(">float32<", ">float128<")),  # KeyError
+        "short_offset.xdf": (  # a clock offset chunk of one number, not two: struct.error
+            _unfinished(chunk) + xw.encode_chunk(xw.Tag.CLOCK_OFFSET, (1).to_bytes(4, "little") + bytes(8))
+        ),
+    }
+    for name, content in damaged.items():
+        (tmp_path / name).write_bytes(content)
+    (tmp_path / "garbage.xdf").write_bytes(b"not XDF at all")
+    with caplog.at_level("WARNING", logger="dyadscope.stream.xdf_repair"):
+        reports = xdf_repair.repair_unfinished(tmp_path)  # what the service runs at start-up
+    assert [(r.path, r.footers_added) for r in reports] == [(good, (1,))]
+    assert not xdf_repair.is_unfinished(good)
+    for name, content in damaged.items():
+        assert (tmp_path / name).read_bytes() == content  # left as they were
+        assert any(name in r.getMessage() and "cannot repair" in r.getMessage() for r in caplog.records)
+    assert any("garbage.xdf" in r.getMessage() and "cannot inspect" in r.getMessage() for r in caplog.records)
+    _, failures = xdf_repair.repair_each(sorted(tmp_path.glob("*.xdf")))
+    assert {f.path.name: f.reason.split(":")[0] for f in failures} == {
+        "cut_header.xdf": "ParseError", "odd_format.xdf": "KeyError", "short_offset.xdf": "error",
+        "garbage.xdf": "XdfFormatError",
+    }  # fmt: skip
+
+
 def _fill_until_error(rec: Recorder) -> tuple[RecordingError, int]:
     written = 0
     with pytest.raises(RecordingError) as caught:
@@ -292,13 +329,15 @@ def test_periodic_flush_reaches_disk_without_further_calls(tmp_path: Path) -> No
 def test_repair_verb_closes_unfinished_files_in_a_folder(tmp_path: Path, only_our_verbs, capsys) -> None:
     chunk = _ecg_chunk(0, 10)[0]
     (tmp_path / "sub").mkdir()
-    (tmp_path / "sub" / "a.xdf").write_bytes(  # what a recorder that died leaves: no footers
-        xw.MAGIC + xw.file_header_chunk() + xw.stream_header_chunk(1, xw.stream_header_xml(ECG))
-        + xw.samples_chunk(1, "float32", chunk.timestamps, chunk.values)
-    )  # fmt: skip
+    (tmp_path / "sub" / "a.xdf").write_bytes(_unfinished(chunk))
     assert main(["repair", str(tmp_path)]) == 0
     assert "a.xdf: closed 1 streams" in capsys.readouterr().out
     assert not xdf_repair.is_unfinished(tmp_path / "sub" / "a.xdf")
     assert main(["repair", str(tmp_path / "sub" / "a.xdf")]) == 0
     assert "already complete" in capsys.readouterr().out
     assert main(["repair", str(tmp_path / "missing.xdf")]) == 2
+    (tmp_path / "sub" / "b.xdf").write_bytes(_unfinished(chunk, "<info><name>cut off"))
+    (tmp_path / "sub" / "c.xdf").write_bytes(_unfinished(chunk))
+    assert main(["repair", str(tmp_path)]) == 2  # the damaged one is reported, the other still repaired
+    out, err = capsys.readouterr()
+    assert "c.xdf: closed 1 streams" in out and "cannot repair 1 file(s)" in err and "b.xdf (ParseError" in err

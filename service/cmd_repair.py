@@ -16,7 +16,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=(
             "Drop a torn last chunk and add the missing stream footers, so the file reads like one "
             "closed normally. Given a folder, repairs every unfinished .xdf below it that no "
-            "recorder is still writing. A file that "
+            "recorder is still writing; a file a recorder is writing is refused. A file that "
             "cannot be repaired is reported and the others are still repaired."
         ),
     )

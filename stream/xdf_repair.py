@@ -6,9 +6,10 @@ footers. :func:`repair` keeps every whole chunk, drops the torn tail and
 appends a footer (first/last timestamp, sample count, clock offsets) for every
 stream that lacks one, so the file reads like one closed normally.
 :func:`find_unfinished` lists the files below a folder that need it, skipping
-files a live recorder still holds (it keeps an exclusive ``flock``).
-:func:`repair_each` repairs files one by one, so a damaged one is reported
-and skipped, never stopping the rest.
+files a live recorder still holds (it keeps an exclusive ``flock``);
+:func:`repair` itself refuses such a file. :func:`repair_each` repairs
+files one by one, so a damaged one is reported and skipped, never stopping
+the rest.
 """
 
 from __future__ import annotations
@@ -34,6 +35,10 @@ _STREAM_TAGS = {xw.Tag.STREAM_HEADER, xw.Tag.SAMPLES, xw.Tag.CLOCK_OFFSET, xw.Ta
 
 class XdfFormatError(ValueError):
     """The file is not XDF at all (no magic bytes)."""
+
+
+class FileInUseError(RuntimeError):
+    """A live recorder holds the file: repairing it would corrupt the recording."""
 
 
 @dataclass(frozen=True)
@@ -189,10 +194,15 @@ class RepairFailure:
 def repair(path: Path | str) -> RepairReport:
     """Make ``path`` a closed XDF file: drop a torn tail, add missing footers, ``fsync``.
 
-    Raises whatever reading a damaged file raises (the file is then left as it was).
+    Raises :class:`FileInUseError` if a live recorder holds the file, and
+    whatever reading a damaged file raises (the file is then left as it was).
     """
     path = Path(path)
     with open(path, "r+b") as f:
+        try:  # the recorder holds an exclusive flock while it writes; so do we while we repair
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise FileInUseError(f"{path} is being recorded (a live recorder holds it); stop that recording first") from None
         streams, end = _inspect(f)
         size = os.fstat(f.fileno()).st_size
         f.truncate(end)

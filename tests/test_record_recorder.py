@@ -217,6 +217,22 @@ def test_one_damaged_file_does_not_stop_the_others_from_being_repaired(tmp_path:
     }  # fmt: skip
 
 
+def test_repair_refuses_a_file_a_live_recorder_holds(tmp_path: Path, only_our_verbs, capsys) -> None:
+    with Recorder(tmp_path / "live.xdf") as rec:
+        rec.write(_ecg_chunk(0, 10)[0])
+        rec.flush()
+        before = rec.path.read_bytes()
+        with pytest.raises(xdf_repair.FileInUseError):
+            xdf_repair.repair(rec.path)
+        assert main(["repair", str(rec.path)]) == 2
+        err = capsys.readouterr().err
+        assert f"{rec.path} is being recorded" in err and "Traceback" not in err
+        assert rec.path.read_bytes() == before  # no footer added behind the recorder's back
+        rec.write(_ecg_chunk(10, 10)[0])
+    (stream,), _ = pyxdf.load_xdf(str(rec.path), dejitter_timestamps=False)
+    assert len(stream["time_stamps"]) == 20 and not xdf_repair.is_unfinished(rec.path)
+
+
 def _fill_until_error(rec: Recorder) -> tuple[RecordingError, int]:
     written = 0
     with pytest.raises(RecordingError) as caught:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-from .cmd_serve import add_service_options, config_from_args
+from .cmd_serve import add_service_options, config_from_args, media_from_args
 from .runner import run_service
 
 DEMO_SESSION = "demo"
@@ -32,6 +32,7 @@ def run(args: argparse.Namespace) -> int:
     from dyadscope.sensors.simulate import SimulatedDyad
 
     config = config_from_args(args)
+    media = media_from_args(args)
     publisher = LslPublisher(SimulatedDyad(args.seed, start_time=local_clock()))
     ours = {info.source_id for info in publisher.streams}
     publisher.start()
@@ -42,6 +43,8 @@ def run(args: argparse.Namespace) -> int:
                 sessions=[DEMO_SESSION],
                 # only the simulated dyad: another rig on the network must not leak in
                 select=lambda info: info.source_id in ours,
+                media=media,
+                loop_media=True,  # a demo runs on; the files start again
                 duration=args.duration,
                 open_browser=not args.no_browser,
             )

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 
 from dyadscope.sensors.assign import parse_overrides
+from dyadscope.sensors.media import MediaOptionError, MediaSource, check_media_sources, parse_media_option
 
 from .config import Config
 from .errors import CliError
@@ -21,12 +22,30 @@ def add_service_options(parser: argparse.ArgumentParser, *, default_port: int = 
         "--bus", default=None, metavar="URL", help="message bus: 'memory' (default, one process) or a redis:// URL"
     )
     parser.add_argument(
+        "--media",
+        action="append",
+        default=[],
+        metavar="ROLE=FILE[,AUDIO]",
+        help="play a video/audio file (or a video and an audio file) as that person's camera and microphone "
+        "(repeatable; needs the models: dyadscope models build)",
+    )
+    parser.add_argument(
         "--assign",
         action="append",
         default=None,
         metavar="'STREAM NAME=role:modality'",
         help="assign an LSL stream explicitly (repeatable); otherwise roles come from stream metadata",
     )
+
+
+def media_from_args(args: argparse.Namespace) -> list[MediaSource]:
+    """The media files of ``--media``, checked (present, readable, one camera and one microphone each)."""
+    try:
+        sources = [source for text in args.media for source in parse_media_option(text)]
+        check_media_sources(sources)
+    except MediaOptionError as exc:
+        raise CliError(f"--media: {exc}") from None
+    return sources
 
 
 def config_from_args(args: argparse.Namespace) -> Config:
@@ -63,5 +82,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     config = config_from_args(args)
-    asyncio.run(run_service(config, sessions=args.session, duration=args.duration))
+    media = media_from_args(args)
+    if media and len(args.session) != 1:
+        raise CliError("--media plays into one session: give exactly one --session")
+    asyncio.run(run_service(config, sessions=args.session, media=media, duration=args.duration))
     return 0

@@ -15,6 +15,8 @@ from collections.abc import Callable, Sequence
 
 import uvicorn
 
+from dyadscope.models.library import ModelMissing
+from dyadscope.sensors.media import MediaSource, attach_media
 from dyadscope.stream.bus import open_bus
 from dyadscope.stream.types import StreamInfo
 from dyadscope.stream.xdf_repair import repair_unfinished
@@ -22,6 +24,7 @@ from dyadscope.stream.xdf_repair import repair_unfinished
 from .app import create_app
 from .config import Config
 from .errors import CliError
+from .session import Session
 from .sessions import SessionManager, recordings_root
 
 log = logging.getLogger(__name__)
@@ -110,17 +113,31 @@ class Service:
         return page_url(self.config, self.port, session_id, page)
 
 
+async def _play(service: Service, session: Session, media: Sequence[MediaSource], loop: bool) -> None:
+    """Play media files into a session until it stops."""
+    hub = service.app.state.webrtc
+    try:
+        files = await attach_media(session.publish, media, hub.engine, hub.clock, loop=loop)
+    except ModelMissing as exc:
+        raise CliError(f"{exc}; build the default models with: dyadscope models build") from None
+    session.on_stop(files.stop)
+
+
 async def run_service(
     config: Config,
     *,
     sessions: Sequence[str] = (),
     select: Callable[[StreamInfo], bool] | None = None,
+    media: Sequence[MediaSource] = (),
+    loop_media: bool = False,
     duration: float | None = None,
     open_browser: bool = False,
 ) -> None:
     """Serve until interrupted or for ``duration`` seconds, with ``sessions`` open.
 
-    The sessions ingest the LSL streams they can assign (narrowed by ``select``).
+    The sessions ingest the LSL streams they can assign (narrowed by
+    ``select``); ``media`` files play into the first as cameras and
+    microphones (again and again with ``loop_media``).
     """
     try:
         service = Service(config)
@@ -129,7 +146,9 @@ async def run_service(
     await service.start()
     try:
         for session_id in sessions:
-            await service.manager.create(session_id, select=select)
+            session = await service.manager.create(session_id, select=select)
+            if media and session_id == sessions[0]:
+                await _play(service, session, media, loop_media)
         print(f"DyadScope is listening on {config.host}:{service.port}", flush=True)
         for session_id in sessions:
             url = service.url(session_id)

@@ -108,3 +108,38 @@ def test_attached_media_reach_the_session_monitor(media, tmp_path_factory, make_
         assert len(units) == 1, units
         (start, end), = media.spans[role]
         assert units[0]["data"]["duration_s"] == pytest.approx(end - start, abs=0.3)
+
+
+def test_serve_plays_media_files_into_its_session(media, tmp_path_factory):
+    """`dyadscope serve --session S --media patient=talk.mp4` as a user runs it."""
+    import json
+    import os
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from websockets.sync.client import connect
+
+    env = {**os.environ, "DYADSCOPE_MODEL_DIR": str(default_models(tmp_path_factory.mktemp("models")))}
+    dyadscope = Path(sys.executable).with_name("dyadscope")
+    out = tmp_path_factory.mktemp("serve") / "out.txt"
+    with out.open("w") as sink:
+        proc = subprocess.Popen(
+            [str(dyadscope), "serve", "--port", "0", "--duration", "30", "--session", "m1", "--media", f"patient={media.talk}"],
+            stdout=sink, stderr=subprocess.STDOUT, env=env,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while not (found := re.search(r"http://127\.0\.0\.1:(\d+)/\?session=m1#token=(\S+)", out.read_text())):
+            assert proc.poll() is None and time.monotonic() < deadline, out.read_text()
+            time.sleep(0.2)
+        port, token = found.groups()
+        kinds = set()
+        with connect(f"ws://127.0.0.1:{port}/ws/sessions/m1", additional_headers={"Authorization": f"Bearer {token}"}) as ws:
+            while not {"face_affect", "voice_segment"} <= kinds:
+                kinds.add(json.loads(ws.recv(timeout=20))["kind"])
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    assert "Traceback" not in out.read_text()

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import errno
 import fcntl
-import json
 import logging
 import math
 import os
@@ -43,6 +42,7 @@ import numpy as np
 
 from . import xdf_writer as xw
 from .types import Chunk, Event, Role, StreamInfo
+from .wire import to_json
 
 logger = logging.getLogger(__name__)
 
@@ -114,6 +114,11 @@ class _Stream:
     fields: tuple[str, ...] = ()  # derived streams: the data keys, one per channel
     tally: xw.FooterTally = field(default_factory=xw.FooterTally)
     offset: float = 0.0  # the clock offset in force (0: already on the session clock)
+
+
+def _is_number(value: object) -> bool:
+    """A real number, Python's or numpy's (not a bool): what a derived stream carries."""
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
 
 
 class Recorder:
@@ -255,7 +260,12 @@ class Recorder:
         self._append(xw.clock_offset_chunk(stream.id, collection_time, stream.offset))
 
     def write_events(self, events: Iterable[Event]) -> None:
-        """Record events: each as JSON on the events stream, numeric fields also per kind and role."""
+        """Record events: each as JSON on the events stream, numeric fields also per kind and role.
+
+        The JSON is the wire's (:func:`~.wire.to_json`), as the websocket and
+        ``analyze`` write it: strict (non-finite numbers become ``null``),
+        numpy numbers as plain ones.
+        """
         events = list(events)
         if not events:
             return
@@ -263,7 +273,7 @@ class Recorder:
             self._check()
             log = self._add_stream_locked(EVENTS_STREAM)
             stamps = np.array([e.t for e in events], dtype=np.float64)
-            self._write_samples(log, stamps, [[json.dumps(e.to_dict(), allow_nan=True)] for e in events])
+            self._write_samples(log, stamps, [[to_json(e.to_dict())] for e in events])
             if self._derived:
                 self._write_derived(events)
 
@@ -271,7 +281,7 @@ class Recorder:
         """Numeric data fields, one chunk per kind and role (fields as in the kind's first event)."""
         rows: dict[str, tuple[_Stream, list[float], list[list[float]]]] = {}
         for event in events:
-            numeric = {k: v for k, v in event.data.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+            numeric = {k: v for k, v in event.data.items() if _is_number(v)}
             key = f"dyadscope:feature:{event.kind}:{event.role or 'dyad'}"
             stream = self._streams.get(key)
             if stream is None:

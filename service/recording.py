@@ -248,12 +248,20 @@ class SessionRecording:
             self._on_stopped(self.describe())
 
     def describe(self) -> dict[str, Any]:
-        """The state for the API: ``recording``, ``path`` (relative to :attr:`root`), ``started`` (Unix s), ``error``."""
+        """The state for the API: ``recording``, ``path`` (relative to :attr:`root`), ``started`` (Unix s), ``error``.
+
+        Also ``behind``: the disk is slower than the data, and ``pending_bytes``
+        wait for it (nothing is dropped; see :attr:`Recorder.behind`); False and
+        0 when not recording.
+        """
+        recorder = self._recorder
         return {
-            "recording": self.active,
+            "recording": recorder is not None,
             "path": self._relative(self._path),
             "started": self._started,
             "error": self._error,
+            "behind": recorder is not None and recorder.behind,
+            "pending_bytes": 0 if recorder is None else recorder.pending_bytes,
         }
 
     def _relative(self, path: Path | None) -> str | None:

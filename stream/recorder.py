@@ -17,6 +17,12 @@ need neither. The offset in force (0 until one is given) is written with a
 stream's first samples and again every ``offset_interval`` (5 s), as
 LabRecorder does, so every stream has clock offsets over the whole file.
 
+Nothing bound for the file is ever dropped. When the disk is slower than the
+data (a stalled or saturated disk), what waits for it grows past
+``max_pending_bytes``: the recorder is then :attr:`~Recorder.behind`, says so
+in a warning (at most every 10 s) and keeps everything in memory until the
+disk catches up; :attr:`~Recorder.pending_bytes` says how much waits.
+
 When the disk fills or the directory cannot be written, the file is cut back
 to its last whole chunk (so it stays readable), the recorder stops, calls
 ``on_error`` once and raises a :class:`RecordingError` subclass from then on;
@@ -62,7 +68,8 @@ FEATURE_MODALITY = "DyadScope.Feature"
 
 _LABEL = re.compile(r"^[A-Za-z0-9]+$")
 _DISK_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
-_MAX_PENDING_BYTES = 8 << 20
+_MAX_PENDING_BYTES = 8 << 20  # more waiting for the disk than this: flush now, and the recorder is behind
+_BEHIND_WARNING_INTERVAL = 10.0  # s; how often a recorder that stays behind says so again
 
 
 class RecordingError(Exception):
@@ -126,7 +133,9 @@ class Recorder:
 
     ``metadata`` (participant, session, task ... as strings) goes into the
     file header and every stream header. Use :meth:`for_session` to pick the
-    file name from the BIDS-style template without ever overwriting.
+    file name from the BIDS-style template without ever overwriting. Past
+    ``max_pending_bytes`` waiting for the disk, the recorder is
+    :attr:`behind` (see the module docstring).
     """
 
     def __init__(
@@ -138,6 +147,7 @@ class Recorder:
         boundary_interval: float = 10.0,
         offset_interval: float = 5.0,
         derived_streams: bool = True,
+        max_pending_bytes: int = _MAX_PENDING_BYTES,
         on_error: Callable[[RecordingError], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ):
@@ -154,6 +164,9 @@ class Recorder:
         self._streams: dict[str, _Stream] = {}
         self._pending: list[bytes] = []
         self._pending_bytes = 0
+        self._writing = 0  # bytes taken from the pending buffer and not yet on disk
+        self._max_pending = max_pending_bytes
+        self._behind_since_warning: float | None = None  # when it last said it is behind (None: not behind)
         self._committed = 0
         self._closed = False
         self._wake = threading.Event()
@@ -308,8 +321,33 @@ class Recorder:
     def _append(self, data: bytes) -> None:
         self._pending.append(data)
         self._pending_bytes += len(data)
-        if self._pending_bytes > _MAX_PENDING_BYTES:
+        if self._pending_bytes > self._max_pending:
             self._wake.set()  # the flusher writes now rather than at the next tick
+        if self._pending_bytes + self._writing > self._max_pending:
+            self._say_behind()
+
+    def _say_behind(self) -> None:
+        """Warn that the disk is slower than the data (at most every ``_BEHIND_WARNING_INTERVAL``); hold the lock."""
+        now = self._clock()
+        if self._behind_since_warning is not None and now - self._behind_since_warning < _BEHIND_WARNING_INTERVAL:
+            return
+        self._behind_since_warning = now
+        logger.warning(
+            "recording %s is behind: %.1f MB wait for the disk, which is slower than the data; "
+            "nothing is dropped, it is kept in memory until the disk catches up",
+            self.path, (self._pending_bytes + self._writing) / 1e6,
+        )  # fmt: skip
+
+    @property
+    def pending_bytes(self) -> int:
+        """Bytes recorded but not yet on disk (waiting, or being written)."""
+        with self._lock:
+            return self._pending_bytes + self._writing
+
+    @property
+    def behind(self) -> bool:
+        """Whether more than ``max_pending_bytes`` wait for the disk: the disk is slower than the data."""
+        return self.pending_bytes > self._max_pending
 
     def _check(self) -> None:
         if self.error is not None:
@@ -335,8 +373,20 @@ class Recorder:
                 data = b"".join(self._pending)
                 self._pending.clear()
                 self._pending_bytes = 0
+                self._writing = len(data)
             if data:
-                self._write_through(data)
+                try:
+                    self._write_through(data)
+                finally:
+                    self._written()
+
+    def _written(self) -> None:
+        """A write has ended: its bytes no longer wait; say when the recorder has caught up."""
+        with self._lock:
+            self._writing = 0
+            if self._behind_since_warning is not None and self._pending_bytes <= self._max_pending:
+                self._behind_since_warning = None
+                logger.info("recording %s has caught up with the disk", self.path)
 
     def _write_through(self, data: bytes) -> None:
         try:
@@ -357,6 +407,7 @@ class Recorder:
                 return
             self.error = error
             self._pending.clear()
+            self._pending_bytes = 0
         try:
             os.ftruncate(self._fd, self._committed)
             os.fsync(self._fd)

@@ -98,6 +98,23 @@ def test_events_are_written_as_strict_json_with_numpy_numbers(tmp_path: Path) ->
     np.testing.assert_array_equal(derived["time_series"], [[12.0, 40.5, np.nan]])
 
 
+def test_a_stalled_disk_makes_the_recorder_say_it_is_behind_and_drop_nothing(tmp_path: Path, caplog) -> None:
+    rec = Recorder(tmp_path / "slow.xdf", max_pending_bytes=64 << 10)
+    with caplog.at_level("INFO", logger="dyadscope.stream.recorder"):
+        with rec._io_lock:  # the flusher cannot write, as when the disk hangs
+            for k in range(40):  # about 170 kB of ECG
+                rec.write(_ecg_chunk(k * 250, 250)[0])
+            assert rec.behind and rec.pending_bytes > 64 << 10
+        warnings = [r for r in caplog.records if r.levelname == "WARNING" and "is behind" in r.getMessage()]
+        assert len(warnings) == 1 and "slow.xdf" in warnings[0].getMessage()  # loud, but once, not per chunk
+        rec.flush()  # the disk is back
+        assert not rec.behind and rec.pending_bytes == 0
+        assert any("caught up" in r.getMessage() for r in caplog.records)
+    rec.close()
+    (stream,), _ = pyxdf.load_xdf(str(rec.path), dejitter_timestamps=False)
+    np.testing.assert_allclose(stream["time_stamps"], 100.25 + np.arange(40 * 250) / 500.0, atol=1e-6)  # none dropped
+
+
 def test_session_naming_is_bids_style_and_never_overwrites(tmp_path: Path) -> None:
     first = Recorder.for_session(tmp_path, subject="P01", session="3", task="therapy")
     second = Recorder.for_session(tmp_path, subject="P01", session="3", task="therapy")

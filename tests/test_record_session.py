@@ -20,8 +20,9 @@ from _physio_support import RATE, recording
 from _recording_support import mount_tmpfs, unmount
 
 from dyadscope.sensors.lsl_outlets import lsl_stream_info
+from dyadscope.service.recording import SessionRecording
 from dyadscope.stream.events import events_topic
-from dyadscope.stream.types import StreamInfo
+from dyadscope.stream.types import Event, StreamInfo
 from dyadscope.stream.xdf_repair import is_unfinished
 
 import pylsl  # noqa: E402  (after dyadscope.sensors has configured liblsl)
@@ -106,6 +107,7 @@ def test_a_live_session_records_its_raw_samples_events_and_markers(shared_data, 
     wait_for(recorded, WAIT, "the recording did not receive the samples, heart rate and marker")
     state = httpx.get(f"{service.base}/api/sessions/rec", headers=headers).json()["recording"]
     assert state["recording"] and state["path"] == relative and state["error"] is None and state["started"] > 0
+    assert state["behind"] is False and state["pending_bytes"] >= 0  # the disk keeps up
     stopped = httpx.delete(api, headers=headers)
     assert stopped.status_code == 200 and not stopped.json()["recording"] and stopped.json()["error"] is None
     assert not is_unfinished(path)
@@ -237,3 +239,17 @@ def test_an_unwritable_recordings_folder_is_a_clear_error_and_the_session_goes_o
     assert event["data"]["error"] == state["error"]
     assert httpx.post(f"{api}/u/markers", json={"text": "still here"}, headers=headers).status_code == 202
     wait_for(lambda: any(e["kind"] == "marker" for e in _logged(service, "u")), WAIT, "the session stopped")
+
+
+def test_a_recording_that_falls_behind_the_disk_says_so_in_its_state(tmp_path):
+    recording = SessionRecording(tmp_path, max_pending_bytes=16 << 10)
+    recording.start(subject="P1", session="1")
+    events = [Event("s", k, float(k), 0.0, "heart_rate", "patient", {"bpm": 60.0 + k % 7}) for k in range(500)]
+    with recording._recorder._io_lock:  # the flusher cannot write, as when the disk hangs
+        recording.write_events(events)
+        state = recording.describe()
+        assert state["recording"] and state["behind"] and state["pending_bytes"] > 16 << 10
+    stopped = recording.stop()  # writes it all
+    assert not stopped["behind"] and stopped["pending_bytes"] == 0
+    logged = _events_in(_streams(tmp_path / stopped["path"]))
+    assert [e["seq"] for e in logged] == list(range(500))  # nothing dropped

@@ -18,6 +18,7 @@ from dyadscope.stream.export.bids import export_bids, on_grid
 from dyadscope.stream.export.report import export_report
 from dyadscope.stream.export.tables import export_tables
 from dyadscope.stream.recorder import Recorder
+from dyadscope.stream.types import Chunk, StreamInfo
 
 DURATION = 50.0
 
@@ -59,6 +60,34 @@ def test_bids_physio_per_rate_group_with_sidecars(session: Recording, tmp_path: 
     voice = events[events["trial_type"] == "voice_segment"].iloc[0]
     assert float(voice["duration"]) == pytest.approx(1.8)
     assert (tmp_path / "dataset_description.json").exists()
+
+
+def test_bids_keeps_every_stream_of_one_role_and_modality(tmp_path: Path) -> None:
+    def ecg(name: str, role: str, labels: tuple[str, ...]) -> StreamInfo:
+        return StreamInfo(name, "ECG", len(labels), 250.0, source_id=name, role=role, channel_labels=labels)
+
+    streams = [  # a chest strap and its backup on the patient; a therapist lead whose two channels share a label
+        ecg("strap", "patient", ("ECG",)), ecg("backup", "patient", ("ECG",)), ecg("lead", "therapist", ("ECG", "ECG"))
+    ]  # fmt: skip
+    t = 10.0 + np.arange(500) / 250.0
+    with Recorder(tmp_path / "two.xdf", {"subject": "P02", "task": "therapy"}) as rec:
+        for k, info in enumerate(streams):
+            values = (np.arange(500 * info.channel_count).reshape(500, -1) + 1000 * k).astype(np.float32)
+            rec.write(Chunk(info, t, values))
+    recording = load_recording(rec.path)
+    export_bids(recording, tmp_path / "bids")
+    stem = tmp_path / "bids" / "sub-P02" / "beh" / "sub-P02_task-therapy_recording-250Hz_physio"
+    meta = json.loads(stem.with_suffix(".json").read_text())
+    ids = {s.info.name: s.stream_id for s in recording.streams}
+    assert meta["Columns"] == [
+        f"patient_ECG_stream{ids['strap']}", f"patient_ECG_stream{ids['backup']}", "therapist_ECG_0", "therapist_ECG_1"
+    ]  # fmt: skip
+    assert "'backup'" in meta[f"patient_ECG_stream{ids['backup']}"]["Description"]
+    table = pd.read_csv(f"{stem}.tsv.gz", sep="\t", header=None)
+    assert table.shape == (500, 4)
+    by_name = {s.info.name: s for s in recording.streams}
+    expected = np.column_stack([by_name["strap"].values, by_name["backup"].values, by_name["lead"].values])
+    np.testing.assert_array_equal(table.to_numpy(), expected)
 
 
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])

@@ -8,7 +8,8 @@ Layout (BIDS 1.9, physio beside behavioural data)::
                                                             ..._events.tsv  (+ _events.json)
 
 One physio file per rate group: every regular numeric stream of that nominal
-rate, both people side by side (columns ``patient_ECG``, ``therapist_ECG`` ...),
+rate, both people side by side (columns ``patient_ECG``, ``therapist_ECG`` ...;
+two streams of one role and modality get their stream id: ``patient_ECG_stream1``),
 on one regular grid that starts at the group's first sample. A stream whose
 samples sit on that grid keeps its values exactly; others are linearly
 interpolated onto it (BIDS physio has one clock per file), and gaps longer
@@ -34,12 +35,12 @@ from ...sensors.xdf_file import RecordedStream, Recording
 from .common import (
     Progress,
     bids_stem,
-    channel_columns,
     events,
     is_derived,
     labels,
     markers,
     no_progress,
+    side_by_side_columns,
     start_time,
     unit,
 )
@@ -81,11 +82,11 @@ def _physio(streams: list[RecordedStream], rate: float, t0: float) -> tuple[dict
     grid = start + np.arange(int(round((end - start) * rate)) + 1) / rate
     columns: dict[str, np.ndarray] = {}
     sidecar = {}
-    for stream in streams:
+    for stream, names in zip(streams, side_by_side_columns(streams)):
         values = on_grid(stream, grid, rate)
         if stream.info.channel_format == "float32":
             values = values.astype(np.float32)  # written in float32's shortest form, exactly
-        for channel, name in enumerate(channel_columns(stream)):
+        for channel, name in enumerate(names):
             columns[name] = values[:, channel]
             sidecar[name] = {
                 "Units": unit(stream, channel),

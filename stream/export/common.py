@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
@@ -102,15 +103,38 @@ def owner(stream: RecordedStream) -> str:
     return stream.info.role or slug(stream.info.name) or f"stream{stream.stream_id}"
 
 
-def channel_columns(stream: RecordedStream) -> list[str]:
-    """One column name per channel: ``<role>_<modality>[_<label>]``, or the stream name when unassigned."""
+def channel_columns(stream: RecordedStream, with_id: bool = False) -> list[str]:
+    """One column name per channel: ``<role>_<modality>[_stream<id>][_<label>]``, the stream name when unassigned.
+
+    ``with_id`` adds the XDF stream id, for streams that would otherwise share
+    names in one table (see :func:`side_by_side_columns`). A channel without a
+    label is named by its number, and so are all channels of a stream whose
+    labels repeat, so every name is distinct.
+    """
     base = f"{owner(stream)}_{slug(stream.info.modality) or 'data'}"
-    if stream.info.channel_count == 1:
+    if with_id:
+        base += f"_stream{stream.stream_id}"
+    count = stream.info.channel_count
+    if count == 1:
         return [base]
     labels_ = stream.info.channel_labels
+    names = [slug(labels_[i]) if i < len(labels_) and slug(labels_[i]) else str(i) for i in range(count)]
+    if len(set(names)) < count:
+        names = [str(i) for i in range(count)]
+    return [f"{base}_{name}" for name in names]
+
+
+def side_by_side_columns(streams: Sequence[RecordedStream]) -> list[list[str]]:
+    """Column names of streams placed in one table: :func:`channel_columns`, with the stream id for those that clash.
+
+    Two streams of one role and modality (a backup sensor, a second lead)
+    would otherwise get the same names and one would overwrite the other.
+    """
+    plain = [channel_columns(stream) for stream in streams]
+    uses = Counter(name for names in plain for name in names)
     return [
-        f"{base}_{slug(labels_[i]) if i < len(labels_) and slug(labels_[i]) else i}"
-        for i in range(stream.info.channel_count)
+        channel_columns(stream, with_id=True) if any(uses[name] > 1 for name in names) else names
+        for stream, names in zip(streams, plain)
     ]
 
 

@@ -156,8 +156,7 @@ def check_stream(
 class RateMonitor:
     """Measures a stream's effective sample rate over windows of its timestamps."""
 
-    def __init__(self, nominal_rate: float, window: float = 10.0):
-        self.nominal_rate = nominal_rate
+    def __init__(self, window: float = 10.0):
         self.window = window
         self._first: float | None = None
         self._count = 0
@@ -303,7 +302,7 @@ class _StreamWorker:
         ingest, info = self._ingest, self.info
         capacity = min(max(64, int(info.nominal_rate)), _MAX_PULL_SAMPLES)
         pull = self._reader(capacity)
-        rate = RateMonitor(info.nominal_rate, ingest.rate_window) if info.nominal_rate > 0 else None
+        rate = RateMonitor(ingest.rate_window) if info.nominal_rate > 0 else None
         nan_flag, rate_flag = _Flag(ingest.lost_after), _Flag(0.0)
         offset = self._measure_offset(None, timeout=2.0)
         next_offset = local_clock() + ingest.offset_interval

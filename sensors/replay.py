@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Sequence
 

@@ -45,10 +45,6 @@ class Pipeline:
             known = self._streams[info.key] = (info, built)
         return known[1]
 
-    def forget(self, info: StreamInfo) -> None:
-        """Drop a stream's processors and their state (e.g. it was reassigned)."""
-        self._streams.pop(info.key, None)
-
     def process(self, chunk: Chunk) -> list[Feature]:
         """Every feature this chunk causes, in the order they arose."""
         features: list[Feature] = []

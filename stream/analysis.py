@@ -31,7 +31,7 @@ from .export.common import is_derived, is_events
 from .export.tables import measure_tables
 from .pipeline import Pipeline
 from .processors.registry import default_pipeline
-from .types import Chunk, Feature
+from .types import Chunk, Feature, StreamInfo
 from .wire import to_json
 
 #: Logged kinds that come from outside the pipeline and are fed back into it.
@@ -86,14 +86,23 @@ def plan(recording: Recording, pipeline: Pipeline) -> tuple[list[RecordedStream]
             verdict = (False, "no samples")
         elif info.role is None:
             verdict = (False, f"no role: assign it with --assign '{info.name}=patient:{info.modality or 'ECG'}'")
-        elif not pipeline.processors_for(info):
-            verdict = (False, f"no processor for type {info.modality!r} ({info.channel_format})")
         else:
-            verdict = (True, f"{info.role} {info.modality}")
+            verdict = _verdict(pipeline, info)
         if verdict[0]:
             used.append(stream)
         uses.append(StreamUse(info.name, info.modality, info.role, len(stream), *verdict))
     return used, uses
+
+
+def _verdict(pipeline: Pipeline, info: StreamInfo) -> tuple[bool, str]:
+    """Whether the pipeline has processors for an assigned stream, and why not."""
+    try:
+        processors = pipeline.processors_for(info)
+    except ValueError as exc:  # e.g. a sample rate the processors cannot work at
+        return False, f"its processors refuse it: {exc}"
+    if not processors:
+        return False, f"no processor for type {info.modality!r} ({info.channel_format})"
+    return True, f"{info.role} {info.modality}"
 
 
 def _inputs(recording: Recording) -> list[Feature]:

@@ -127,3 +127,20 @@ def test_analyze_a_dyad_writes_synchrony_coregulation_and_dissonance(tmp_path):
     # |V_voice - V_face| is 1.1 for the negative utterances and 0.1 for the others, T = 0.5
     np.testing.assert_array_equal(dissonance["dissonant"].to_numpy(), valence < 0)
     np.testing.assert_allclose(dissonance["end"], ends, atol=1e-6)
+
+
+def test_a_stream_the_processors_refuse_is_skipped_with_its_reason(physio_xdf, tmp_path):
+    from dyadscope.sensors.xdf_file import load_recording
+    from dyadscope.stream.analysis import analyze
+
+    path = tmp_path / "with-bad.xdf"
+    recorder = Recorder(path, {"session": "s03"})
+    for stream in load_recording(physio_xdf).streams:
+        recorder.write(stream.chunk())
+    slow = StreamInfo("Therapist EDA", "EDA", 1, 0.05, "float32", source_id="th-eda", role="therapist")
+    recorder.write(Chunk(slow, 500.0 + np.arange(5) * 20.0, np.full((5, 1), 4.0)))
+    recorder.close()
+    result = analyze(load_recording(path), tmp_path / "out")
+    verdicts = {use.name: use for use in result.streams}
+    assert not verdicts["Therapist EDA"].used and "refuse" in verdicts["Therapist EDA"].reason
+    assert verdicts["Patient ECG"].used and result.events["rpeak"] > 100

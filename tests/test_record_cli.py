@@ -24,7 +24,7 @@ from _recording_support import only_our_verbs  # noqa: F401  (a fixture)
 from dyadscope.service.cli import main
 from dyadscope.stream import xdf_writer as xw
 from dyadscope.stream.recorder import Recorder
-from dyadscope.stream.xdf_repair import is_unfinished, scan_chunks
+from dyadscope.stream.xdf_repair import XdfFormatError, is_unfinished, scan_chunks
 
 configure_lsl()
 import pylsl  # noqa: E402
@@ -44,8 +44,12 @@ def wait_recording(out: Path, streams: int, timeout: float = 20.0) -> None:
         files = list(out.rglob("*.xdf"))
         if files:
             with open(files[0], "rb") as f:
-                if sum(c.tag == xw.Tag.STREAM_HEADER for c in scan_chunks(f)) >= streams:
-                    return
+                try:
+                    headers = sum(c.tag == xw.Tag.STREAM_HEADER for c in scan_chunks(f))
+                except XdfFormatError:  # created an instant ago: the magic bytes are not flushed yet
+                    headers = 0
+            if headers >= streams:
+                return
         time.sleep(0.1)
     raise AssertionError(f"recording did not start for {streams} streams")
 

@@ -10,9 +10,10 @@ models, built from registry wheels).
 Front-ends: face detection (:mod:`.face_detect`), tracking (:mod:`.face_track`),
 assignment to people (:mod:`.people`), affect (:mod:`.face_affect`,
 :mod:`.circumplex`), one camera's analysis (:mod:`.face_pipeline`), movement
-(:mod:`.movement`); voice activity (:mod:`.vad`), inter-pausal units
-(:mod:`.ipu`), acoustic arousal (:mod:`.prosody`), model voice affect
-(:mod:`.voice_affect`), one microphone's analysis (:mod:`.voice_pipeline`).
+(:mod:`.movement`); voice activity (:mod:`.vad`), acoustic arousal
+(:mod:`.prosody`), model voice affect (:mod:`.voice_affect`), one
+microphone's analysis (:mod:`.voice_pipeline`, which cuts speech into
+inter-pausal units with :mod:`dyadscope.stream.processors.ipu`).
 
 Features they emit (``dyadscope.stream.types.Feature``):
 

@@ -2,7 +2,7 @@
 
 Audio (mono, 16 kHz, float32 in [−1, 1], one timestamp per sample on the
 session clock) is cut into 512-sample windows for Silero VAD, windows become
-inter-pausal units (:mod:`.ipu`), and each closed unit gets its affect: the
+inter-pausal units (:mod:`dyadscope.stream.processors.ipu`), and each closed unit gets its affect: the
 acoustic arousal index against the speaker's baseline (:mod:`.prosody`) by
 default, or arousal and valence from an audeering-contract model.
 
@@ -20,7 +20,7 @@ import numpy as np
 from dyadscope.stream.ring import RingBuffer
 from dyadscope.stream.types import Chunk, Feature, Role
 
-from .ipu import Ipu, IpuSegmenter
+from ..stream.processors.ipu import Ipu, IpuSegmenter
 from .prosody import ArousalBaseline, prosody
 from .vad import SAMPLE_RATE, WINDOW, VadStream
 from .voice_affect import SpeechAffectModel

@@ -9,7 +9,7 @@ from _models_support import default_models, espeak, speech_track
 from onnx import TensorProto, helper, numpy_helper
 
 from dyadscope.models.contracts import check_model
-from dyadscope.models.ipu import IpuSegmenter
+from dyadscope.stream.processors.ipu import IpuSegmenter
 from dyadscope.models.library import ModelLibrary
 from dyadscope.models.prosody import ArousalBaseline, Prosody, prosody
 from dyadscope.models.runtime import ModelSession

@@ -98,7 +98,6 @@ class VideoConsumer(TrackConsumer):
         self.detector = self.analyzer.tracker.detector
         self.motion = MotionEnergy(view)
         self.frames_analysed = 0
-        self.detections_run = 0
         self._format = "bgr24" if engine.face_model.needs_colour else "gray"
         self._track_done = False
         self._waiting: VideoFrame | None = None
@@ -164,7 +163,6 @@ class VideoConsumer(TrackConsumer):
                 continue
             started = asyncio.get_running_loop().time()
             self._detections = await asyncio.to_thread(self.detector.detect, frame.gray)
-            self.detections_run += 1
             await asyncio.sleep(max(0.0, interval - (asyncio.get_running_loop().time() - started)))
 
 

@@ -1,22 +1,9 @@
-"""Shared helpers for the recording, replay and export tests: the CLI with only our verbs, small disks."""
+"""Shared helpers for the recording, replay and export tests: small disks."""
 
 from __future__ import annotations
 
 import subprocess
 from pathlib import Path
-
-import pytest
-
-from dyadscope.service import cli
-
-OUR_VERBS = ("record", "repair", "replay", "export")
-
-
-@pytest.fixture
-def only_our_verbs(monkeypatch) -> None:
-    """The real ``main``, parsing only our verbs (other verbs' modules may not exist in this checkout yet)."""
-    assert set(OUR_VERBS) <= set(cli.VERBS)
-    monkeypatch.setattr(cli, "VERBS", OUR_VERBS)
 
 
 def mount_tmpfs(where: Path, options: str) -> bool:

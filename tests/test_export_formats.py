@@ -12,7 +12,6 @@ import pytest
 
 from dyadscope.sensors.simulated_recording import record_simulated_session
 from dyadscope.sensors.xdf_file import Recording, load_recording
-from _recording_support import only_our_verbs  # noqa: F401  (a fixture)
 from dyadscope.service.cli import main
 from dyadscope.stream.export.bids import export_bids, on_grid
 from dyadscope.stream.export.report import export_report
@@ -121,7 +120,7 @@ def test_report_draws_a_png_and_a_pdf(session: Recording, tmp_path: Path) -> Non
 
 
 @pytest.mark.parametrize("name", ["minimal.xdf", "clock_resets.xdf", "empty_streams.xdf"])
-def test_example_files_export_to_every_format(shared_data: Path, tmp_path: Path, name: str, only_our_verbs) -> None:
+def test_example_files_export_to_every_format(shared_data: Path, tmp_path: Path, name: str) -> None:
     out = tmp_path / "out"
     code = main(["export", str(shared_data / "xdf" / name), "--to", "bids", "--to", "csv", "--to", "parquet",
                  "--to", "report", "--out", str(out), "--no-progress"])  # fmt: skip
@@ -130,7 +129,7 @@ def test_example_files_export_to_every_format(shared_data: Path, tmp_path: Path,
     assert len(list(out.glob("*.csv"))) == len(list(out.glob("*.parquet"))) >= 2
 
 
-def test_export_of_a_missing_file_is_a_clear_error(tmp_path: Path, capsys, only_our_verbs) -> None:
+def test_export_of_a_missing_file_is_a_clear_error(tmp_path: Path, capsys) -> None:
     assert main(["export", str(tmp_path / "nope.xdf"), "--to", "csv", "--out", str(tmp_path)]) == 2
     assert "does not exist" in capsys.readouterr().err
 

@@ -6,11 +6,9 @@ import json
 import time
 import uuid
 
-import httpx
 import numpy as np
 import pytest
 from _physio_support import RATE, recording
-from websockets.sync.client import connect
 
 from dyadscope.sensors.lsl import local_clock
 from dyadscope.sensors.lsl_outlets import lsl_stream_info

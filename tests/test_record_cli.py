@@ -13,14 +13,12 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-import pytest
 import pyxdf
 
 from dyadscope.sensors.lsl_config import configure_lsl
 from dyadscope.sensors.replay import Replay
 from dyadscope.sensors.simulated_recording import record_simulated_session
 from dyadscope.sensors.xdf_file import load_xdf
-from _recording_support import only_our_verbs  # noqa: F401  (a fixture)
 from dyadscope.service.cli import main
 from dyadscope.stream import xdf_writer as xw
 from dyadscope.stream.recorder import Recorder
@@ -30,11 +28,10 @@ configure_lsl()
 import pylsl  # noqa: E402
 
 NUMERIC = ("float32", "double64", "int8", "int16", "int32", "int64")
-#: The command line in its own process (not ``-m``, which would load the cli module twice).
-DYADSCOPE = [sys.executable, "-c", "import sys; from dyadscope.service.cli import main; sys.exit(main())"]
+#: The command line in its own process.
+DYADSCOPE = [sys.executable, "-m", "dyadscope.service.cli"]
 
 
-pytestmark = pytest.mark.usefixtures("only_our_verbs")
 
 
 def wait_recording(out: Path, streams: int, timeout: float = 20.0) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import pyxdf
-from _recording_support import mount_tmpfs, only_our_verbs, unmount  # noqa: F401  (only_our_verbs: a fixture)
+from _recording_support import mount_tmpfs, unmount
 
 from dyadscope.service.cli import main
 from dyadscope.stream import xdf_repair
@@ -250,7 +250,7 @@ def test_one_damaged_file_does_not_stop_the_others_from_being_repaired(tmp_path:
     }  # fmt: skip
 
 
-def test_repair_refuses_a_file_a_live_recorder_holds(tmp_path: Path, only_our_verbs, capsys) -> None:
+def test_repair_refuses_a_file_a_live_recorder_holds(tmp_path: Path, capsys) -> None:
     with Recorder(tmp_path / "live.xdf") as rec:
         rec.write(_ecg_chunk(0, 10)[0])
         rec.flush()
@@ -375,7 +375,7 @@ def test_periodic_flush_reaches_disk_without_further_calls(tmp_path: Path) -> No
     rec.close()
 
 
-def test_repair_verb_closes_unfinished_files_in_a_folder(tmp_path: Path, only_our_verbs, capsys) -> None:
+def test_repair_verb_closes_unfinished_files_in_a_folder(tmp_path: Path, capsys) -> None:
     chunk = _ecg_chunk(0, 10)[0]
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "a.xdf").write_bytes(_unfinished(chunk))

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _recording_support import only_our_verbs  # noqa: F401  (a fixture)
 
 from dyadscope.sensors.lsl_config import configure_lsl
 from dyadscope.sensors.replay import Replay, outlet_info
@@ -96,7 +95,7 @@ def test_other_tools_files_replay_completely(shared_data: Path, name: str, speed
         assert replay.run() == sum(len(s) for s in streams)
 
 
-def test_replay_verb(shared_data: Path, only_our_verbs, capsys) -> None:
+def test_replay_verb(shared_data: Path, capsys) -> None:
     assert main(["replay", str(shared_data / "xdf" / "minimal.xdf"), "--speed", "50"]) == 0
     assert "replayed 18 samples" in capsys.readouterr().out
     assert main(["replay", str(shared_data / "xdf" / "minimal.xdf"), "--speed", "0"]) == 2
@@ -115,7 +114,7 @@ def test_replay_verb(shared_data: Path, only_our_verbs, capsys) -> None:
     ],
 )
 def test_replay_of_a_file_that_is_not_xdf_is_a_one_line_error(
-    tmp_path: Path, content: bytes, error: str, capsys, only_our_verbs
+    tmp_path: Path, content: bytes, error: str, capsys
 ) -> None:
     bad = tmp_path / "bad.xdf"
     bad.write_bytes(content)

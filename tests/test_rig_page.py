@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 from _chromium_support import Chromium
-from websockets.sync.client import connect
 
 
 def _submit(browser: Chromium, form: str, **values: str) -> None:

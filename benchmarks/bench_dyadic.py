@@ -32,8 +32,8 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from dyadscope.stream.pipeline import Pipeline
-from dyadscope.stream.processors.dyadic import dyadic_processors
-from dyadscope.stream.processors.synchrony import LaggedCrossCorrelation
+from dyadscope.stream.processors.dyadic.synchrony import dyadic_processors
+from dyadscope.stream.processors.dyadic._xcorr import LaggedCrossCorrelation
 from dyadscope.stream.types import Feature
 
 DATA = Path(os.environ.get("DYADSCOPE_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
@@ -50,7 +50,7 @@ def kernel_start_seconds() -> tuple[float, float]:
     """Seconds a fresh process takes to make the kernels ready: compiling (empty cache), then loading the cache."""
     code = (
         "import time, numba; began = time.perf_counter(); "
-        "import dyadscope.stream.processors.xcorr_kernels; print(time.perf_counter() - began)"
+        "import dyadscope.stream.processors.dyadic._xcorr_kernels; print(time.perf_counter() - began)"
     )
     with tempfile.TemporaryDirectory() as cache:
         env = {**os.environ, "NUMBA_CACHE_DIR": cache}

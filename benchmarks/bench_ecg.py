@@ -19,7 +19,7 @@ import neurokit2 as nk
 import numpy as np
 
 from dyadscope.sensors.simulate import SimulatedDyad
-from dyadscope.stream.processors.ecg import HeartRateProcessor
+from dyadscope.stream.processors.physio.ecg import HeartRateProcessor
 from dyadscope.stream.types import Chunk
 
 WINDOW_S = 60

@@ -38,14 +38,14 @@ from aiortc.mediastreams import MediaStreamTrack
 from dyadscope.models.batcher import MicroBatcher
 from dyadscope.models.build import build_defaults
 from dyadscope.models.engine import EngineSettings, ModelEngine
-from dyadscope.models.face_pipeline import FaceAnalyzer
-from dyadscope.models.face_track import FaceTracker
-from dyadscope.models.frames import VideoFrame
+from dyadscope.perception.face import FaceAnalyzer
+from dyadscope.perception.face_track import FaceTracker
+from dyadscope.stream.frames import VideoFrame
 from dyadscope.models.library import ModelLibrary
-from dyadscope.models.people import CameraView
+from dyadscope.perception.people import CameraView
 from dyadscope.models.runtime import RuntimeOptions, default_model_dir
 from dyadscope.models.vad import WINDOW, VadStream, direct_scorer, run_vad_batch
-from dyadscope.models.voice_pipeline import VoiceAnalyzer
+from dyadscope.perception.voice import VoiceAnalyzer
 from dyadscope.sensors.av_tracks import MediaIngest
 from dyadscope.stream.types import Chunk, StreamInfo
 
@@ -80,7 +80,7 @@ def bench_face(library: ModelLibrary, n: int) -> list[tuple[str, str]]:
     frames = [np.roll(base, (i % 20) - 10, axis=1) for i in range(n)]
     model = library.face_model()
     ours = frames_per_second(FaceAnalyzer(CameraView(("patient",)), model, FaceTracker(detect_every=5)), frames)
-    from dyadscope.models.face_detect import HaarFaceDetector
+    from dyadscope.perception.face_detect import HaarFaceDetector
     reference = frames_per_second(FaceAnalyzer(CameraView(("patient",)), model, FaceTracker(
         HaarFaceDetector(detect_width=640), detect_every=1)), frames)
     return [("face: detect+track+affect, 640x480, frames/s", f"{ours:.0f}"),

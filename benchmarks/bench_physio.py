@@ -27,13 +27,13 @@ import pandas as pd
 from scipy import signal as sps
 
 from dyadscope.stream.pipeline import Pipeline
-from dyadscope.stream.processors.baseline import Baseline
-from dyadscope.stream.processors.ecg import HeartRateProcessor
-from dyadscope.stream.processors.eda import EDAProcessor
-from dyadscope.stream.processors.quality import QualityProcessor
-from dyadscope.stream.processors.respiration import RespirationProcessor
-from dyadscope.stream.processors.rsa import RSAProcessor
-from dyadscope.stream.history import SessionSummary
+from dyadscope.stream.processors.physio.baseline import Baseline
+from dyadscope.stream.processors.physio.ecg import HeartRateProcessor
+from dyadscope.stream.processors.physio.eda import EDAProcessor
+from dyadscope.stream.processors.physio.quality import QualityProcessor
+from dyadscope.stream.processors.physio.respiration import RespirationProcessor
+from dyadscope.stream.processors.physio.rsa import RSAProcessor
+from dyadscope.stream.processors.physio.history import SessionSummary
 from dyadscope.stream.types import Chunk, Feature, StreamInfo
 
 RATE = 100

@@ -35,11 +35,11 @@ import pyxdf
 
 from dyadscope.sensors.simulate import SimulatedDyad
 from dyadscope.sensors.simulated_recording import record_simulated_session, simulated_events
-from dyadscope.sensors.xdf_file import load_recording
-from dyadscope.stream.export.bids import export_bids
-from dyadscope.stream.export.report import export_report
-from dyadscope.stream.export.tables import export_tables
-from dyadscope.stream.recorder import Recorder
+from dyadscope.xdf.reader import load_recording
+from dyadscope.offline.export.bids import export_bids
+from dyadscope.offline.export.report import export_report
+from dyadscope.offline.export.tables import export_tables
+from dyadscope.xdf.recorder import Recorder
 from dyadscope.stream.types import Chunk, Event, StreamInfo
 
 STEP = 0.1  # s of data per block, as LSL chunks arrive

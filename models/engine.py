@@ -18,16 +18,16 @@ import numpy as np
 
 from dyadscope.stream.types import Role
 
-from .batcher import BatcherMetrics, MicroBatcher
-from .face_affect import FaceAffectModel
-from .face_detect import HaarFaceDetector
-from .face_pipeline import FaceAnalyzer
-from .face_track import FaceTracker
-from .library import DEFAULT_FACE_MODEL, DEFAULT_VAD_MODEL, ModelLibrary
-from .people import CameraView
-from .vad import VadItem, VadResult, VadStream, run_vad_batch
-from .voice_affect import SpeechAffectModel
-from .voice_pipeline import VoiceAnalyzer
+from dyadscope.models.batcher import BatcherMetrics, MicroBatcher
+from dyadscope.models.face_affect import FaceAffectModel
+from dyadscope.perception.face_detect import HaarFaceDetector
+from dyadscope.perception.face import FaceAnalyzer
+from dyadscope.perception.face_track import FaceTracker
+from dyadscope.models.library import DEFAULT_FACE_MODEL, DEFAULT_VAD_MODEL, ModelLibrary
+from dyadscope.perception.people import CameraView
+from dyadscope.models.vad import VadItem, VadResult, VadStream, run_vad_batch
+from dyadscope.models.voice_affect import SpeechAffectModel
+from dyadscope.perception.voice import VoiceAnalyzer
 
 
 @dataclass(frozen=True)

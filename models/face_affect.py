@@ -13,10 +13,10 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from .circumplex import circumplex_matrix, valence_arousal
-from .contracts import get_contract
-from .manifest import Manifest
-from .runtime import ModelSession
+from dyadscope.models.circumplex import circumplex_matrix, valence_arousal
+from dyadscope.models.contracts import get_contract
+from dyadscope.models.manifest import Manifest
+from dyadscope.models.runtime import ModelSession
 
 #: Box = (x, y, width, height) in pixels.
 Box = tuple[int, int, int, int]

@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .face_affect import FaceAffectModel
-from .manifest import Manifest, read_manifest
-from .runtime import ModelSession, RuntimeOptions, default_model_dir
+from dyadscope.models.face_affect import FaceAffectModel
+from dyadscope.models.manifest import Manifest, read_manifest
+from dyadscope.models.runtime import ModelSession, RuntimeOptions, default_model_dir
 
 DEFAULT_FACE_MODEL = "fer_mini_xception"
 DEFAULT_VAD_MODEL = "silero_vad"

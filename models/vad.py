@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from .runtime import ModelSession
+from dyadscope.models.runtime import ModelSession
 
 SAMPLE_RATE = 16000
 WINDOW = 512

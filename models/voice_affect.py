@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .manifest import Manifest
-from .runtime import ModelSession
+from dyadscope.models.manifest import Manifest
+from dyadscope.models.runtime import ModelSession
 
 
 class SpeechAffectModel:

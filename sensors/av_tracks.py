@@ -31,9 +31,9 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from dyadscope.models.engine import ModelEngine
 from dyadscope.models.face_affect import Box
-from dyadscope.models.frames import VideoFrame
-from dyadscope.models.movement import MotionEnergy
-from dyadscope.models.people import CameraView
+from dyadscope.stream.frames import VideoFrame
+from dyadscope.perception.movement import MotionEnergy
+from dyadscope.perception.people import CameraView
 from dyadscope.models.vad import SAMPLE_RATE
 from dyadscope.stream.types import Chunk, Feature, Role, StreamInfo
 

@@ -76,9 +76,9 @@ from typing import Any
 
 import numpy as np
 
-from ..stream.types import Chunk, StreamInfo
-from .assign import Override, assign, describe, header_from_xml, normalize_modality, parse_overrides
-from .lsl_config import configure_lsl
+from dyadscope.stream.types import Chunk, StreamInfo
+from dyadscope.stream.assign import Override, assign, describe, header_from_xml, normalize_modality, parse_overrides
+from dyadscope.sensors.lsl_config import configure_lsl
 
 configure_lsl()
 import pylsl  # noqa: E402  (liblsl must see LSLAPICFG first)
@@ -369,7 +369,7 @@ class LslIngest:
     """Finds LSL streams, assigns them to a role and modality, and pulls the wanted ones.
 
     ``overrides`` are assignment strings (``"STREAM=role:modality"``, see
-    :mod:`dyadscope.sensors.assign`); ``modalities`` the ones to ingest (None:
+    :mod:`dyadscope.stream.assign`); ``modalities`` the ones to ingest (None:
     every modality, including streams with no type); ``select`` an optional
     further filter on the assigned :class:`StreamInfo`; ``channel_limits`` and
     ``rate_limits`` what a stream of each modality may declare (see

@@ -14,8 +14,8 @@ import threading
 from collections.abc import Sequence
 from typing import Protocol
 
-from ..stream.types import Chunk, StreamInfo
-from .lsl_config import configure_lsl
+from dyadscope.stream.types import Chunk, StreamInfo
+from dyadscope.sensors.lsl_config import configure_lsl
 
 configure_lsl()
 import pylsl  # noqa: E402  (liblsl must see LSLAPICFG first)

@@ -28,10 +28,10 @@ import av
 from aiortc.contrib.media import MediaPlayer
 
 from dyadscope.models.engine import ModelEngine
-from dyadscope.models.people import CameraView
+from dyadscope.perception.people import CameraView
 from dyadscope.stream.types import ROLES, Role
 
-from .av_tracks import Clock, FeatureSink, MediaIngest
+from dyadscope.sensors.av_tracks import Clock, FeatureSink, MediaIngest
 
 MEDIA_OPTION_SYNTAX = "ROLE=FILE or ROLE=VIDEO,AUDIO"
 

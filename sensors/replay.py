@@ -17,8 +17,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from .lsl_config import configure_lsl
-from .xdf_file import RecordedStream, merged_chunks
+from dyadscope.sensors.lsl_config import configure_lsl
+from dyadscope.xdf.reader import RecordedStream, merged_chunks
 
 configure_lsl()
 import pylsl  # noqa: E402  (after LSLAPICFG is set)

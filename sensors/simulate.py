@@ -72,7 +72,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..stream.types import ROLES, Chunk, Role, StreamInfo
+from dyadscope.stream.types import ROLES, Chunk, Role, StreamInfo
 
 #: Per modality: sample rate (Hz), unit, index in seeds.
 MODALITIES: dict[str, tuple[int, str, int]] = {

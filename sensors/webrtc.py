@@ -22,11 +22,11 @@ from dataclasses import dataclass
 from aiortc import RTCPeerConnection, RTCSessionDescription
 
 from dyadscope.models.engine import ModelEngine
-from dyadscope.models.people import CameraView
+from dyadscope.perception.people import CameraView
 from dyadscope.models.vad import SAMPLE_RATE
 from dyadscope.stream.types import ROLES, Role
 
-from .av_tracks import AudioConsumer, Clock, FeatureSink, MediaIngest, VideoConsumer
+from dyadscope.sensors.av_tracks import AudioConsumer, Clock, FeatureSink, MediaIngest, VideoConsumer
 
 log = logging.getLogger(__name__)
 

@@ -48,14 +48,14 @@ from pydantic import BaseModel, Field
 from dyadscope.models.engine import ModelEngine
 from dyadscope.sensors.lsl import local_clock
 from dyadscope.stream.events import events_topic
-from dyadscope.stream.recorder import RecordingError
+from dyadscope.xdf.recorder import RecordingError
 from dyadscope.stream.types import ROLES, Feature, Role
 from dyadscope.stream.wire import to_json
 
-from .config import Config
-from .recording import RecordingBusy
-from .routes_webrtc import WebRtcHub, create_webrtc_router
-from .sessions import SessionError, SessionManager
+from dyadscope.service.config import Config
+from dyadscope.service.recording import RecordingBusy
+from dyadscope.service.routes_webrtc import WebRtcHub, create_webrtc_router
+from dyadscope.service.sessions import SessionError, SessionManager
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from .errors import CliError
+from dyadscope.service.errors import CliError
 
 #: Verb modules, in the order ``--help`` lists them.
 VERBS = ("demo", "serve", "streams", "simulate", "analyze", "record", "repair", "replay", "export", "models")

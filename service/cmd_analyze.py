@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .errors import CliError
+from dyadscope.service.errors import CliError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -34,11 +34,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from dyadscope.sensors.assign import AssignmentError, parse_overrides
-    from dyadscope.sensors.xdf_file import load_recording
+    from dyadscope.stream.assign import AssignmentError, parse_overrides
+    from dyadscope.xdf.reader import load_recording
 
     try:
-        from dyadscope.stream.analysis import AnalysisError, analyze
+        from dyadscope.offline.analysis import AnalysisError, analyze
     except ImportError as exc:
         raise CliError(f"analyze needs the 'export' extra ({exc.name} is missing): pip install 'dyadscope[export]'") from None
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-from .cmd_serve import add_service_options, config_from_args, media_from_args
-from .runner import run_service
+from dyadscope.service.cmd_serve import add_service_options, config_from_args, media_from_args
+from dyadscope.service.runner import run_service
 
 DEMO_SESSION = "demo"
 

@@ -6,7 +6,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from .errors import CliError
+from dyadscope.service.errors import CliError
 
 log = logging.getLogger(__name__)
 
@@ -39,12 +39,12 @@ def run(args: argparse.Namespace) -> int:
     try:
         from tqdm import tqdm
 
-        from ..stream.export.bids import export_bids
-        from ..stream.export.report import export_report
-        from ..stream.export.tables import export_tables
+        from dyadscope.offline.export.bids import export_bids
+        from dyadscope.offline.export.report import export_report
+        from dyadscope.offline.export.tables import export_tables
     except ImportError as exc:
         raise CliError(f"export needs the 'export' extra ({exc.name} is missing): pip install 'dyadscope[export]'") from None
-    from ..sensors.xdf_file import load_recording
+    from dyadscope.xdf.reader import load_recording
 
     def progress(items, desc=""):
         return tqdm(items, desc=desc, disable=args.no_progress, leave=False)

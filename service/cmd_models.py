@@ -14,7 +14,7 @@ import argparse
 import shutil
 from pathlib import Path
 
-from .errors import CliError
+from dyadscope.service.errors import CliError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -5,7 +5,7 @@ mode (discovery, inlets, clock offsets), so every kind of stream LabRecorder
 records is recorded: every channel format including ``string``, values in
 their own dtype (int64 beyond 2**53 intact), regular and irregular rates,
 streams whose role or modality is unknown. :class:`~.recording.LslRecording`
-hands them to a :class:`~dyadscope.stream.recorder.Recorder` with the sender's
+hands them to a :class:`~dyadscope.xdf.recorder.Recorder` with the sender's
 own timestamps and clock offsets and the sender's full header XML, so pyxdf
 returns exactly what was sent. Streams that appear later join the file;
 ``--require`` waits for streams before recording starts. Without
@@ -18,10 +18,10 @@ import argparse
 import logging
 from pathlib import Path
 
-from ..stream.recorder import DEFAULT_TEMPLATE, Recorder, RecordingError
-from ..stream.types import StreamInfo
-from .errors import CliError
-from .recording import LslRecording
+from dyadscope.xdf.recorder import DEFAULT_TEMPLATE, Recorder, RecordingError
+from dyadscope.stream.types import StreamInfo
+from dyadscope.service.errors import CliError
+from dyadscope.service.recording import LslRecording
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..sensors.lsl import LslIngest  # loads liblsl only when needed
+    from dyadscope.sensors.lsl import LslIngest  # loads liblsl only when needed
 
     query = StreamQuery(args.name, args.type, args.source_id)
     if args.name or args.type or args.source_id:  # a required stream is recorded whatever the selection

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..stream.xdf_repair import find_unfinished, repair_each
-from .errors import CliError
+from dyadscope.xdf.repair import find_unfinished, repair_each
+from dyadscope.service.errors import CliError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

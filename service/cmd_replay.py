@@ -6,7 +6,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from .errors import CliError
+from dyadscope.service.errors import CliError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -36,8 +36,8 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f"--speed must be positive, got {args.speed}")
     if not args.verbose:
         logging.getLogger("pyxdf").setLevel(logging.WARNING)  # it narrates every load at INFO
-    from ..sensors.replay import replay_streams  # loads liblsl only when needed
-    from ..sensors.xdf_file import load_xdf
+    from dyadscope.sensors.replay import replay_streams  # loads liblsl only when needed
+    from dyadscope.xdf.reader import load_xdf
 
     try:
         streams = load_xdf(args.file)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-from dyadscope.sensors.assign import parse_overrides
+from dyadscope.stream.assign import parse_overrides
 from dyadscope.sensors.media import MediaOptionError, MediaSource, check_media_sources, parse_media_option
 
-from .config import Config
-from .errors import CliError
-from .runner import run_service
+from dyadscope.service.config import Config
+from dyadscope.service.errors import CliError
+from dyadscope.service.runner import run_service
 
 
 def add_service_options(parser: argparse.ArgumentParser, *, default_port: int = 8765) -> None:

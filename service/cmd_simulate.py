@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .errors import CliError
+from dyadscope.service.errors import CliError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     from dyadscope.sensors.lsl_outlets import LslPublisher
     from dyadscope.sensors.simulate import SimulatedDyad
 
-    from .cmd_streams import stream_table
+    from dyadscope.service.cmd_streams import stream_table
 
     dyad = SimulatedDyad(args.seed, start_time=local_clock())
     publisher = LslPublisher(dyad, duration=args.duration)

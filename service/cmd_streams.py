@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from ..stream.types import StreamInfo
-from .errors import CliError
+from dyadscope.stream.types import StreamInfo
+from dyadscope.service.errors import CliError
 
 _COLUMNS = ("name", "type", "role", "channels", "rate", "format", "host", "source_id")
 

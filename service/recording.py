@@ -4,7 +4,7 @@ Two pieces, shared by ``dyadscope record`` and the live service:
 
 :class:`LslRecording`
     the glue between :class:`~dyadscope.sensors.lsl.LslIngest`'s callbacks
-    and a :class:`~dyadscope.stream.recorder.Recorder`. It follows the
+    and a :class:`~dyadscope.xdf.recorder.Recorder`. It follows the
     ingest's streams and clock offsets from the start, so a recorder attached
     later (:meth:`LslRecording.start`) begins complete. Chunks are recorded as
     the sender stamped them (the ingest's session-clock timestamps minus the
@@ -38,8 +38,8 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from ..stream.recorder import DEFAULT_TEMPLATE, Recorder, RecordingError
-from ..stream.types import Chunk, Event, StreamInfo
+from dyadscope.xdf.recorder import DEFAULT_TEMPLATE, Recorder, RecordingError
+from dyadscope.stream.types import Chunk, Event, StreamInfo
 
 log = logging.getLogger(__name__)
 

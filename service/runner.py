@@ -19,13 +19,13 @@ from dyadscope.models.library import ModelMissing
 from dyadscope.sensors.media import MediaSource, attach_media
 from dyadscope.stream.bus import open_bus
 from dyadscope.stream.types import StreamInfo
-from dyadscope.stream.xdf_repair import repair_unfinished
+from dyadscope.xdf.repair import repair_unfinished
 
-from .app import create_app
-from .config import Config
-from .errors import CliError
-from .session import Session
-from .sessions import SessionManager, recordings_root
+from dyadscope.service.app import create_app
+from dyadscope.service.config import Config
+from dyadscope.service.errors import CliError
+from dyadscope.service.session import Session
+from dyadscope.service.sessions import SessionManager, recordings_root
 
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ from dyadscope.stream.events import EventLog
 from dyadscope.stream.pipeline import Pipeline
 from dyadscope.stream.types import Chunk, Event, Feature, Role, StreamInfo
 
-from .recording import SessionRecording
+from dyadscope.service.recording import SessionRecording
 
 log = logging.getLogger(__name__)
 

@@ -10,15 +10,15 @@ from pathlib import Path
 from typing import Any
 
 from dyadscope.stream.bus import Bus
-from dyadscope.stream.history import History, SessionSummary, check_id
-from dyadscope.stream.processors.baseline import Baseline
+from dyadscope.stream.processors.physio.history import History, SessionSummary, check_id
+from dyadscope.stream.processors.physio.baseline import Baseline
 from dyadscope.stream.processors.registry import default_pipeline
-from dyadscope.stream.recorder import RecordingError
+from dyadscope.xdf.recorder import RecordingError
 from dyadscope.stream.types import ROLES, Chunk, Role, StreamInfo
 
-from .config import Config
-from .recording import SessionRecording
-from .session import Session
+from dyadscope.service.config import Config
+from dyadscope.service.recording import SessionRecording
+from dyadscope.service.session import Session
 
 log = logging.getLogger(__name__)
 

@@ -150,7 +150,7 @@ def open_bus(url: str = "memory", maxlen: int = 10_000) -> Bus:
     if url == "memory":
         return MemoryBus(maxlen)
     if url.startswith(("redis://", "rediss://", "unix://")):
-        from .redis_bus import RedisBus
+        from dyadscope.stream.redis_bus import RedisBus
 
         return RedisBus(url, maxlen)
     raise ValueError(f"unknown bus {url!r}: use 'memory' or a redis:// URL")

@@ -12,8 +12,8 @@ import asyncio
 import time
 from collections.abc import Callable
 
-from .bus import Bus
-from .types import Event, Feature, Role
+from dyadscope.stream.bus import Bus
+from dyadscope.stream.types import Event, Feature, Role
 
 
 def events_topic(session_id: str) -> str:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from .processors.base import ChunkProcessor, ChunkProcessorFactory, FeatureProcessor
-from .types import Chunk, Feature, StreamInfo
+from dyadscope.stream.processors.base import ChunkProcessor, ChunkProcessorFactory, FeatureProcessor
+from dyadscope.stream.types import Chunk, Feature, StreamInfo
 
 
 class Pipeline:

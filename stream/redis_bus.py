@@ -13,8 +13,8 @@ import json
 
 import redis.asyncio as aioredis
 
-from .bus import Message
-from .wire import to_json
+from dyadscope.stream.bus import Message
+from dyadscope.stream.wire import to_json
 
 # Atomically pick the next id (or check a caller's id) and append, so that
 # concurrent publishers can never write ids out of order.

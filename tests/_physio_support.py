@@ -11,10 +11,10 @@ import numpy as np
 import pandas as pd
 
 from dyadscope.stream.pipeline import Pipeline
-from dyadscope.stream.processors.ecg import HeartRateProcessor
-from dyadscope.stream.processors.eda import EDAProcessor
-from dyadscope.stream.processors.quality import QualityProcessor
-from dyadscope.stream.processors.respiration import RespirationProcessor
+from dyadscope.stream.processors.physio.ecg import HeartRateProcessor
+from dyadscope.stream.processors.physio.eda import EDAProcessor
+from dyadscope.stream.processors.physio.quality import QualityProcessor
+from dyadscope.stream.processors.physio.respiration import RespirationProcessor
 from dyadscope.stream.types import Chunk, Feature, StreamInfo
 
 RATE = 100.0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dyadscope.stream.processors.concordance import ConcordanceConfig, ConcordanceProcessor, slope_filter
+from dyadscope.stream.processors.dyadic.concordance import ConcordanceConfig, ConcordanceProcessor, slope_filter
 from dyadscope.stream.types import Feature
 
 RATE = 4.0

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from dyadscope.stream.processors.affect_streams import affect_stream_processors
-from dyadscope.stream.processors.dissonance import DissonanceConfig, DissonanceProcessor
+from dyadscope.stream.processors.dyadic.dissonance import DissonanceConfig, DissonanceProcessor
 from dyadscope.stream.types import Chunk, Feature, StreamInfo
 
 

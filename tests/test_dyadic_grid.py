@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from dyadscope.stream.processors.grid import SOURCES, FeatureSource, GridSeries, PairedGrid
+from dyadscope.stream.processors.dyadic._grid import SOURCES, FeatureSource, GridSeries, PairedGrid
 from dyadscope.stream.types import Feature
 
 

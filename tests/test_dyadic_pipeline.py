@@ -10,7 +10,7 @@ from scipy.signal import butter, sosfiltfilt
 
 from dyadscope.stream.pipeline import Pipeline
 from dyadscope.stream.processors.affect_streams import affect_stream_processors
-from dyadscope.stream.processors.dyadic import dyadic_processors
+from dyadscope.stream.processors.dyadic.synchrony import dyadic_processors
 from dyadscope.stream.types import ROLES, Chunk, Feature, StreamInfo
 
 FACE_RATE, DURATION, LAG_S = 10.0, 180.0, 1.0

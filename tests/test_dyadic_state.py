@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dyadscope.stream.processors.sync_state import DesyncFlagger, StateConfig, SyncStateTracker
+from dyadscope.stream.processors.dyadic._sync_state import DesyncFlagger, StateConfig, SyncStateTracker
 
 LEVELS = (0.4, 0.6)  # (exit level, chance level) from the surrogate baseline
 

@@ -112,7 +112,7 @@ def test_wrong_models_are_refused_with_a_reason(tmp_path):
 
 
 def test_a_voice_model_is_not_taken_as_a_face_model(tmp_path):
-    from test_models_voice import audeering_like
+    from test_perception_voice import audeering_like
 
     path = audeering_like(tmp_path / "dim.onnx")
     with pytest.raises(ValueError, match="not a face affect contract"):

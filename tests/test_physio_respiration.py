@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from _physio_support import RATE, T0, chunks, neurokit, of, recording, run, stream
 
-from dyadscope.stream.processors.respiration import RespirationProcessor
+from dyadscope.stream.processors.physio.respiration import RespirationProcessor
 
 FILES = ["bio_eventrelated_100hz", "bio_resting_5min_100hz", "bio_resting_8min_100hz"]
 

@@ -21,9 +21,9 @@ from _physio_support import (
     stream,
 )
 
-from dyadscope.stream.processors.baseline import Baseline
-from dyadscope.stream.processors.respiration import Breath, RespirationProcessor
-from dyadscope.stream.processors.rsa import RSAProcessor, breath_p2t
+from dyadscope.stream.processors.physio.baseline import Baseline
+from dyadscope.stream.processors.physio.respiration import Breath, RespirationProcessor
+from dyadscope.stream.processors.physio.rsa import RSAProcessor, breath_p2t
 from dyadscope.stream.types import Feature
 
 REFERENCE_FILES = ["bio_eventrelated_100hz", "bio_resting_5min_100hz"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import pyxdf
 
-from dyadscope.sensors.assign import (
+from dyadscope.stream.assign import (
     AssignmentError,
     Override,
     assign,

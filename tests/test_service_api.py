@@ -183,7 +183,7 @@ def test_identifying_participant_ids_are_refused(running_service):
 
 
 def test_sessions_build_each_persons_history_and_then_deviations(make_service, tmp_path):
-    from dyadscope.stream.history import History
+    from dyadscope.stream.processors.physio.history import History
 
     service = make_service(data_dir=tmp_path)
     base, headers = service.base, service.headers

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import pyxdf
 
-from dyadscope.stream import xdf_writer as xw
+import dyadscope.xdf.writer as xw
 from dyadscope.stream.types import CHANNEL_FORMATS, StreamInfo
 
 NUMERIC = [f for f in CHANNEL_FORMATS if f != "string"]

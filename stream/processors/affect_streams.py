@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import math
 
-from ..types import Chunk, Feature, StreamInfo
-from .base import ChunkProcessor
+from dyadscope.stream.types import Chunk, Feature, StreamInfo
+from dyadscope.stream.processors.base import ChunkProcessor
 
 FACE_CHANNELS = ("valence", "arousal")
 VOICE_CHANNELS = ("valence", "arousal", "duration_s")

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from ..types import Chunk, Feature, StreamInfo
+from dyadscope.stream.types import Chunk, Feature, StreamInfo
 
 
 class ChunkProcessor(Protocol):

@@ -22,18 +22,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from ..history import DeviationProcessor, Norm, SessionSummary
-from ..pipeline import Pipeline
-from ..types import Role, StreamInfo
-from .affect_streams import affect_stream_processors
-from .base import ChunkProcessor, FeatureProcessor
-from .baseline import Baseline
-from .dyadic import DyadicConfig, dyadic_processors
-from .ecg import HeartRateProcessor
-from .eda import EDAProcessor
-from .quality import QualityProcessor
-from .respiration import RespirationProcessor
-from .rsa import RSAProcessor
+from dyadscope.stream.processors.physio.history import DeviationProcessor, Norm, SessionSummary
+from dyadscope.stream.pipeline import Pipeline
+from dyadscope.stream.types import Role, StreamInfo
+from dyadscope.stream.processors.affect_streams import affect_stream_processors
+from dyadscope.stream.processors.base import ChunkProcessor, FeatureProcessor
+from dyadscope.stream.processors.physio.baseline import Baseline
+from dyadscope.stream.processors.dyadic.synchrony import DyadicConfig, dyadic_processors
+from dyadscope.stream.processors.physio.ecg import HeartRateProcessor
+from dyadscope.stream.processors.physio.eda import EDAProcessor
+from dyadscope.stream.processors.physio.quality import QualityProcessor
+from dyadscope.stream.processors.physio.respiration import RespirationProcessor
+from dyadscope.stream.processors.physio.rsa import RSAProcessor
 
 
 def physiology_processors(info: StreamInfo) -> Sequence[ChunkProcessor]:
@@ -61,7 +61,7 @@ def default_pipeline(
     """A fresh pipeline with every default processor, for one session.
 
     Pass ``baseline`` and ``summary`` to read them after the session, and
-    ``norms`` (per role, from :class:`~dyadscope.stream.history.History`) for
+    ``norms`` (per role, from :class:`~dyadscope.stream.processors.physio.history.History`) for
     live deviations from each person's past sessions.
     """
     baseline = baseline or Baseline()

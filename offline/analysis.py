@@ -1,0 +1,174 @@
+"""Offline analysis: a recording through the live pipeline, as fast as the CPU allows.
+
+The very same processors as a live session (:func:`default_pipeline`) see the
+recording's chunks in time order across streams, as they would have arrived
+live, so offline gives the same numbers as live. What the pipeline cannot
+recompute from samples -- the research assistant's actions (baseline start,
+markers) and the face and voice features of the media pipelines -- is taken
+from the recording's event log and fed in at its time.
+
+Outputs, in ``out``:
+
+* ``events.jsonl`` -- every event, one JSON object per line, as on the websocket;
+* ``<kind>.csv`` -- one table per kind of measure (``rpeaks.csv``: every beat),
+  with ``t`` (seconds, the file's clock), ``role`` and the values;
+* ``summary.json`` -- the streams used and skipped (and why), events per kind.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dyadscope.xdf.reader import RecordedStream, Recording, merged_chunks
+from dyadscope.stream.events import EventStamper
+from dyadscope.offline.export.common import events as logged_events
+from dyadscope.offline.export.common import is_derived, is_events
+from dyadscope.offline.export.tables import measure_tables
+from dyadscope.stream.pipeline import Pipeline
+from dyadscope.stream.processors.registry import default_pipeline
+from dyadscope.stream.types import Chunk, Feature, StreamInfo
+from dyadscope.stream.wire import to_json
+
+#: Logged kinds that come from outside the pipeline and are fed back into it.
+INPUT_KINDS = frozenset({"baseline_start", "marker", "face_affect", "face_tracked", "voice_segment", "movement"})
+#: Table file names that differ from the feature kind.
+TABLE_NAMES = {"rpeak": "rpeaks"}
+
+
+class AnalysisError(ValueError):
+    """A recording that cannot be analysed (nothing assignable, unreadable)."""
+
+
+@dataclass(frozen=True)
+class StreamUse:
+    """What analysis did with one stream of the recording, and why."""
+
+    name: str
+    modality: str
+    role: str | None
+    samples: int
+    used: bool
+    reason: str
+
+
+@dataclass
+class AnalysisResult:
+    """What :func:`analyze` wrote and found."""
+
+    out: Path
+    streams: list[StreamUse]
+    events: Counter = field(default_factory=Counter)
+    tables: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "streams": [asdict(s) for s in self.streams],
+            "events": dict(sorted(self.events.items())),
+            "tables": self.tables,
+        }
+
+
+def plan(recording: Recording, pipeline: Pipeline) -> tuple[list[RecordedStream], list[StreamUse]]:
+    """The streams the pipeline can use, and a verdict with a reason for every stream."""
+    used, uses = [], []
+    for stream in recording.streams:
+        info = stream.info
+        if is_events(stream):
+            verdict = (False, "event log: research assistant and media inputs are replayed from it")
+        elif is_derived(stream):
+            verdict = (False, "derived measure: recomputed")
+        elif not len(stream):
+            verdict = (False, "no samples")
+        elif info.role is None:
+            verdict = (False, f"no role: assign it with --assign '{info.name}=patient:{info.modality or 'ECG'}'")
+        else:
+            verdict = _verdict(pipeline, info)
+        if verdict[0]:
+            used.append(stream)
+        uses.append(StreamUse(info.name, info.modality, info.role, len(stream), *verdict))
+    return used, uses
+
+
+def _verdict(pipeline: Pipeline, info: StreamInfo) -> tuple[bool, str]:
+    """Whether the pipeline has processors for an assigned stream, and why not."""
+    try:
+        processors = pipeline.processors_for(info)
+    except ValueError as exc:  # e.g. a sample rate the processors cannot work at
+        return False, f"its processors refuse it: {exc}"
+    if not processors:
+        return False, f"no processor for type {info.modality!r} ({info.channel_format})"
+    return True, f"{info.role} {info.modality}"
+
+
+def _inputs(recording: Recording) -> list[Feature]:
+    """The logged features that came from outside the pipeline, in time order."""
+    return [
+        Feature(e["kind"], e.get("role"), float(e["t"]), dict(e.get("data") or {}))
+        for e in logged_events(recording)
+        if e.get("kind") in INPUT_KINDS
+    ]
+
+
+def _in_time_order(chunks: Iterator[Chunk], inputs: list[Feature]) -> Iterator[Chunk | list[Feature]]:
+    """Chunks and input features merged by time, inputs first on a tie."""
+    pending = iter(inputs)
+    upcoming = next(pending, None)
+    for chunk in chunks:
+        t0 = float(chunk.timestamps[0])
+        batch = []
+        while upcoming is not None and upcoming.t <= t0:
+            batch.append(upcoming)
+            upcoming = next(pending, None)
+        if batch:
+            yield batch
+        yield chunk
+    rest = ([upcoming] if upcoming is not None else []) + list(pending)
+    if rest:
+        yield rest
+
+
+def analyze(
+    recording: Recording,
+    out: Path,
+    *,
+    session_id: str | None = None,
+    progress: Callable[[float], None] | None = None,
+) -> AnalysisResult:
+    """Run the default pipeline over ``recording``; write events, tables and summary to ``out``.
+
+    ``progress`` is called with the recording time reached (seconds from its start).
+    """
+    pipeline = default_pipeline()
+    used, uses = plan(recording, pipeline)
+    if not used:
+        reasons = "; ".join(f"{u.name}: {u.reason}" for u in uses) or "the file holds no streams"
+        raise AnalysisError(f"no stream can be analysed ({reasons})")
+    out.mkdir(parents=True, exist_ok=True)
+    result = AnalysisResult(out, uses)
+    start = min(float(s.timestamps[0]) for s in used)
+    stamper = EventStamper(session_id or recording.metadata.get("session") or recording.path.stem)
+    events_path = out / "events.jsonl"
+    with events_path.open("w") as log:
+        for item in _in_time_order(merged_chunks(used), _inputs(recording)):
+            if isinstance(item, Chunk):
+                features = pipeline.process(item)
+                if progress is not None:
+                    progress(float(item.timestamps[-1]) - start)
+            else:
+                features = pipeline.feed(item)
+            for feature in features:
+                log.write(to_json(stamper.stamp(feature).to_dict()) + "\n")
+                result.events[feature.kind] += 1
+    with events_path.open() as log:
+        tables = measure_tables([json.loads(line) for line in log])
+    for kind, table in sorted(tables.items()):
+        name = TABLE_NAMES.get(kind, kind)
+        table.drop(columns=["seq", "t_emit"]).rename(columns={"time": "t"}).to_csv(out / f"{name}.csv", index=False)
+        result.tables.append(f"{name}.csv")
+    (out / "summary.json").write_text(json.dumps(result.to_dict(), indent=2) + "\n")
+    return result

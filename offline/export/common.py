@@ -1,0 +1,145 @@
+"""What every exporter needs from a recording: its events, labels, start time and column names."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
+
+from dyadscope.xdf.reader import RecordedStream, Recording
+from dyadscope.xdf.recorder import EVENTS_STREAM, FEATURE_MODALITY
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+#: Wraps the items an exporter works through, e.g. ``tqdm``: ``progress(items, desc=...)``.
+Progress = Callable[..., Iterable[T]]
+
+
+def no_progress(items: Sequence[T], desc: str = "") -> Iterable[T]:
+    """The default ``progress``: the items as they are."""
+    return items
+
+
+def slug(text: str) -> str:
+    """Letters and digits only (BIDS labels, file and column names)."""
+    return re.sub(r"[^A-Za-z0-9]+", "", text)
+
+
+def labels(recording: Recording) -> dict[str, str]:
+    """BIDS entities from the recording's metadata (subject, session, task, run).
+
+    Files other tools wrote carry none: the subject is then taken from the
+    file name, the task is ``unknown`` and session and run are left out.
+    """
+    meta = recording.metadata
+    subject = slug(meta.get("subject", "")) or slug(recording.path.stem)[:32] or "unknown"
+    found = {"subject": subject, "session": slug(meta.get("session", "")), "task": slug(meta.get("task", "")) or "unknown"}
+    found["run"] = slug(meta.get("run", ""))
+    return found
+
+
+def bids_stem(recording: Recording) -> str:
+    """``sub-<s>[_ses-<n>]_task-<t>[_run-<r>]`` for this recording."""
+    entities = labels(recording)
+    parts = [f"sub-{entities['subject']}"]
+    if entities["session"]:
+        parts.append(f"ses-{entities['session']}")
+    parts.append(f"task-{entities['task']}")
+    if entities["run"]:
+        parts.append(f"run-{entities['run']}")
+    return "_".join(parts)
+
+
+def start_time(recording: Recording) -> float:
+    """The earliest timestamp of any stream (the recording's time zero)."""
+    firsts = [float(s.timestamps[0]) for s in recording.streams if len(s)]
+    return min(firsts, default=0.0)
+
+
+def is_events(stream: RecordedStream) -> bool:
+    """Whether this is our JSON event log."""
+    return stream.info.source_id == EVENTS_STREAM.source_id
+
+
+def is_markers(stream: RecordedStream) -> bool:
+    """Whether this is a marker stream (ours, or any other string stream that is not our event log)."""
+    return stream.info.channel_format == "string" and not is_events(stream)
+
+
+def is_derived(stream: RecordedStream) -> bool:
+    """Whether this is one of our derived-measure streams (the event log holds the same, complete)."""
+    return stream.info.modality == FEATURE_MODALITY
+
+
+def events(recording: Recording) -> list[dict[str, Any]]:
+    """The session's logged events (``Event.to_dict()`` form), in time order."""
+    found = []
+    for stream in recording.streams:
+        if is_events(stream):
+            for row in stream.values[:, 0]:
+                try:
+                    found.append(json.loads(row))
+                except json.JSONDecodeError:
+                    logger.warning("skipped an event that is not JSON in %s", recording.path)
+    return sorted(found, key=lambda e: (e.get("t", 0.0), e.get("seq", 0)))
+
+
+def markers(recording: Recording) -> list[tuple[float, str, str]]:
+    """(time, text, stream name) for every marker of every marker stream, in time order."""
+    found = []
+    for stream in recording.streams:
+        if is_markers(stream):
+            found += [(float(t), str(row[0]), stream.info.name) for t, row in zip(stream.timestamps, stream.values)]
+    return sorted(found)
+
+
+def owner(stream: RecordedStream) -> str:
+    """Whose stream it is, for column names: the role, else the stream's name."""
+    return stream.info.role or slug(stream.info.name) or f"stream{stream.stream_id}"
+
+
+def channel_columns(stream: RecordedStream, with_id: bool = False) -> list[str]:
+    """One column name per channel: ``<role>_<modality>[_stream<id>][_<label>]``, the stream name when unassigned.
+
+    ``with_id`` adds the XDF stream id, for streams that would otherwise share
+    names in one table (see :func:`side_by_side_columns`). A channel without a
+    label is named by its number, and so are all channels of a stream whose
+    labels repeat, so every name is distinct.
+    """
+    base = f"{owner(stream)}_{slug(stream.info.modality) or 'data'}"
+    if with_id:
+        base += f"_stream{stream.stream_id}"
+    count = stream.info.channel_count
+    if count == 1:
+        return [base]
+    labels_ = stream.info.channel_labels
+    names = [slug(labels_[i]) if i < len(labels_) and slug(labels_[i]) else str(i) for i in range(count)]
+    if len(set(names)) < count:
+        names = [str(i) for i in range(count)]
+    return [f"{base}_{name}" for name in names]
+
+
+def side_by_side_columns(streams: Sequence[RecordedStream]) -> list[list[str]]:
+    """Column names of streams placed in one table: :func:`channel_columns`, with the stream id for those that clash.
+
+    Two streams of one role and modality (a backup sensor, a second lead)
+    would otherwise get the same names and one would overwrite the other.
+    """
+    plain = [channel_columns(stream) for stream in streams]
+    uses = Counter(name for names in plain for name in names)
+    return [
+        channel_columns(stream, with_id=True) if any(uses[name] > 1 for name in names) else names
+        for stream, names in zip(streams, plain)
+    ]
+
+
+def unit(stream: RecordedStream, channel: int) -> str:
+    """The channel's unit as the header gives it, else ``n/a``."""
+    units = stream.info.units
+    return units[channel] if channel < len(units) and units[channel] else "n/a"
+

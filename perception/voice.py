@@ -1,0 +1,84 @@
+"""One microphone's voice analysis: 16 kHz audio in, speech units with affect out.
+
+Audio (mono, 16 kHz, float32 in [−1, 1], one timestamp per sample on the
+session clock) is cut into 512-sample windows for Silero VAD, windows become
+inter-pausal units (:mod:`dyadscope.perception.speech_units`), and each closed unit gets its affect: the
+acoustic arousal index against the speaker's baseline (:mod:`.prosody`) by
+default, or arousal and valence from an audeering-contract model.
+
+Feature: ``voice_segment`` (role, t = unit end, {"start", "end", "duration_s",
+"arousal", "valence" (None without a valence model), "model"}).
+
+With one shared microphone for both people, every unit is attributed to the
+microphone's role; there is no speaker separation.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dyadscope.stream.ring import RingBuffer
+from dyadscope.stream.types import Chunk, Feature, Role
+
+from dyadscope.perception.speech_units import Ipu, IpuSegmenter
+from dyadscope.perception.prosody import ArousalBaseline, prosody
+from dyadscope.models.vad import SAMPLE_RATE, WINDOW, VadStream
+from dyadscope.models.voice_affect import SpeechAffectModel
+
+ACOUSTIC_MODEL = "acoustic_arousal"
+
+
+class VoiceAnalyzer:
+    """VAD, speech units and their affect for one person's microphone."""
+
+    def __init__(self, role: Role | None, vad: VadStream, segmenter: IpuSegmenter | None = None,
+                 affect_model: SpeechAffectModel | None = None):
+        self.role = role
+        self.vad = vad
+        self.segmenter = segmenter or IpuSegmenter()
+        self.affect_model = affect_model
+        self.baseline = ArousalBaseline()
+        capacity = int((self.segmenter.max_unit_s + 2.0) * SAMPLE_RATE)
+        self._audio = RingBuffer(capacity, dtype=np.float32)
+        self._pending = np.zeros(0, np.float32)
+        self._pending_times = np.zeros(0, np.float64)
+
+    def process(self, chunk: Chunk) -> list[Feature]:
+        """Consume 16 kHz mono samples; return the units that closed."""
+        if chunk.info.nominal_rate != SAMPLE_RATE:
+            raise ValueError(f"voice analysis needs {SAMPLE_RATE} Hz audio, got {chunk.info.nominal_rate}")
+        samples = np.asarray(chunk.values[:, 0], np.float32)
+        self._audio.extend(samples)
+        self._pending = np.concatenate((self._pending, samples))
+        self._pending_times = np.concatenate((self._pending_times, chunk.timestamps))
+        first_index = self._audio.total - self._pending.size
+        features = []
+        n_windows = self._pending.size // WINDOW
+        for k in range(n_windows):
+            window = self._pending[k * WINDOW : (k + 1) * WINDOW]
+            start = float(self._pending_times[k * WINDOW])
+            end = start + WINDOW / SAMPLE_RATE
+            unit = self.segmenter.push(start, end, self.vad.probability(window), first_index + k * WINDOW, WINDOW)
+            if unit is not None:
+                features.append(self._describe(unit))
+        used = n_windows * WINDOW
+        self._pending = self._pending[used:]
+        self._pending_times = self._pending_times[used:]
+        return features
+
+    def _unit_audio(self, unit: Ipu) -> np.ndarray:
+        held_from = self._audio.total - len(self._audio)
+        start = max(unit.start_index, held_from)
+        return self._audio.since(start)[: unit.end_index - start]
+
+    def _describe(self, unit: Ipu) -> Feature:
+        audio = self._unit_audio(unit)
+        if self.affect_model is not None:
+            arousal, valence = self.affect_model.arousal_valence(audio)
+            model = self.affect_model.name
+        else:
+            arousal, valence, model = self.baseline.arousal(prosody(audio, SAMPLE_RATE)), None, ACOUSTIC_MODEL
+        return Feature("voice_segment", self.role, unit.end, {
+            "start": unit.start, "end": unit.end, "duration_s": unit.duration,
+            "arousal": arousal, "valence": valence, "model": model,
+        })

@@ -1,0 +1,415 @@
+"""Respiratory sinus arrhythmia (RSA), live, from R-peaks and breaths.
+
+RSA is the respiratory rhythm in heart period: the heart slows during
+exhalation and speeds up during inhalation, in proportion to vagal
+(parasympathetic) activity. :class:`RSAProcessor` is a feature processor: it
+consumes ``rpeak`` features (from any R-peak source), ``breath`` features
+(from :mod:`.respiration`), and ``heart_rate`` and ``quality`` features (for
+the quality of what it is computed from), and reports two documented
+definitions, per person:
+
+**Peak-to-trough** (``p2t_ms``, ``p2t_mean_ms``), exactly as NeuroKit2's
+``hrv_rsa`` P2T: for each breath, the inhalation beats are the R-peaks in
+``[onset, peak + 0.75 s)`` and the exhalation beats those in
+``[peak, next onset + 0.75 s)``; the breath's RSA is the longest
+inter-beat interval between exhalation beats minus the shortest between
+inhalation beats (ms), 0 if negative, undefined if either phase has fewer
+than two beats. Unlike NeuroKit2, a breath whose intervals contain an
+artefact (outside 300-2000 ms or a beat-to-beat change over 30 %: a missed,
+extra or misplaced beat) is left undefined rather than scored: one misplaced
+beat adds hundreds of ms to its breath. Note that NeuroKit2 0.2.13's
+``hrv_rsa``, given R-peaks as the ``info`` dict of ``ecg_process`` (its own
+example), turns them into intervals and back into peaks counted from 0, so
+its beats sit earlier than the breaths by the time of the first R-peak (0.5 s
+on ``bio_resting_5min_100hz``: 76.3 ms where the aligned beats give 75.1 ms);
+we use the beats' true times. A breath is scored as soon as a beat past its
+``next onset + 0.75 s`` arrives. ``p2t_mean_ms`` is the mean over the breaths
+that began in the last ``p2t_window_s`` seconds (default 60 s).
+
+**Spectral** (``spectral_ln``): ln of the power of the inter-beat-interval
+(heart *period*) series in 0.12-0.40 Hz, in ln(ms²), over the last
+``window_s`` seconds (default 60 s). Each new beat adds the 4 Hz samples of
+the interpolated interval series (:class:`IntervalSeries`, cubic Hermite) up
+to the previous beat to a ring buffer (O(1) per beat); at each output (once
+a second) a Welch spectrum (30 s Hann segments, half overlap, linear
+detrend) of the ~240 buffered points is integrated over the band: O(window)
+per output, but the window is 240 points, a fixed and tiny cost. Intervals outside 300-2000 ms are
+artefacts: left out of the series (interpolated across) and counted.
+
+*How this differs from NeuroKit2's "Porges-Bohrer" output*
+(``RSA_PorgesBohrer``): NeuroKit2 computes it on heart **rate** (its
+``ECG_Rate`` column, beats per minute), resampled at 2 Hz, detrended with a
+21-point cubic Savitzky-Golay filter, band-passed 0.12-0.40 Hz and cut into
+30 s epochs, and reports the mean of ln(variance / 1000), so its value
+(negative, about -4 to -6 on NeuroKit2's example data) is in
+ln(bpm² / 1000), not ln(ms²). Ours is on heart **period** in ms, the unit of
+Porges and Bohrer's original method and of the RSA literature (typical adult
+values are 4-8 ln(ms²)); heart rate and heart period are reciprocal, so the
+two are not a rescaling of each other: at a faster heart rate the same
+period oscillation is a larger rate oscillation.
+
+**Without a respiration stream** the spectral definition needs nothing more,
+and peak-to-trough uses ECG-derived respiration (EDR) from the RSA band of
+the interval series itself: the 4 Hz interval series is band-passed
+0.12-0.40 Hz (causal Butterworth, order 2; its phase shift is zero at the
+band's centre), and its maxima (longest heart period, end of exhalation)
+and minima are taken as breath onsets and peaks by the same
+:class:`~.respiration.BreathDetector` that reads the RSP stream. Such values
+are ``"source": "edr"``; they hold only as long as breathing is in the band
+and dominates heart-period variability, so prefer a respiration belt (on
+NeuroKit2's example recordings the EDR mean is 10 % and 4 % below the
+respiration-based reference). The
+processor uses RSP breaths while one arrived in the last ``edr_after_s``
+seconds, else EDR.
+
+Output: ``Feature("rsa", role, t, {"p2t_ms", "p2t_breath_t", "p2t_mean_ms",
+"breaths_scored", "p2t_breaths", "spectral_ln", "source", "window_s",
+"reactivity_p2t_ms", "reactivity_spectral", "quality"})`` once per ``hop_s`` (1 s) of data per
+person: on the first beat or heart-rate feature past each multiple of the
+hop, once a peak-to-trough or spectral value exists. ``p2t_ms`` is the
+latest breath's value (``p2t_breath_t`` its onset), ``breaths_scored`` lists
+``[onset_t, p2t_ms or None]`` of every breath scored since the previous
+output (so per-breath values are never lost between outputs) and
+``p2t_breaths`` counts the defined values in the mean. ``reactivity_*`` is
+current minus resting once the :class:`~.baseline.Baseline` given has completed for that
+person (else None). ``quality`` is ``"poor"`` when the heart rate is poor, the
+person's ECG stream (or, for ``"rsp"``, their RSP stream) has a poor
+``quality`` status, more than ``artefact_max`` of the window's intervals are
+artefacts, or the breath scored last came from poor respiration.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+from scipy import signal as sps
+
+from dyadscope.stream.ring import RingBuffer
+from dyadscope.stream.types import Feature, Role
+from dyadscope.stream.processors.physio._filters import StreamingSOSFilter
+from dyadscope.stream.processors.physio.respiration import Breath, BreathDetector
+
+if TYPE_CHECKING:
+    from dyadscope.stream.processors.physio.baseline import Baseline
+
+#: RSA frequency band (Hz), as NeuroKit2 and the Porges-Bohrer method use.
+RSA_BAND = (0.12, 0.40)
+#: Beats up to this long past a phase boundary still count for it (NeuroKit2's P2T).
+PHASE_SLACK_S = 0.75
+#: Plausible inter-beat intervals (ms); others are artefacts.
+IBI_RANGE_MS = (300.0, 2000.0)
+#: A beat-to-beat change in interval larger than this fraction is an artefact
+#: (a missed, extra or misplaced beat), not respiratory modulation.
+MAX_IBI_CHANGE = 0.3
+
+
+def breath_p2t(beats: Sequence[float], breath: Breath, max_change: float | None = MAX_IBI_CHANGE) -> float:
+    """Peak-to-trough RSA of one breath (ms) from sorted beat times (s); NaN if undefined.
+
+    NeuroKit2's ``hrv_rsa`` P2T: longest exhalation interval minus shortest
+    inhalation interval, each phase extended by 0.75 s past its end. With
+    ``max_change`` (default 0.3), a breath whose intervals (from the one
+    ending at its first beat) include an artefact -- outside 300-2000 ms, or
+    changing by more than that fraction from one beat to the next -- is
+    undefined too, as NeuroKit2 leaves breaths without enough beats; ``None``
+    scores every breath, as NeuroKit2 does.
+    """
+    inh = _between(beats, breath.onset_t, breath.peak_t + PHASE_SLACK_S)
+    exh = _between(beats, breath.peak_t, breath.next_onset_t + PHASE_SLACK_S)
+    if len(inh) < 2 or len(exh) < 2:
+        return math.nan
+    if max_change is not None and _has_artefact(beats, breath, max_change):
+        return math.nan
+    longest_exh = max(b - a for a, b in zip(exh[:-1], exh[1:]))
+    shortest_inh = min(b - a for a, b in zip(inh[:-1], inh[1:]))
+    return max(0.0, (longest_exh - shortest_inh) * 1000.0)
+
+
+def _has_artefact(beats: Sequence[float], breath: Breath, max_change: float) -> bool:
+    first = max(0, bisect.bisect_left(beats, breath.onset_t) - 1)
+    last = bisect.bisect_left(beats, breath.next_onset_t + PHASE_SLACK_S)
+    ibis = np.diff(np.asarray(beats[first:last])) * 1000.0
+    if ((ibis < IBI_RANGE_MS[0]) | (ibis > IBI_RANGE_MS[1])).any():
+        return True
+    return bool((np.abs(np.diff(ibis)) > max_change * ibis[:-1]).any())
+
+
+def _between(beats: Sequence[float], start: float, stop: float) -> Sequence[float]:
+    return beats[bisect.bisect_left(beats, start) : bisect.bisect_left(beats, stop)]
+
+
+def band_power_ln(series: np.ndarray, rate: float, band: tuple[float, float] = RSA_BAND) -> float:
+    """ln of the power (units²) of an evenly sampled series in ``band``, by Welch's method."""
+    nperseg = min(series.shape[0], int(round(30.0 * rate)))
+    freqs, psd = sps.welch(series, fs=rate, nperseg=nperseg, noverlap=nperseg // 2, detrend="linear")
+    inside = (freqs >= band[0]) & (freqs <= band[1])
+    power = float(psd[inside].sum() * (freqs[1] - freqs[0]))
+    return math.log(power) if power > 0 else math.nan
+
+
+@dataclass(slots=True)
+class _Scored:
+    onset_t: float
+    value: float
+
+
+class IntervalSeries:
+    """The inter-beat-interval series, evenly resampled, incrementally.
+
+    Each interval (ms) sits at the time of the beat that ends it; the series
+    between them is a cubic Hermite curve with central-difference slopes
+    (the segment before a beat is drawn when the beat after it arrives, one
+    beat late), sampled at multiples of ``1 / rate``. Unlike straight lines,
+    which damp a 0.25 Hz oscillation sampled by beats 0.8 s apart to 77 % of
+    its power, the curve keeps about 95 % of it. A pause longer than
+    ``max_gap_s`` between intervals starts the series afresh.
+    """
+
+    def __init__(self, rate: float, max_gap_s: float):
+        self.rate = rate
+        self.max_gap_s = max_gap_s
+        self._points: deque[tuple[float, float]] = deque(maxlen=4)
+        self._next: float | None = None
+
+    def continues(self, t: float) -> bool:
+        """Whether an interval ending at ``t`` continues the current series."""
+        return not self._points or t - self._points[-1][0] <= self.max_gap_s
+
+    def restart(self) -> None:
+        """Start afresh: the next interval begins a new series."""
+        self._points.clear()
+        self._next = None
+
+    def add(self, t: float, ibi_ms: float) -> tuple[np.ndarray, np.ndarray]:
+        """Add the interval ending at beat time ``t``; return the new (times, values) samples."""
+        points = self._points
+        if not self.continues(t):
+            self.restart()
+        points.append((t, ibi_ms))
+        if len(points) < 3:
+            return _EMPTY, _EMPTY
+        (t0, y0), (t1, y1), (t2, y2) = list(points)[-3:]
+        if len(points) == 4:  # central difference at t0, one-sided at the series' start
+            m0 = (y1 - points[0][1]) / (t1 - points[0][0])
+        else:
+            m0 = (y1 - y0) / (t1 - t0)
+        m1 = (y2 - y0) / (t2 - t0)
+        step = 1.0 / self.rate
+        if self._next is None:
+            self._next = (math.floor(t0 / step) + 1) * step
+        n = int(math.floor((t1 - self._next) / step)) + 1 if t1 >= self._next else 0
+        if n <= 0:
+            return _EMPTY, _EMPTY
+        grid = self._next + step * np.arange(n)
+        self._next = float(grid[-1] + step)
+        h = t1 - t0
+        s = (grid - t0) / h
+        s2, s3 = s * s, s * s * s
+        values = (2 * s3 - 3 * s2 + 1) * y0 + (s3 - 2 * s2 + s) * h * m0 + (3 * s2 - 2 * s3) * y1 + (s3 - s2) * h * m1
+        return grid, values
+
+
+_EMPTY = np.empty(0)
+
+
+class _PersonRSA:
+    """One person's beats, interval series, breaths and RSA values."""
+
+    def __init__(self, proc: RSAProcessor):
+        self.proc = proc
+        self.beats: list[float] = []
+        self.series = IntervalSeries(proc.resample_hz, proc.max_gap_s)
+        self.ibis = RingBuffer(int(round(proc.window_s * proc.resample_hz)))
+        self.artefacts: deque[tuple[float, bool]] = deque()
+        self.edr_filter = StreamingSOSFilter.butter(proc.resample_hz, low=RSA_BAND[0], high=RSA_BAND[1])
+        self.edr_detector = BreathDetector()
+        self.pending: dict[str, deque[tuple[Breath, str]]] = {"rsp": deque(), "edr": deque()}
+        self.scored: dict[str, deque[_Scored]] = {"rsp": deque(), "edr": deque()}
+        self.scored_quality = {"rsp": "good", "edr": "good"}
+        self.unreported: dict[str, list[_Scored]] = {"rsp": [], "edr": []}
+        self.last_rsp_breath: float | None = None
+        self.heart_quality = "good"
+        self.stream_status: dict[str, str] = {}  # modality -> latest quality status
+        self.next_emit: float | None = None
+
+    # -- beats and the interval series -------------------------------------------------
+    def beat(self, t: float, ibi_ms: float | None) -> None:
+        if self.beats and t <= self.beats[-1]:
+            return
+        previous = self.beats[-1] if self.beats else None
+        self.beats.append(t)
+        keep_s = self.proc.window_s + 60.0
+        if len(self.beats) > 64 and self.beats[0] < t - 2 * keep_s:
+            del self.beats[: bisect.bisect_left(self.beats, t - keep_s)]
+        if previous is not None and ibi_ms is not None:
+            ibi = (t - previous) * 1000.0
+            artefact = not IBI_RANGE_MS[0] <= ibi <= IBI_RANGE_MS[1]
+            self.artefacts.append((t, artefact))
+            while self.artefacts[0][0] < t - self.proc.window_s:
+                self.artefacts.popleft()
+            if not artefact:
+                self._extend_series(t, ibi)
+        self._score_pending(t)
+
+    def _extend_series(self, t: float, ibi: float) -> None:
+        """Add an interval: new 4 Hz samples go to the window and to ECG-derived respiration."""
+        if not self.series.continues(t):
+            self.ibis.clear()
+            self.edr_filter.reset()
+            self.edr_detector.reset()
+        grid, values = self.series.add(t, ibi)
+        if grid.shape[0]:
+            self.ibis.extend(values)
+            for breath in self.edr_detector.feed(grid, -self.edr_filter(values)):
+                self.pending["edr"].append((breath, "good"))
+
+    # -- breaths -----------------------------------------------------------------------
+    def breath(self, breath: Breath, quality: str) -> None:
+        self.last_rsp_breath = breath.next_onset_t
+        pending = self.pending["rsp"]
+        pending.append((breath, quality))
+        while pending[0][0].next_onset_t < breath.next_onset_t - self.proc.window_s:
+            pending.popleft()  # no beats came for it (no ECG): give up rather than pile up
+        if self.beats:
+            self._score_pending(self.beats[-1])
+
+    def _score_pending(self, newest_beat: float) -> None:
+        for source, pending in self.pending.items():
+            while pending and pending[0][0].next_onset_t + PHASE_SLACK_S <= newest_beat:
+                breath, quality = pending.popleft()
+                scored = _Scored(breath.onset_t, breath_p2t(self.beats, breath))
+                self.scored[source].append(scored)
+                self.unreported[source].append(scored)
+                self.scored_quality[source] = quality
+                horizon = breath.onset_t - self.proc.p2t_window_s
+                while self.scored[source][0].onset_t < horizon:
+                    self.scored[source].popleft()
+
+    # -- output ------------------------------------------------------------------------
+    def source(self, now: float) -> str:
+        recent = self.last_rsp_breath is not None and now - self.last_rsp_breath <= self.proc.edr_after_s
+        return "rsp" if recent else "edr"
+
+    def due(self, now: float) -> bool:
+        """Whether ``now`` reached the next multiple of the hop since the last output."""
+        return self.next_emit is None or now >= self.next_emit
+
+    def rsa(self, role: Role | None, now: float) -> Feature | None:
+        proc = self.proc
+        source = self.source(now)
+        scored = self.scored[source]
+        while scored and scored[0].onset_t < now - proc.p2t_window_s:
+            scored.popleft()
+        values = [s.value for s in scored if not math.isnan(s.value)]
+        enough_series = len(self.ibis) >= proc.min_coverage * self.ibis.capacity
+        spectral = band_power_ln(self.ibis.latest(), proc.resample_hz) if enough_series else None
+        if spectral is not None and math.isnan(spectral):
+            spectral = None
+        if not values and spectral is None:
+            return None
+        self.next_emit = (math.floor(now / proc.hop_s) + 1) * proc.hop_s
+        latest = scored[-1] if scored else None
+        newly = [[b.onset_t, None if math.isnan(b.value) else b.value] for b in self.unreported[source]]
+        for waiting in self.unreported.values():
+            waiting.clear()
+        p2t = None if latest is None or math.isnan(latest.value) else latest.value
+        p2t_mean = float(np.mean(values)) if values else None
+        artefact_share = (
+            sum(a for _, a in self.artefacts) / len(self.artefacts) if self.artefacts else 0.0
+        )
+        poor = (
+            self.heart_quality != "good"
+            or self.stream_status.get("ECG") == "poor"
+            or (source == "rsp" and self.stream_status.get("RSP") == "poor")
+            or artefact_share > proc.artefact_max
+            or (bool(values) and self.scored_quality[source] != "good")
+        )
+        resting = proc.baseline.resting(role) if proc.baseline is not None else None
+        rest_p2t = None if resting is None else resting.rsa_p2t_ms
+        rest_spectral = None if resting is None else resting.rsa_spectral_ln
+        return Feature(
+            "rsa",
+            role,
+            now,
+            {
+                "p2t_ms": p2t,
+                "p2t_breath_t": None if latest is None else latest.onset_t,
+                "p2t_mean_ms": p2t_mean,
+                "breaths_scored": newly,
+                "p2t_breaths": len(values),
+                "spectral_ln": spectral,
+                "source": source,
+                "window_s": proc.window_s,
+                "reactivity_p2t_ms": _difference(p2t_mean, rest_p2t),
+                "reactivity_spectral": _difference(spectral, rest_spectral),
+                "quality": "poor" if poor else "good",
+            },
+        )
+
+
+def _difference(current: float | None, resting: float | None) -> float | None:
+    return None if current is None or resting is None else current - resting
+
+
+class RSAProcessor:
+    """Peak-to-trough and spectral RSA per person, from ``rpeak`` and ``breath`` features.
+
+    ``window_s`` is the spectral window, ``p2t_window_s`` the window of the
+    mean peak-to-trough, ``hop_s`` the output interval; ``baseline`` (a
+    :class:`~.baseline.Baseline`) adds reactivity once it has completed.
+    """
+
+    consumes = frozenset({"rpeak", "breath", "heart_rate", "quality"})
+
+    def __init__(
+        self,
+        *,
+        window_s: float = 60.0,
+        p2t_window_s: float = 60.0,
+        hop_s: float = 1.0,
+        resample_hz: float = 4.0,
+        edr_after_s: float = 30.0,
+        max_gap_s: float = 3.0,
+        min_coverage: float = 0.75,
+        artefact_max: float = 0.1,
+        baseline: Baseline | None = None,
+    ):
+        self.window_s = window_s
+        self.p2t_window_s = p2t_window_s
+        self.hop_s = hop_s
+        self.resample_hz = resample_hz
+        self.edr_after_s = edr_after_s
+        self.max_gap_s = max_gap_s
+        self.min_coverage = min_coverage
+        self.artefact_max = artefact_max
+        self.baseline = baseline
+        self._people: dict[Role | None, _PersonRSA] = {}
+
+    def consume(self, feature: Feature) -> list[Feature]:
+        """Take one beat, breath or heart rate; return an ``rsa`` feature if one is due."""
+        person = self._people.get(feature.role)
+        if person is None:
+            person = self._people[feature.role] = _PersonRSA(self)
+        data = feature.data
+        if feature.kind == "breath":
+            depth = data.get("depth", math.nan)
+            breath = Breath(data["onset_t"], data["peak_t"], data["next_onset_t"], depth, feature.t)
+            person.breath(breath, data.get("quality", "good"))
+            return []
+        if feature.kind == "rpeak":
+            person.beat(feature.t, data.get("ibi_ms"))
+        elif feature.kind == "heart_rate":
+            person.heart_quality = data.get("quality", "good")
+        elif feature.kind == "quality":
+            person.stream_status[data.get("modality", "")] = data.get("status", "good")
+            return []
+        if not person.due(feature.t):
+            return []
+        rsa = person.rsa(feature.role, feature.t)
+        return [] if rsa is None else [rsa]

@@ -1,0 +1,149 @@
+"""Export to BIDS, CSV, Parquet and the report figure, from our recordings and from other tools' files."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dyadscope.sensors.simulated_recording import record_simulated_session
+from dyadscope.xdf.reader import Recording, load_recording
+from dyadscope.service.cli import main
+from dyadscope.offline.export.bids import export_bids, on_grid
+from dyadscope.offline.export.report import export_report
+from dyadscope.offline.export.tables import export_tables
+from dyadscope.xdf.recorder import Recorder
+from dyadscope.stream.types import Chunk, StreamInfo
+
+DURATION = 50.0
+
+
+@pytest.fixture(scope="module")
+def session(tmp_path_factory) -> Recording:
+    root = tmp_path_factory.mktemp("rec")
+    with Recorder.for_session(root, subject="P01", session="2", task="therapy") as rec:
+        record_simulated_session(rec, DURATION)
+        rec.marker(12.5, "patient cries")
+    return load_recording(rec.path)
+
+
+def test_bids_physio_per_rate_group_with_sidecars(session: Recording, tmp_path: Path) -> None:
+    written = export_bids(session, tmp_path)
+    folder = tmp_path / "sub-P01" / "ses-2" / "beh"
+    stem = "sub-P01_ses-2_task-therapy_run-1"
+    assert {p.name for p in written} >= {f"{stem}_recording-500Hz_physio.tsv.gz", f"{stem}_events.tsv"}
+    for rate, modality, unit in ((500, "ECG", "mV"), (50, "RSP", "a.u."), (32, "EDA", "µS")):
+        meta = json.loads((folder / f"{stem}_recording-{rate}Hz_physio.json").read_text())
+        assert meta["SamplingFrequency"] == rate
+        assert meta["Columns"] == [f"patient_{modality}", f"therapist_{modality}"]
+        assert meta[f"patient_{modality}"]["Units"] == unit
+        assert "patient" in meta[f"patient_{modality}"]["Description"]
+        assert meta["StartTime"] == pytest.approx(0.0, abs=1e-9)
+        with gzip.open(folder / f"{stem}_recording-{rate}Hz_physio.tsv.gz", "rt") as f:
+            first = f.readline()
+        assert not first[0].isalpha()  # no header row
+        table = pd.read_csv(folder / f"{stem}_recording-{rate}Hz_physio.tsv.gz", sep="\t", header=None, na_values="n/a")
+        assert table.shape == (int(DURATION * rate), 2)
+        recorded = {s.info.role: s for s in session.streams if s.info.modality == modality}
+        np.testing.assert_allclose(table[0], recorded["patient"].values[:, 0], rtol=1e-7, atol=1e-7)
+        np.testing.assert_allclose(table[1], recorded["therapist"].values[:, 0], rtol=1e-7, atol=1e-7)
+    events = pd.read_csv(folder / f"{stem}_events.tsv", sep="\t")
+    assert list(events.columns) == ["onset", "duration", "trial_type", "role", "value", "source"]
+    assert events["onset"].is_monotonic_increasing
+    marker = events[events["value"] == "patient cries"].iloc[0]
+    assert marker["trial_type"] == "marker" and marker["onset"] == pytest.approx(12.5)
+    voice = events[events["trial_type"] == "voice_segment"].iloc[0]
+    assert float(voice["duration"]) == pytest.approx(1.8)
+    assert (tmp_path / "dataset_description.json").exists()
+
+
+def test_bids_keeps_every_stream_of_one_role_and_modality(tmp_path: Path) -> None:
+    def ecg(name: str, role: str, labels: tuple[str, ...]) -> StreamInfo:
+        return StreamInfo(name, "ECG", len(labels), 250.0, source_id=name, role=role, channel_labels=labels)
+
+    streams = [  # a chest strap and its backup on the patient; a therapist lead whose two channels share a label
+        ecg("strap", "patient", ("ECG",)), ecg("backup", "patient", ("ECG",)), ecg("lead", "therapist", ("ECG", "ECG"))
+    ]  # fmt: skip
+    t = 10.0 + np.arange(500) / 250.0
+    with Recorder(tmp_path / "two.xdf", {"subject": "P02", "task": "therapy"}) as rec:
+        for k, info in enumerate(streams):
+            values = (np.arange(500 * info.channel_count).reshape(500, -1) + 1000 * k).astype(np.float32)
+            rec.write(Chunk(info, t, values))
+    recording = load_recording(rec.path)
+    export_bids(recording, tmp_path / "bids")
+    stem = tmp_path / "bids" / "sub-P02" / "beh" / "sub-P02_task-therapy_recording-250Hz_physio"
+    meta = json.loads(stem.with_suffix(".json").read_text())
+    ids = {s.info.name: s.stream_id for s in recording.streams}
+    assert meta["Columns"] == [
+        f"patient_ECG_stream{ids['strap']}", f"patient_ECG_stream{ids['backup']}", "therapist_ECG_0", "therapist_ECG_1"
+    ]  # fmt: skip
+    assert "'backup'" in meta[f"patient_ECG_stream{ids['backup']}"]["Description"]
+    table = pd.read_csv(f"{stem}.tsv.gz", sep="\t", header=None)
+    assert table.shape == (500, 4)
+    by_name = {s.info.name: s for s in recording.streams}
+    expected = np.column_stack([by_name["strap"].values, by_name["backup"].values, by_name["lead"].values])
+    np.testing.assert_array_equal(table.to_numpy(), expected)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_tables_per_stream_and_per_measure(session: Recording, tmp_path: Path, fmt: str) -> None:
+    paths = {p.name: p for p in export_tables(session, tmp_path, fmt)}
+    read = pd.read_csv if fmt == "csv" else pd.read_parquet
+    stem = "sub-P01_ses-2_task-therapy_run-1"
+    ecg = read(paths[f"{stem}_stream-DyadScopepatientECG.{fmt}"])
+    recorded = next(s for s in session.streams if s.info.name == "DyadScope patient ECG")
+    assert list(ecg.columns) == ["time", "time_raw", "patient_ECG"]
+    np.testing.assert_array_equal(ecg["time"], recorded.timestamps)
+    np.testing.assert_allclose(ecg["patient_ECG"], recorded.values[:, 0].astype(np.float64))
+    hr = read(paths[f"{stem}_measure-heartrate.{fmt}"])
+    assert {"time", "seq", "t_emit", "role", "bpm", "quality"} <= set(hr.columns)
+    assert set(hr["role"]) == {"patient", "therapist"}
+    dissonance = read(paths[f"{stem}_measure-dissonance.{fmt}"])
+    assert dissonance["dissonant"].all()
+    markers = read(paths[f"{stem}_stream-DyadScopemarkers.{fmt}"])
+    assert list(markers["text"]) == ["patient cries"]
+    assert not any("DyadScopeheartrate" in name for name in paths)  # derived streams: the measure tables hold them
+
+
+def test_report_draws_a_png_and_a_pdf(session: Recording, tmp_path: Path) -> None:
+    png, pdf = export_report(session, tmp_path)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert pdf.read_bytes()[:5] == b"%PDF-"
+    import matplotlib.image
+
+    height, width, _ = matplotlib.image.imread(png).shape
+    assert width > 1000 and height > 1000  # EDA, HR, RSA, face, voice, synchrony and flag rows
+
+
+@pytest.mark.parametrize("name", ["minimal.xdf", "clock_resets.xdf", "empty_streams.xdf"])
+def test_example_files_export_to_every_format(shared_data: Path, tmp_path: Path, name: str) -> None:
+    out = tmp_path / "out"
+    code = main(["export", str(shared_data / "xdf" / name), "--to", "bids", "--to", "csv", "--to", "parquet",
+                 "--to", "report", "--out", str(out), "--no-progress"])  # fmt: skip
+    assert code == 0
+    assert list(out.rglob("*_physio.tsv.gz")) and list(out.rglob("*_report.pdf"))
+    assert len(list(out.glob("*.csv"))) == len(list(out.glob("*.parquet"))) >= 2
+
+
+def test_export_of_a_missing_file_is_a_clear_error(tmp_path: Path, capsys) -> None:
+    assert main(["export", str(tmp_path / "nope.xdf"), "--to", "csv", "--out", str(tmp_path)]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_grid_keeps_samples_on_it_and_leaves_gaps_empty(session: Recording) -> None:
+    from dataclasses import replace
+
+    eda = next(s for s in session.streams if s.info.modality == "EDA")
+    grid = eda.timestamps[0] + np.arange(len(eda)) / 32.0
+    np.testing.assert_array_equal(on_grid(eda, grid, 32.0)[:, 0], eda.values[:, 0])
+    keep = np.r_[0:100, 200 : len(eda)]  # a gap of 100 samples
+    jittered = replace(eda, timestamps=eda.timestamps[keep] + 0.004, values=eda.values[keep])
+    out = on_grid(jittered, grid, 32.0)[:, 0]
+    assert np.isnan(out[101:200]).all()
+    assert not np.isnan(out[1:100]).any() and not np.isnan(out[201:-1]).any()
+    expected = np.interp(grid[150 + 60], jittered.timestamps, jittered.values[:, 0].astype(float))
+    assert out[210] == pytest.approx(expected)

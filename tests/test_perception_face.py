@@ -1,0 +1,118 @@
+"""Face detection, tracking, assignment to people and the per-camera features, on a real face."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import cv2
+import numpy as np
+import pytest
+from _models_support import astronaut_bgr, default_models, face_scene
+
+from dyadscope.perception.face_detect import HaarFaceDetector
+from dyadscope.perception.face import FaceAnalyzer
+from dyadscope.perception.face_track import FaceTracker, iou
+from dyadscope.stream.frames import VideoFrame
+from dyadscope.models.library import ModelLibrary
+from dyadscope.perception.movement import MotionEnergy
+from dyadscope.perception.people import CameraView
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory):
+    return ModelLibrary(default_models(tmp_path_factory.mktemp("models")))
+
+
+def _gray(image):
+    return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+
+
+def test_tracker_follows_a_moving_face_between_detections():
+    scene = face_scene()
+    tracker = FaceTracker(detect_every=10)
+    first = tracker.update(_gray(scene))
+    assert len(first.found) == 1 and len(first.tracks) == 1
+    start = first.tracks[0].box
+    for step in range(1, 6):  # 4 px per frame to the right, no detection in between
+        update = tracker.update(_gray(np.roll(scene, 4 * step, axis=1)))
+    moved = update.tracks[0].box
+    assert update.found == [] and update.tracks[0].id == first.tracks[0].id
+    assert abs(moved[0] - (start[0] + 20)) <= 3 and abs(moved[1] - start[1]) <= 3
+
+
+def test_tracker_loses_a_face_after_missed_detections():
+    tracker = FaceTracker(detect_every=1, max_missed=2)
+    tracker.update(_gray(face_scene()))
+    blank = np.full((480, 640), 90, np.uint8)
+    assert tracker.update(blank).lost == []
+    assert tracker.update(blank).lost == []
+    lost = tracker.update(blank).lost
+    assert len(lost) == 1 and tracker.tracks == []
+
+
+def test_one_detector_shared_by_threads_finds_what_it_finds_alone():
+    """Every camera shares one cascade; detections from many threads at once must not disturb each other."""
+    scenes = [_gray(np.roll(face_scene(), 40 * k, axis=1)) for k in range(-3, 4)] + [np.full((480, 640), 90, np.uint8)]
+    alone = [HaarFaceDetector().detect(scene) for scene in scenes]
+    shared = HaarFaceDetector()
+    with ThreadPoolExecutor(8) as pool:
+        together = list(pool.map(shared.detect, scenes * 6))
+    assert together == alone * 6
+    assert all(len(boxes) == 1 for boxes in alone[:-1]) and alone[-1] == []
+
+
+def test_iou():
+    assert iou((0, 0, 10, 10), (0, 0, 10, 10)) == 1.0
+    assert iou((0, 0, 10, 10), (20, 20, 5, 5)) == 0.0
+    assert iou((0, 0, 10, 10), (5, 0, 10, 10)) == pytest.approx(50 / 150)
+
+
+def test_one_camera_per_person_gives_tracked_face_and_affect(library):
+    analyzer = FaceAnalyzer(CameraView(("patient",)), library.face_model(), FaceTracker(detect_every=3))
+    scene = face_scene()
+    features = []
+    for i in range(6):
+        features += analyzer.process(VideoFrame(i / 15, np.roll(scene, 2 * i, axis=1)))
+    features += analyzer.process(VideoFrame(1.0, np.full_like(scene, 90)))
+    for i in range(8):  # the face stays away long enough to be lost
+        features += analyzer.process(VideoFrame(1.1 + i / 15, np.full_like(scene, 90)))
+    kinds = [f.kind for f in features]
+    assert kinds[0] == "face_tracked" and features[0].data["state"] == "found"
+    affect = [f for f in features if f.kind == "face_affect"]
+    assert len(affect) == 6 and all(f.role == "patient" for f in affect)
+    assert all(f.data["valence"] > 0.5 and f.data["model"] == "fer_mini_xception" for f in affect)
+    assert {f.data["face_id"] for f in affect} == {features[0].data["face_id"]}
+    assert features[-1].kind == "face_tracked" and features[-1].data["state"] == "lost"
+
+
+def test_shared_camera_assigns_left_and_right(library):
+    face = cv2.resize(astronaut_bgr(), (320, 320))
+    frame = np.full((480, 640, 3), 90, np.uint8)
+    frame[80:400, :320] = face
+    frame[80:400, 320:] = face[:, ::-1]
+    analyzer = FaceAnalyzer(CameraView(("therapist", "patient")), library.face_model())
+    features = analyzer.process(VideoFrame(0.0, frame))
+    found = {f.role: f.data["box"] for f in features if f.kind == "face_tracked"}
+    assert set(found) == {"therapist", "patient"}
+    assert found["therapist"][0] < 320 <= found["patient"][0]
+    assert sorted(f.role for f in features if f.kind == "face_affect") == ["patient", "therapist"]
+
+
+def test_camera_view_rejects_bad_roles():
+    with pytest.raises(ValueError):
+        CameraView(("patient", "patient"))
+    with pytest.raises(ValueError):
+        CameraView(("doctor",))
+
+
+def test_motion_energy_is_per_person_region():
+    view = CameraView(("patient", "therapist"))
+    energy = MotionEnergy(view)
+    still = face_scene()
+    assert energy.process(VideoFrame(0.0, still)) == []
+    quiet = energy.process(VideoFrame(0.1, still))
+    assert [f.data["energy"] for f in quiet] == [0.0, 0.0]
+    moved = still.copy()
+    moved[:, 320:] = np.roll(still[:, 320:], 15, axis=0)  # only the right half moves
+    by_role = {f.role: f.data["energy"] for f in energy.process(VideoFrame(0.2, moved))}
+    assert by_role["patient"] < 0.01 < 0.05 < by_role["therapist"] <= 1.0

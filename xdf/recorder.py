@@ -1,0 +1,475 @@
+"""The crash-safe session recorder: one XDF file per session, on disk within a second.
+
+A :class:`Recorder` is a plain, thread-safe object (no asyncio): the session
+calls it from a worker thread with every raw chunk, clock offset, event and
+marker. Chunks are encoded whole (:mod:`.xdf_writer`) into a memory buffer;
+a small background thread writes the buffer with one ``os.write`` and
+``os.fsync`` every ``flush_interval`` (1 s), so after ``kill -9`` the file
+holds whole chunks up to about a second before, and pyxdf loads it. Footers
+are added by :meth:`Recorder.close`, or afterwards by :mod:`.xdf_repair`.
+
+Timestamps follow the XDF convention: a stream's samples keep the sender's
+clock and its clock offsets are stored beside them (pyxdf adds them on load
+with ``synchronize_clocks=True``). Pass the raw timestamps to :meth:`write`
+and each new offset to :meth:`clock_offset` for streams from another clock;
+streams already on the session clock (events, markers, derived measures)
+need neither. The offset in force (0 until one is given) is written with a
+stream's first samples and again every ``offset_interval`` (5 s), as
+LabRecorder does, so every stream has clock offsets over the whole file.
+
+Nothing bound for the file is ever dropped. When the disk is slower than the
+data (a stalled or saturated disk), what waits for it grows past
+``max_pending_bytes``: the recorder is then :attr:`~Recorder.behind`, says so
+in a warning (at most every 10 s) and keeps everything in memory until the
+disk catches up; :attr:`~Recorder.pending_bytes` says how much waits.
+
+When the disk fills or the directory cannot be written, the file is cut back
+to its last whole chunk (so it stays readable), the recorder stops, calls
+``on_error`` once and raises a :class:`RecordingError` subclass from then on;
+the live session is free to go on without it.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import logging
+import math
+import os
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+import dyadscope.xdf.writer as xw
+from dyadscope.stream.types import Chunk, Event, Role, StreamInfo
+from dyadscope.stream.wire import to_json
+
+logger = logging.getLogger(__name__)
+
+#: Where a session's file goes below the recordings root (BIDS-style entities).
+DEFAULT_TEMPLATE = "sub-{subject}/ses-{session}/sub-{subject}_ses-{session}_task-{task}_run-{run:02d}_physio.xdf"
+
+EVENTS_STREAM = StreamInfo(
+    name="DyadScope events", modality="DyadScope.Events", channel_count=1, nominal_rate=0.0,
+    channel_format="string", source_id="dyadscope:events",
+)  # fmt: skip
+MARKERS_STREAM = StreamInfo(
+    name="DyadScope markers", modality="Markers", channel_count=1, nominal_rate=0.0,
+    channel_format="string", source_id="dyadscope:markers",
+)  # fmt: skip
+#: LSL type of the derived-measure streams (one per feature kind and role).
+FEATURE_MODALITY = "DyadScope.Feature"
+
+_LABEL = re.compile(r"^[A-Za-z0-9]+$")
+_DISK_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+_MAX_PENDING_BYTES = 8 << 20  # more waiting for the disk than this: flush now, and the recorder is behind
+_BEHIND_WARNING_INTERVAL = 10.0  # s; how often a recorder that stays behind says so again
+
+
+class RecordingError(Exception):
+    """Recording stopped; what was written before stays readable."""
+
+
+class DiskFullError(RecordingError):
+    """The disk (or the file-size limit) is full."""
+
+
+class UnwritableError(RecordingError):
+    """The recording file or its directory cannot be created or written."""
+
+
+def check_label(entity: str, value: str) -> str:
+    """A BIDS label: letters and digits only (pseudonymous ids, no names, no paths)."""
+    if not _LABEL.fullmatch(value):
+        raise ValueError(f"{entity} label {value!r} must be letters and digits only (a pseudonymous id)")
+    return value
+
+
+def _classify(exc: OSError, path: Path, doing: str) -> RecordingError:
+    reason = os.strerror(exc.errno) if exc.errno else str(exc)
+    if exc.errno in _DISK_FULL:
+        return DiskFullError(f"disk full while {doing} {path} ({reason}); recording stopped, file kept")
+    return UnwritableError(f"cannot write: {doing} {path} failed ({reason}); recording stopped")
+
+
+def _open_exclusive(path: Path) -> int:
+    """Create ``path`` for writing, never replacing an existing file."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # includes a file standing where a folder should be
+        raise _classify(exc, path.parent, "creating the folder for") from exc
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        raise
+    except OSError as exc:
+        raise _classify(exc, path, "creating") from exc
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # marks the file as being recorded
+    return fd
+
+
+@dataclass
+class _Stream:
+    id: int
+    info: StreamInfo
+    fields: tuple[str, ...] = ()  # derived streams: the data keys, one per channel
+    tally: xw.FooterTally = field(default_factory=xw.FooterTally)
+    offset: float = 0.0  # the clock offset in force (0: already on the session clock)
+
+
+def _is_number(value: object) -> bool:
+    """A real number, Python's or numpy's (not a bool): what a derived stream carries."""
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+
+
+class Recorder:
+    """Records streams, clock offsets, events and markers into one XDF file.
+
+    ``metadata`` (participant, session, task ... as strings) goes into the
+    file header and every stream header. Use :meth:`for_session` to pick the
+    file name from the BIDS-style template without ever overwriting. Past
+    ``max_pending_bytes`` waiting for the disk, the recorder is
+    :attr:`behind` (see the module docstring).
+    """
+
+    def __init__(
+        self,
+        path: Path | str,
+        metadata: Mapping[str, str] | None = None,
+        *,
+        flush_interval: float = 1.0,
+        boundary_interval: float = 10.0,
+        offset_interval: float = 5.0,
+        derived_streams: bool = True,
+        max_pending_bytes: int = _MAX_PENDING_BYTES,
+        on_error: Callable[[RecordingError], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self.path = Path(path)
+        self.metadata = dict(metadata or {})
+        self.error: RecordingError | None = None
+        self._derived = derived_streams
+        self._on_error = on_error
+        self._clock = clock
+        self._boundary_interval = boundary_interval
+        self._offset_interval = offset_interval
+        self._lock = threading.Lock()  # guards streams and the pending buffer
+        self._io_lock = threading.Lock()  # one flush at a time, in order
+        self._streams: dict[str, _Stream] = {}
+        self._pending: list[bytes] = []
+        self._pending_bytes = 0
+        self._writing = 0  # bytes taken from the pending buffer and not yet on disk
+        self._max_pending = max_pending_bytes
+        self._behind_since_warning: float | None = None  # when it last said it is behind (None: not behind)
+        self._committed = 0
+        self._closed = False
+        self._wake = threading.Event()
+        self._last_boundary = self._last_offsets = clock()
+        self._fd = _open_exclusive(self.path)
+        created = datetime.now(UTC).isoformat(timespec="seconds")
+        self._append(xw.MAGIC + xw.file_header_chunk({"datetime": created, "writer": "dyadscope", **self.metadata}))
+        try:
+            self.flush()
+        except RecordingError:
+            os.close(self._fd)
+            raise
+        self._flusher = threading.Thread(
+            target=self._flush_periodically, args=(flush_interval,), name=f"recorder:{self.path.name}", daemon=True
+        )
+        self._flusher.start()
+
+    @classmethod
+    def for_session(
+        cls,
+        root: Path | str,
+        *,
+        subject: str,
+        session: str,
+        task: str = "therapy",
+        template: str = DEFAULT_TEMPLATE,
+        metadata: Mapping[str, str] | None = None,
+        **options,
+    ) -> Recorder:
+        """A recorder at the first free run number of ``template`` below ``root``.
+
+        Labels must be pseudonymous ids (letters and digits). An existing file
+        is never replaced: the run number goes up until a new file can be
+        created (atomically, so two recorders cannot pick the same one).
+        """
+        labels = {"subject": check_label("subject", subject), "session": check_label("session", session)}
+        labels["task"] = check_label("task", task)
+        for run in range(1, 1000):
+            path = Path(root) / template.format(run=run, **labels)
+            if path.exists():
+                continue
+            try:
+                return cls(path, {**labels, "run": str(run), **(metadata or {})}, **options)
+            except FileExistsError:
+                continue
+        raise RecordingError(f"no free run number for {template} below {root}")
+
+    # -- streams ---------------------------------------------------------------
+
+    def add_stream(self, info: StreamInfo, lsl_xml: str | None = None) -> int:
+        """Declare a stream (its header goes into the file); returns its XDF stream id.
+
+        ``lsl_xml`` is the sender's full description (pylsl ``info.as_xml()``),
+        kept verbatim. Declaring a known stream again returns its id.
+        """
+        with self._lock:
+            return self._add_stream_locked(info, lsl_xml).id
+
+    def _add_stream_locked(
+        self, info: StreamInfo, lsl_xml: str | None = None, fields: tuple[str, ...] = (), kind: str | None = None
+    ) -> _Stream:
+        known = self._streams.get(info.key)
+        if known is not None:
+            return known
+        stream = self._streams[info.key] = _Stream(id=len(self._streams) + 1, info=info, fields=fields)
+        metadata = {**self.metadata, "kind": kind} if kind else self.metadata
+        self._append(xw.stream_header_chunk(stream.id, xw.stream_header_xml(info, lsl_xml, metadata)))
+        return stream
+
+    def write(self, chunk: Chunk, raw_timestamps: np.ndarray | None = None) -> None:
+        """Record a chunk; ``raw_timestamps`` (sender's clock) replace the chunk's own if given."""
+        stamps = chunk.timestamps if raw_timestamps is None else np.asarray(raw_timestamps, dtype=np.float64)
+        if stamps.shape != chunk.timestamps.shape:
+            raise ValueError(f"raw_timestamps shape {stamps.shape} != chunk timestamps {chunk.timestamps.shape}")
+        with self._lock:
+            self._check()
+            stream = self._add_stream_locked(chunk.info)
+            self._write_samples(stream, stamps, chunk.values)
+
+    def _write_samples(self, stream: _Stream, stamps: np.ndarray, values) -> None:
+        if len(stamps) == 0:
+            return
+        if not stream.tally.offsets:  # every stream gets at least one offset, from its first sample on
+            self._record_offset(stream, float(stamps[0]))
+        stream.tally.add_samples(stamps)
+        self._append(xw.samples_chunk(stream.id, stream.info.channel_format, stamps, values))
+
+    def clock_offset(self, stream_key: str, collection_time: float, offset: float) -> None:
+        """Record a clock offset of a declared stream (``collection_time`` on the sender's clock).
+
+        Give a stream's first offset before its first chunk: a stream that
+        has samples but no offset yet is taken to be on the session clock.
+        """
+        with self._lock:
+            self._check()
+            stream = self._streams.get(stream_key)
+            if stream is None:
+                raise KeyError(f"clock offset for undeclared stream {stream_key!r}; call add_stream first")
+            stream.offset = float(offset)
+            self._record_offset(stream, float(collection_time))
+
+    def _record_offset(self, stream: _Stream, collection_time: float) -> None:
+        stream.tally.offsets.append((collection_time, stream.offset))
+        self._append(xw.clock_offset_chunk(stream.id, collection_time, stream.offset))
+
+    def write_events(self, events: Iterable[Event]) -> None:
+        """Record events: each as JSON on the events stream, numeric fields also per kind and role.
+
+        The JSON is the wire's (:func:`~.wire.to_json`), as the websocket and
+        ``analyze`` write it: strict (non-finite numbers become ``null``),
+        numpy numbers as plain ones.
+        """
+        events = list(events)
+        if not events:
+            return
+        with self._lock:
+            self._check()
+            log = self._add_stream_locked(EVENTS_STREAM)
+            stamps = np.array([e.t for e in events], dtype=np.float64)
+            self._write_samples(log, stamps, [[to_json(e.to_dict())] for e in events])
+            if self._derived:
+                self._write_derived(events)
+
+    def _write_derived(self, events: list[Event]) -> None:
+        """Numeric data fields, one chunk per kind and role (fields as in the kind's first event)."""
+        rows: dict[str, tuple[_Stream, list[float], list[list[float]]]] = {}
+        for event in events:
+            numeric = {k: v for k, v in event.data.items() if _is_number(v)}
+            key = f"dyadscope:feature:{event.kind}:{event.role or 'dyad'}"
+            stream = self._streams.get(key)
+            if stream is None:
+                if not numeric:
+                    continue
+                fields = tuple(sorted(numeric))
+                info = derived_stream_info(event.kind, event.role, fields)
+                stream = self._add_stream_locked(info, fields=fields, kind=event.kind)
+            _, stamps, values = rows.setdefault(key, (stream, [], []))
+            stamps.append(event.t)
+            values.append([float(numeric.get(name, math.nan)) for name in stream.fields])
+        for stream, stamps, values in rows.values():
+            self._write_samples(stream, np.array(stamps), np.array(values))
+
+    def marker(self, t: float, text: str) -> None:
+        """Record a research assistant's marker at session time ``t``."""
+        with self._lock:
+            self._check()
+            stream = self._add_stream_locked(MARKERS_STREAM)
+            self._write_samples(stream, np.array([t], dtype=np.float64), [[text]])
+
+    # -- disk --------------------------------------------------------------------
+
+    def _append(self, data: bytes) -> None:
+        self._pending.append(data)
+        self._pending_bytes += len(data)
+        if self._pending_bytes > self._max_pending:
+            self._wake.set()  # the flusher writes now rather than at the next tick
+        if self._pending_bytes + self._writing > self._max_pending:
+            self._say_behind()
+
+    def _say_behind(self) -> None:
+        """Warn that the disk is slower than the data (at most every ``_BEHIND_WARNING_INTERVAL``); hold the lock."""
+        now = self._clock()
+        if self._behind_since_warning is not None and now - self._behind_since_warning < _BEHIND_WARNING_INTERVAL:
+            return
+        self._behind_since_warning = now
+        logger.warning(
+            "recording %s is behind: %.1f MB wait for the disk, which is slower than the data; "
+            "nothing is dropped, it is kept in memory until the disk catches up",
+            self.path, (self._pending_bytes + self._writing) / 1e6,
+        )  # fmt: skip
+
+    @property
+    def pending_bytes(self) -> int:
+        """Bytes recorded but not yet on disk (waiting, or being written)."""
+        with self._lock:
+            return self._pending_bytes + self._writing
+
+    @property
+    def behind(self) -> bool:
+        """Whether more than ``max_pending_bytes`` wait for the disk: the disk is slower than the data."""
+        return self.pending_bytes > self._max_pending
+
+    def _check(self) -> None:
+        if self.error is not None:
+            raise self.error
+        if self._closed:
+            raise RecordingError(f"recording {self.path} is closed")
+
+    def flush(self) -> None:
+        """Write everything recorded so far and ``fsync`` it (also done every second on its own)."""
+        with self._io_lock:
+            with self._lock:
+                if self.error is not None:
+                    raise self.error
+                now = self._clock()
+                if now - self._last_offsets >= self._offset_interval:
+                    self._last_offsets = now
+                    for stream in self._streams.values():
+                        if stream.tally.count:  # at the sender's latest time we know, never going back
+                            self._record_offset(stream, max(stream.tally.last, stream.tally.offsets[-1][0]))
+                if self._streams and now - self._last_boundary >= self._boundary_interval:
+                    self._last_boundary = now
+                    self._pending.append(xw.boundary_chunk())
+                data = b"".join(self._pending)
+                self._pending.clear()
+                self._pending_bytes = 0
+                self._writing = len(data)
+            if data:
+                try:
+                    self._write_through(data)
+                finally:
+                    self._written()
+
+    def _written(self) -> None:
+        """A write has ended: its bytes no longer wait; say when the recorder has caught up."""
+        with self._lock:
+            self._writing = 0
+            if self._behind_since_warning is not None and self._pending_bytes <= self._max_pending:
+                self._behind_since_warning = None
+                logger.info("recording %s has caught up with the disk", self.path)
+
+    def _write_through(self, data: bytes) -> None:
+        try:
+            view = memoryview(data)
+            while view:
+                written = os.write(self._fd, view)
+                view = view[written:]
+            os.fsync(self._fd)
+            self._committed += len(data)
+        except OSError as exc:
+            self._fail(_classify(exc, self.path, "writing"))
+            raise self.error from exc
+
+    def _fail(self, error: RecordingError) -> None:
+        """Cut the file back to its last whole chunk and stop recording."""
+        with self._lock:
+            if self.error is not None:
+                return
+            self.error = error
+            self._pending.clear()
+            self._pending_bytes = 0
+        try:
+            os.ftruncate(self._fd, self._committed)
+            os.fsync(self._fd)
+        except OSError:
+            logger.exception("could not cut %s back to its last whole chunk", self.path)
+        logger.error("%s", error)
+        if self._on_error is not None:
+            self._on_error(error)
+
+    def _flush_periodically(self, interval: float) -> None:
+        while self.error is None and not self._closed:
+            self._wake.wait(interval)
+            self._wake.clear()
+            try:
+                self.flush()
+            except RecordingError:
+                return  # reported through on_error, raised on the next call
+
+    def close(self) -> None:
+        """Add the stream footers, write everything and close the file (idempotent).
+
+        Raises :class:`RecordingError` only if this last write fails; an
+        earlier failure was already reported.
+        """
+        if self._closed:
+            return
+        with self._lock:
+            self._closed = True
+            failed_before = self.error is not None
+            self._pending.extend(stream.tally.footer_chunk(stream.id) for stream in self._streams.values())
+        self._wake.set()
+        if threading.current_thread() is not self._flusher:  # on_error may close from the flusher
+            self._flusher.join()
+        try:
+            if not failed_before:
+                self.flush()
+        finally:
+            os.close(self._fd)
+
+    def __enter__(self) -> Recorder:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    @property
+    def stream_ids(self) -> dict[str, int]:
+        """XDF stream id per stream key, in the order the streams were declared."""
+        with self._lock:
+            return {key: s.id for key, s in self._streams.items()}
+
+
+def derived_stream_info(kind: str, role: Role | None, fields: tuple[str, ...]) -> StreamInfo:
+    """The stream that carries one kind of derived measure of one role (or of the dyad)."""
+    who = role or "dyad"
+    return StreamInfo(
+        name=f"DyadScope {kind} {who}",
+        modality=FEATURE_MODALITY,
+        channel_count=len(fields),
+        nominal_rate=0.0,
+        channel_format="double64",
+        source_id=f"dyadscope:feature:{kind}:{who}",
+        role=role,
+        channel_labels=fields,
+    )

@@ -3,6 +3,9 @@
 Thread counts are kept small by default because the service shares its CPU
 with capture, physiology and the web server; the CUDA provider is used when
 the installed ONNX Runtime offers it, and the one in use is logged.
+
+ONNX Runtime is an optional extra (``cpu`` or ``gpu``) and a heavy import,
+so it is loaded when a model is first needed, not when this module is.
 """
 
 from __future__ import annotations
@@ -13,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +23,17 @@ MODEL_DIR_ENV = "DYADSCOPE_MODEL_DIR"
 
 #: Providers in order of preference.
 PREFERRED_PROVIDERS = ("CUDAExecutionProvider", "CPUExecutionProvider")
+
+
+def _onnxruntime():
+    """The ``onnxruntime`` module, imported on first use; a hint at the extra if it is missing."""
+    try:
+        import onnxruntime
+    except ImportError as exc:
+        raise ImportError(
+            "the model runtime is not installed: pip install 'dyadscope[cpu]' (or 'dyadscope[gpu]')", name=exc.name
+        ) from exc
+    return onnxruntime
 
 
 def default_model_dir() -> Path:
@@ -47,7 +60,7 @@ class RuntimeOptions:
 
 def available_providers(use_cuda: bool = True) -> list[str]:
     """The preferred providers this ONNX Runtime build offers, best first."""
-    offered = set(ort.get_available_providers())
+    offered = set(_onnxruntime().get_available_providers())
     wanted = [p for p in PREFERRED_PROVIDERS if p in offered]
     if not use_cuda:
         wanted = [p for p in wanted if p != "CUDAExecutionProvider"]
@@ -58,6 +71,7 @@ class ModelSession:
     """One ONNX model loaded once, runnable from any thread."""
 
     def __init__(self, path: Path | str, options: RuntimeOptions = RuntimeOptions()):
+        ort = _onnxruntime()
         self.path = Path(path)
         so = ort.SessionOptions()
         so.intra_op_num_threads = options.intra_op_threads

@@ -6,7 +6,6 @@ import argparse
 import asyncio
 
 from dyadscope.service.cmd_serve import add_service_options, config_from_args, media_from_args
-from dyadscope.service.runner import run_service
 
 DEMO_SESSION = "demo"
 
@@ -30,6 +29,7 @@ def run(args: argparse.Namespace) -> int:
     from dyadscope.sensors.lsl import local_clock
     from dyadscope.sensors.lsl_outlets import LslPublisher
     from dyadscope.sensors.simulate import SimulatedDyad
+    from dyadscope.service.runner import run_service
 
     config = config_from_args(args)
     media = media_from_args(args)

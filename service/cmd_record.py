@@ -10,6 +10,10 @@ own timestamps and clock offsets and the sender's full header XML, so pyxdf
 returns exactly what was sent. Streams that appear later join the file;
 ``--require`` waits for streams before recording starts. Without
 ``--name``/``--type``/``--source-id`` every visible stream is recorded.
+
+SIGINT (Ctrl-C) and SIGTERM (systemd, docker) both stop it with the file
+closed, also when it runs as a shell's background job (which starts with
+SIGINT ignored): see :mod:`._stop_signals`.
 """
 
 from __future__ import annotations
@@ -17,11 +21,15 @@ from __future__ import annotations
 import argparse
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from dyadscope.xdf.recorder import DEFAULT_TEMPLATE, Recorder, RecordingError
-from dyadscope.stream.types import StreamInfo
+from dyadscope.service._stop_signals import StopRequested, StopSignals
 from dyadscope.service.errors import CliError
-from dyadscope.service.recording import LslRecording
+
+if TYPE_CHECKING:  # numpy, liblsl and the XDF writer load only when a recording runs
+    from dyadscope.service.recording import LslRecording
+    from dyadscope.stream.types import StreamInfo
+    from dyadscope.xdf.recorder import Recorder
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +62,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--subject", required=True, help="pseudonymous participant id (letters and digits)")
     parser.add_argument("--session", default="1", help="session label (letters and digits, default 1)")
     parser.add_argument("--task", default="therapy", help="task label (default therapy)")
-    parser.add_argument("--template", default=DEFAULT_TEMPLATE, help=f"file name below DIR (default {DEFAULT_TEMPLATE})")
+    parser.add_argument(
+        "--template", default=None,
+        help="file name below DIR, with {subject}, {session}, {task} and {run} (default: the BIDS-style "
+        "sub-{subject}/ses-{session}/sub-{subject}_ses-{session}_task-{task}_run-{run:02d}_physio.xdf)",
+    )  # fmt: skip
     parser.add_argument("--name", action="append", default=[], help="record streams of this name (repeatable)")
     parser.add_argument("--type", action="append", default=[], help="record streams of this LSL type (repeatable)")
     parser.add_argument("--source-id", action="append", default=[], help="record streams of this source_id (repeatable)")
@@ -73,6 +85,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from dyadscope.sensors.lsl import LslIngest  # loads liblsl only when needed
+    from dyadscope.service.recording import LslRecording
 
     query = StreamQuery(args.name, args.type, args.source_id)
     if args.name or args.type or args.source_id:  # a required stream is recorded whatever the selection
@@ -84,36 +97,63 @@ def run(args: argparse.Namespace) -> int:
         )
     except ValueError as exc:
         raise CliError(str(exc)) from None
-    ingest.start()
-    recorder = None
-    try:
-        if args.require:
-            log.info("waiting up to %g s for %s", args.require_timeout, ", ".join(args.require))
-        missing = recording.wait_for(args.require, args.require_timeout)
-        if missing:
-            raise CliError(f"required streams not found within {args.require_timeout:g} s: {', '.join(missing)}")
+    with StopSignals() as signals:
+        ingest.start()
+        recorder = None
         try:
-            recorder = Recorder.for_session(args.out, subject=args.subject, session=args.session, task=args.task, template=args.template)
-        except ValueError as exc:
-            raise CliError(str(exc)) from None
-        except RecordingError as exc:
-            raise CliError(str(exc)) from None
-        recording.start(recorder)
-        log.info("recording into %s", recorder.path)
-        recording.stopped.wait(args.duration)
-    except KeyboardInterrupt:
-        log.info("stopping")
-    finally:
-        ingest.stop()
-        if recorder is not None:
-            try:
-                recorder.close()
-            except RecordingError as exc:
-                recording.error = recording.error or exc
+            recorder = _start(args, recording, signals)
+            if recorder is not None:
+                _record_until_stopped(args, recording, signals)
+        finally:
+            ingest.stop()
+            if recorder is not None:
+                _close(recorder, recording)
     if recording.error is not None:
         raise CliError(str(recording.error))
-    if recorder is None:  # Ctrl-C while waiting for --require streams
+    if recorder is None:  # Ctrl-C or SIGTERM while waiting for --require streams
         print("stopped before recording started; no file written")
-        return 130
+        return 128 + signals.requested
     print(f"recorded {len(recorder.stream_ids)} streams into {recorder.path}")
     return 0
+
+
+def _start(args: argparse.Namespace, recording: LslRecording, signals: StopSignals) -> Recorder | None:
+    """Wait for the ``--require`` streams, then open the file and record into it; None if stopped first."""
+    from dyadscope.xdf.recorder import DEFAULT_TEMPLATE, Recorder, RecordingError
+
+    if args.require:
+        log.info("waiting up to %g s for %s", args.require_timeout, ", ".join(args.require))
+    try:
+        with signals.waiting():
+            missing = recording.wait_for(args.require, args.require_timeout)
+    except StopRequested:
+        return None
+    if missing:
+        raise CliError(f"required streams not found within {args.require_timeout:g} s: {', '.join(missing)}")
+    labels = {"subject": args.subject, "session": args.session, "task": args.task}
+    try:
+        recorder = Recorder.for_session(args.out, **labels, template=args.template or DEFAULT_TEMPLATE)
+    except (ValueError, RecordingError) as exc:
+        raise CliError(str(exc)) from None
+    recording.start(recorder)
+    log.info("recording into %s", recorder.path)
+    return recorder
+
+
+def _record_until_stopped(args: argparse.Namespace, recording: LslRecording, signals: StopSignals) -> None:
+    """Until ``--duration`` has passed, a recording error, or SIGINT/SIGTERM."""
+    try:
+        with signals.waiting():
+            recording.stopped.wait(args.duration)
+    except StopRequested as stop:
+        log.info("stopping (%s)", stop)
+
+
+def _close(recorder: Recorder, recording: LslRecording) -> None:
+    """Close the file (footers written); a failure to is the recording's error."""
+    from dyadscope.xdf.recorder import RecordingError
+
+    try:
+        recorder.close()
+    except RecordingError as exc:
+        recording.error = recording.error or exc

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from dyadscope.xdf.repair import find_unfinished, repair_each
 from dyadscope.service.errors import CliError
 
 
@@ -25,6 +24,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from dyadscope.xdf.repair import find_unfinished, repair_each
+
     files: list[Path] = []
     for path in args.paths:
         if path.is_dir():

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-
-from dyadscope.stream.assign import parse_overrides
-from dyadscope.sensors.media import MediaOptionError, MediaSource, check_media_sources, parse_media_option
+from typing import TYPE_CHECKING
 
 from dyadscope.service.config import Config
 from dyadscope.service.errors import CliError
-from dyadscope.service.runner import run_service
+
+if TYPE_CHECKING:  # the media stack (PyAV, aiortc, the models) loads only when a verb runs
+    from dyadscope.sensors.media import MediaSource
 
 
 def add_service_options(parser: argparse.ArgumentParser, *, default_port: int = 8765) -> None:
@@ -40,6 +40,8 @@ def add_service_options(parser: argparse.ArgumentParser, *, default_port: int = 
 
 def media_from_args(args: argparse.Namespace) -> list[MediaSource]:
     """The media files of ``--media``, checked (present, readable, one camera and one microphone each)."""
+    from dyadscope.sensors.media import MediaOptionError, check_media_sources, parse_media_option
+
     try:
         sources = [source for text in args.media for source in parse_media_option(text)]
         check_media_sources(sources)
@@ -50,6 +52,8 @@ def media_from_args(args: argparse.Namespace) -> list[MediaSource]:
 
 def config_from_args(args: argparse.Namespace) -> Config:
     """The configuration the options and DYADSCOPE_* variables give."""
+    from dyadscope.stream.assign import parse_overrides
+
     try:
         config = Config.from_env(
             host=args.host,
@@ -81,6 +85,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from dyadscope.service.runner import run_service
+
     config = config_from_args(args)
     media = media_from_args(args)
     if media and len(args.session) != 1:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
-from dyadscope.stream.types import StreamInfo
 from dyadscope.service.errors import CliError
+
+if TYPE_CHECKING:
+    from dyadscope.stream.types import StreamInfo
 
 _COLUMNS = ("name", "type", "role", "channels", "rate", "format", "host", "source_id")
 

@@ -92,4 +92,3 @@ class ModelSession:
         """Run the model once; returns every output by name."""
         values = self._session.run(self.output_names, feeds)
         return dict(zip(self.output_names, values, strict=True))
-

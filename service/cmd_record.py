@@ -69,12 +69,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )  # fmt: skip
     parser.add_argument("--name", action="append", default=[], help="record streams of this name (repeatable)")
     parser.add_argument("--type", action="append", default=[], help="record streams of this LSL type (repeatable)")
-    parser.add_argument("--source-id", action="append", default=[], help="record streams of this source_id (repeatable)")
+    parser.add_argument(
+        "--source-id", action="append", default=[], help="record streams of this source_id (repeatable)"
+    )
     parser.add_argument(
         "--require", action="append", default=[], metavar="NAME_OR_SOURCE_ID",
         help="a stream that must be present before recording starts (repeatable)",
     )  # fmt: skip
-    parser.add_argument("--require-timeout", type=float, default=30.0, metavar="SECONDS", help="how long to wait (default 30)")
+    parser.add_argument(
+        "--require-timeout", type=float, default=30.0, metavar="SECONDS", help="how long to wait (default 30)"
+    )
     parser.add_argument("--duration", type=float, default=None, metavar="SECONDS", help="stop after this long")
     parser.add_argument(
         "--assign", action="append", default=[], metavar="'STREAM NAME=role:modality'",

@@ -37,7 +37,9 @@ def run(args: argparse.Namespace) -> int:
     reports, failures = repair_each(files)
     for report in reports:
         if report.changed:
-            print(f"{report.path}: closed {len(report.footers_added)} streams, dropped {report.bytes_dropped} torn bytes")
+            print(
+                f"{report.path}: closed {len(report.footers_added)} streams, dropped {report.bytes_dropped} torn bytes"
+            )
         else:
             print(f"{report.path}: already complete")
     if failures:

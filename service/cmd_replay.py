@@ -20,7 +20,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     parser.add_argument("file", type=Path, metavar="FILE.xdf", help="the recording to replay")
-    parser.add_argument("--speed", type=float, default=1.0, metavar="X", help="play X times faster (default 1: real time)")
+    parser.add_argument(
+        "--speed", type=float, default=1.0, metavar="X", help="play X times faster (default 1: real time)"
+    )
     parser.add_argument("--loop", action="store_true", help="start again after the end, timestamps carrying on")
     parser.add_argument(
         "--wait", type=float, default=0.0, metavar="SECONDS",

@@ -16,8 +16,12 @@ if TYPE_CHECKING:  # the media stack (PyAV, aiortc, the models) loads only when 
 def add_service_options(parser: argparse.ArgumentParser, *, default_port: int = 8765) -> None:
     """Options shared by the verbs that run the service."""
     parser.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1: this machine only)")
-    parser.add_argument("--port", type=int, default=None, help=f"port to listen on (default {default_port}; 0 = any free port)")
-    parser.add_argument("--duration", type=float, default=None, metavar="SECONDS", help="stop by itself after this long")
+    parser.add_argument(
+        "--port", type=int, default=None, help=f"port to listen on (default {default_port}; 0 = any free port)"
+    )
+    parser.add_argument(
+        "--duration", type=float, default=None, metavar="SECONDS", help="stop by itself after this long"
+    )
     parser.add_argument(
         "--bus", default=None, metavar="URL", help="message bus: 'memory' (default, one process) or a redis:// URL"
     )

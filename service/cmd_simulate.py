@@ -30,7 +30,6 @@ def run(args: argparse.Namespace) -> int:
     from dyadscope.sensors.lsl import local_clock
     from dyadscope.sensors.lsl_outlets import LslPublisher
     from dyadscope.sensors.simulate import SimulatedDyad
-
     from dyadscope.service.cmd_streams import stream_table
 
     dyad = SimulatedDyad(args.seed, start_time=local_clock())

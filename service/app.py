@@ -54,6 +54,7 @@ from dyadscope.stream.wire import to_json
 
 from dyadscope.service.config import Config
 from dyadscope.service.recording import RecordingBusy
+from dyadscope.service.routes_kinds import kinds_router
 from dyadscope.service.routes_webrtc import WebRtcHub, create_webrtc_router
 from dyadscope.service.sessions import SessionError, SessionManager
 
@@ -241,6 +242,7 @@ def create_app(config: Config, manager: SessionManager) -> FastAPI:
             return
         await _stream_events(websocket, manager, session_id, int(after_raw), config.max_client_message)
 
+    app.include_router(kinds_router)  # the codebook: documentation, no token
     app.include_router(create_webrtc_router(webrtc, dependencies=[Depends(require_token)]))
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
 

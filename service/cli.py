@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dyadscope.service.errors import CliError
 
 #: Verb modules, in the order ``--help`` lists them.
-VERBS = ("demo", "serve", "streams", "simulate", "analyze", "record", "repair", "replay", "export", "models")
+VERBS = ("demo", "serve", "streams", "simulate", "analyze", "record", "repair", "replay", "export", "models", "kinds")
 
 
 def build_parser() -> argparse.ArgumentParser:

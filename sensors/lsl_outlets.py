@@ -14,8 +14,9 @@ import threading
 from collections.abc import Sequence
 from typing import Protocol
 
-from dyadscope.stream.types import Chunk, StreamInfo
 from dyadscope.sensors.lsl_config import configure_lsl
+from dyadscope.stream.types import Chunk, StreamInfo
+from dyadscope.xdf import schema
 
 configure_lsl()
 import pylsl  # noqa: E402  (liblsl must see LSLAPICFG first)
@@ -56,14 +57,13 @@ def lsl_stream_info(
     )
     desc = lsl_info.desc()
     if info.role is not None:
-        desc.append_child_value("role", info.role)
+        desc.append_child_value(schema.ROLE, info.role)
     channels = desc.append_child("channels")
-    for i in range(info.channel_count):
+    for fields in schema.channel_fields(info):
         channel = channels.append_child("channel")
-        channel.append_child_value("label", info.channel_labels[i] if i < len(info.channel_labels) else f"ch{i}")
-        if i < len(info.units):
-            channel.append_child_value("unit", info.units[i])
-        channel.append_child_value("type", info.modality)
+        for name, value in fields.items():
+            if value is not None:  # a channel without a unit says none
+                channel.append_child_value(name, value)
     acquisition = desc.append_child("acquisition")
     acquisition.append_child_value("manufacturer", manufacturer)
     acquisition.append_child_value("model", model)

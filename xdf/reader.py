@@ -4,7 +4,7 @@ pyxdf does the decoding and the clock work: clock offsets are applied with
 its robust fit, clock resets split into segments, and empty streams come back
 empty. On top of that each stream gets a :class:`StreamInfo` whose role and
 modality come from :mod:`dyadscope.stream.assign` (or from the
-``<desc><dyadscope>`` element our recorder writes), its timestamps as
+``<desc><dyadscope>`` element our recorder writes, :mod:`.schema`), its timestamps as
 recorded (the sender's clock) beside the corrected ones, and its header as
 written, so replay can republish it with its full description.
 
@@ -25,9 +25,10 @@ import numpy as np
 import pyxdf
 
 import dyadscope.xdf.writer as xw
-from dyadscope.stream.types import ROLES, Chunk, StreamInfo
-from dyadscope.xdf.repair import scan_chunks
 from dyadscope.stream.assign import Override, assign, describe
+from dyadscope.stream.types import Chunk, StreamInfo
+from dyadscope.xdf import schema
+from dyadscope.xdf.repair import scan_chunks
 
 logger = logging.getLogger(__name__)
 
@@ -59,11 +60,7 @@ class RecordedStream:
     @property
     def dyadscope(self) -> dict[str, str]:
         """The ``<desc><dyadscope>`` fields our recorder wrote (role, modality, kind, session ...)."""
-        desc = _first(self.header.get("desc"))
-        ours = _first(desc.get("dyadscope")) if isinstance(desc, Mapping) else None
-        if not isinstance(ours, Mapping):
-            return {}
-        return {key: _first(value) or "" for key, value in ours.items()}
+        return schema.parse_desc(self.header)
 
     def chunk(self, start: int = 0, stop: int | None = None) -> Chunk:
         """Samples ``start:stop`` as a :class:`Chunk` on the common clock."""
@@ -86,12 +83,6 @@ class Recording:
         raise KeyError(f"no stream named {name!r} in {self.path}; streams: {[s.info.name for s in self.streams]}")
 
 
-def _first(value: Any) -> Any:
-    while isinstance(value, list):
-        value = value[0] if value else None
-    return value
-
-
 def _header_xml(path: Path) -> dict[int, str]:
     skip = frozenset({xw.Tag.SAMPLES, xw.Tag.CLOCK_OFFSET, xw.Tag.BOUNDARY, xw.Tag.STREAM_FOOTER})
     with open(path, "rb") as f:
@@ -111,12 +102,9 @@ def stream_info(header: Mapping[str, Any], overrides: Iterable[Override] = ()) -
     """
     overrides = tuple(overrides)
     info = assign(header, overrides) or describe(header)
-    desc = _first(header.get("desc"))
-    ours = _first(desc.get("dyadscope")) if isinstance(desc, Mapping) else None
-    if isinstance(ours, Mapping) and not any(o.matches(info) for o in overrides):
-        role = _first(ours.get("role"))
-        if role in ROLES:
-            info = replace(info, role=role)
+    role = schema.desc_role(schema.parse_desc(header))
+    if role is not None and not any(o.matches(info) for o in overrides):
+        info = replace(info, role=role)
     return info
 
 
@@ -164,9 +152,7 @@ def load_recording(path: Path | str, *, overrides: Iterable[Override] = (), deji
                 clock_offsets=np.column_stack([s["clock_times"], s["clock_values"]]).reshape(-1, 2),
             )
         )
-    fields = (file_header or {}).get("info") or {}
-    metadata = {key: str(_first(value) or "") for key, value in fields.items()}
-    return Recording(path, streams, metadata)
+    return Recording(path, streams, schema.parse_file_header(file_header))
 
 
 def load_xdf(path: Path | str, *, overrides: Iterable[Override] = (), dejitter: bool = False) -> list[RecordedStream]:

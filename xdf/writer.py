@@ -29,14 +29,13 @@ from functools import lru_cache
 import numpy as np
 
 from dyadscope.stream.types import CHANNEL_FORMATS, StreamInfo
+from dyadscope.xdf import schema
 
 MAGIC = b"XDF:"
 
 #: The fixed 16 bytes of a Boundary chunk; readers scan for them to resync
 #: after a damaged chunk.
-BOUNDARY_UUID = bytes(
-    [0x43, 0xA5, 0x46, 0xDC, 0xCB, 0xF5, 0x41, 0x0F, 0xB3, 0x0E, 0xD5, 0x46, 0x73, 0x83, 0xCB, 0xE4]
-)
+BOUNDARY_UUID = bytes([0x43, 0xA5, 0x46, 0xDC, 0xCB, 0xF5, 0x41, 0x0F, 0xB3, 0x0E, 0xD5, 0x46, 0x73, 0x83, 0xCB, 0xE4])
 
 #: Little-endian numpy dtype per numeric LSL channel format.
 NUMERIC_DTYPES: dict[str, np.dtype] = {
@@ -103,9 +102,10 @@ def stream_header_xml(
 
     ``lsl_xml`` is the sender's full stream description (pylsl's
     ``StreamInfo.as_xml()``); it is kept as it is. Without it the description
-    is built from ``info``. Either way ``desc`` gains a ``<dyadscope>``
-    element with the role, modality and the session's ``metadata``, so the
-    file carries who and what each stream measures.
+    is built from ``info``. Either way ``desc`` gains our ``<dyadscope>``
+    element (:func:`~dyadscope.xdf.schema.desc_fields`: the role, modality and
+    the session's ``metadata``), so the file carries who and what each stream
+    measures.
     """
     if lsl_xml:
         root = ET.fromstring(lsl_xml)
@@ -126,23 +126,14 @@ def stream_header_xml(
         desc = ET.SubElement(root, "desc")
         if info.channel_labels or info.units:
             channels = ET.SubElement(desc, "channels")
-            for i in range(info.channel_count):
-                channel = ET.SubElement(channels, "channel")
-                _add_fields(
-                    channel,
-                    {
-                        "label": info.channel_labels[i] if i < len(info.channel_labels) else f"ch{i}",
-                        "unit": info.units[i] if i < len(info.units) else "",
-                        "type": info.modality,
-                    },
-                )
+            for fields in schema.channel_fields(info):
+                _add_fields(ET.SubElement(channels, "channel"), fields)
     desc = root.find("desc")
     if desc is None:
         desc = ET.SubElement(root, "desc")
-    for old in desc.findall("dyadscope"):
+    for old in desc.findall(schema.DESC_ELEMENT):  # a sender's header copied from one of our files
         desc.remove(old)
-    ours = ET.SubElement(desc, "dyadscope")
-    _add_fields(ours, {"role": info.role or "", "modality": info.modality, **(metadata or {})})
+    _add_fields(ET.SubElement(desc, schema.DESC_ELEMENT), schema.desc_fields(info, metadata))
     return ET.tostring(root, encoding="unicode")
 
 

@@ -9,8 +9,8 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
+from dyadscope.xdf import schema
 from dyadscope.xdf.reader import RecordedStream, Recording
-from dyadscope.xdf.recorder import EVENTS_STREAM, FEATURE_MODALITY
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ def start_time(recording: Recording) -> float:
 
 def is_events(stream: RecordedStream) -> bool:
     """Whether this is our JSON event log."""
-    return stream.info.source_id == EVENTS_STREAM.source_id
+    return schema.is_event_log(stream.info)
 
 
 def is_markers(stream: RecordedStream) -> bool:
@@ -73,7 +73,7 @@ def is_markers(stream: RecordedStream) -> bool:
 
 def is_derived(stream: RecordedStream) -> bool:
     """Whether this is one of our derived-measure streams (the event log holds the same, complete)."""
-    return stream.info.modality == FEATURE_MODALITY
+    return schema.is_derived(stream.info)
 
 
 def events(recording: Recording) -> list[dict[str, Any]]:

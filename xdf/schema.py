@@ -1,0 +1,131 @@
+"""Our XDF dialect: the streams DyadScope adds, the fields it writes, how derived streams are marked.
+
+A DyadScope recording is a plain XDF file that LabRecorder's readers load;
+what makes it ours is written in a few places, all named here:
+
+* the **file header** carries ``writer`` = ``dyadscope`` and the session's
+  metadata (subject, session, task, run ...), see :func:`file_header_fields`;
+* every **stream header** gains ``<desc><dyadscope>`` with the stream's
+  ``role`` (empty when unknown), its ``modality`` and the session's metadata,
+  and for a derived stream the event ``kind`` it carries
+  (built by :func:`desc_fields`, read back by :func:`parse_desc`);
+* **our own streams**: the JSON event log (:data:`EVENTS_STREAM`), the
+  research assistant's markers (:data:`MARKERS_STREAM`) and one derived
+  stream per event kind and role (:func:`derived_stream_info`), told apart
+  from raw sensor streams by their LSL type :data:`FEATURE_MODALITY`
+  (:func:`is_derived`);
+* the **sender's header** fields an outlet we publish carries, as LSL tools
+  read them: ``<desc><role>`` and ``<desc><channels><channel>`` with
+  ``label``, ``unit`` and ``type`` (:data:`ROLE`, :func:`channel_fields`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, cast
+
+from dyadscope.stream.types import ROLES, Role, StreamInfo
+
+#: The element below ``<desc>`` that holds our fields.
+DESC_ELEMENT = "dyadscope"
+#: The file header's ``writer`` field in our recordings.
+WRITER = "dyadscope"
+
+#: Field names: in ``<desc><dyadscope>`` (role, modality, kind), and ``<desc><role>`` of a sender's header.
+ROLE = "role"
+MODALITY = "modality"
+KIND = "kind"
+
+#: Who a dyad-level derived measure belongs to (synchrony, concordance ...), in stream names and ids.
+DYAD = "dyad"
+
+#: LSL type of the derived-measure streams (one per event kind and role).
+FEATURE_MODALITY = "DyadScope.Feature"
+
+EVENTS_STREAM = StreamInfo(
+    name="DyadScope events", modality="DyadScope.Events", channel_count=1, nominal_rate=0.0,
+    channel_format="string", source_id="dyadscope:events",
+)  # fmt: skip
+MARKERS_STREAM = StreamInfo(
+    name="DyadScope markers", modality="Markers", channel_count=1, nominal_rate=0.0,
+    channel_format="string", source_id="dyadscope:markers",
+)  # fmt: skip
+
+
+def derived_source_id(kind: str, role: Role | None) -> str:
+    """The source_id (and so the stream key) of the derived stream of ``kind`` for ``role`` (None: the dyad)."""
+    return f"dyadscope:feature:{kind}:{role or DYAD}"
+
+
+def derived_stream_info(kind: str, role: Role | None, fields: tuple[str, ...]) -> StreamInfo:
+    """The stream that carries one kind of derived measure of one role (or of the dyad), a channel per field."""
+    return StreamInfo(
+        name=f"DyadScope {kind} {role or DYAD}",
+        modality=FEATURE_MODALITY,
+        channel_count=len(fields),
+        nominal_rate=0.0,
+        channel_format="double64",
+        source_id=derived_source_id(kind, role),
+        role=role,
+        channel_labels=fields,
+    )
+
+
+def is_derived(info: StreamInfo) -> bool:
+    """Whether this is one of our derived-measure streams (the event log holds the same, complete)."""
+    return info.modality == FEATURE_MODALITY
+
+
+def is_event_log(info: StreamInfo) -> bool:
+    """Whether this is our JSON event log."""
+    return info.source_id == EVENTS_STREAM.source_id
+
+
+def file_header_fields(created: str, metadata: Mapping[str, str]) -> dict[str, str]:
+    """The file header's fields (after ``version``): when it was created (ISO 8601), by us, and the metadata."""
+    return {"datetime": created, "writer": WRITER, **metadata}
+
+
+def parse_file_header(file_header: Mapping[str, Any] | None) -> dict[str, str]:
+    """The file header's fields as strings, from pyxdf's dict of it (``{"info": {...}}``); any writer's file."""
+    fields = (file_header or {}).get("info") or {}
+    return {key: str(_first(value) or "") for key, value in fields.items()}
+
+
+def desc_fields(info: StreamInfo, metadata: Mapping[str, object] | None = None) -> dict[str, object]:
+    """The ``<desc><dyadscope>`` fields of a stream: its role and modality, then the metadata (and a kind)."""
+    return {ROLE: info.role or "", MODALITY: info.modality, **(metadata or {})}
+
+
+def parse_desc(header: Mapping[str, Any]) -> dict[str, str]:
+    """The ``<desc><dyadscope>`` fields of a stream header in pyxdf's dict shape; empty for other tools' streams."""
+    desc = _first(header.get("desc"))
+    ours = _first(desc.get(DESC_ELEMENT)) if isinstance(desc, Mapping) else None
+    if not isinstance(ours, Mapping):
+        return {}
+    return {key: _first(value) or "" for key, value in ours.items()}
+
+
+def desc_role(fields: Mapping[str, str]) -> Role | None:
+    """The role that parsed ``<desc><dyadscope>`` fields give, or None (none written, or not a known role)."""
+    role = fields.get(ROLE)
+    return cast(Role, role) if role in ROLES else None
+
+
+def channel_fields(info: StreamInfo) -> list[dict[str, str | None]]:
+    """Per channel, the ``<channel>`` fields of a header: label (``ch<i>`` if none), unit (None if none), type."""
+    return [
+        {
+            "label": info.channel_labels[i] if i < len(info.channel_labels) else f"ch{i}",
+            "unit": info.units[i] if i < len(info.units) else None,
+            "type": info.modality,
+        }
+        for i in range(info.channel_count)
+    ]
+
+
+def _first(value: Any) -> Any:
+    """Unwrap pyxdf's one-element lists (``{"role": ["patient"]}``)."""
+    while isinstance(value, list):
+        value = value[0] if value else None
+    return value

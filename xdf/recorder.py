@@ -2,11 +2,13 @@
 
 A :class:`Recorder` is a plain, thread-safe object (no asyncio): the session
 calls it from a worker thread with every raw chunk, clock offset, event and
-marker. Chunks are encoded whole (:mod:`.xdf_writer`) into a memory buffer;
+marker. Chunks are encoded whole (:mod:`.writer`) into a memory buffer;
 a small background thread writes the buffer with one ``os.write`` and
 ``os.fsync`` every ``flush_interval`` (1 s), so after ``kill -9`` the file
 holds whole chunks up to about a second before, and pyxdf loads it. Footers
-are added by :meth:`Recorder.close`, or afterwards by :mod:`.xdf_repair`.
+are added by :meth:`Recorder.close`, or afterwards by :mod:`.repair`. What
+makes the file ours (stream names, ``<desc><dyadscope>`` fields, the derived
+streams) is :mod:`.schema`'s.
 
 Timestamps follow the XDF convention: a stream's samples keep the sender's
 clock and its clock offsets are stored beside them (pyxdf adds them on load
@@ -31,11 +33,8 @@ the live session is free to go on without it.
 
 from __future__ import annotations
 
-import errno
-import fcntl
 import logging
 import math
-import os
 import re
 import threading
 import time
@@ -47,41 +46,28 @@ from pathlib import Path
 import numpy as np
 
 import dyadscope.xdf.writer as xw
-from dyadscope.stream.types import Chunk, Event, Role, StreamInfo
+from dyadscope.stream.types import Chunk, Event, StreamInfo
 from dyadscope.stream.wire import to_json
+from dyadscope.xdf import schema
+from dyadscope.xdf._file_sink import DiskFullError, FileSink, RecordingError, UnwritableError, classify
+from dyadscope.xdf.schema import EVENTS_STREAM, MARKERS_STREAM
+
+__all__ = [
+    "DEFAULT_TEMPLATE",
+    "DiskFullError",
+    "Recorder",
+    "RecordingError",
+    "UnwritableError",
+    "check_label",
+]
 
 logger = logging.getLogger(__name__)
 
 #: Where a session's file goes below the recordings root (BIDS-style entities).
 DEFAULT_TEMPLATE = "sub-{subject}/ses-{session}/sub-{subject}_ses-{session}_task-{task}_run-{run:02d}_physio.xdf"
 
-EVENTS_STREAM = StreamInfo(
-    name="DyadScope events", modality="DyadScope.Events", channel_count=1, nominal_rate=0.0,
-    channel_format="string", source_id="dyadscope:events",
-)  # fmt: skip
-MARKERS_STREAM = StreamInfo(
-    name="DyadScope markers", modality="Markers", channel_count=1, nominal_rate=0.0,
-    channel_format="string", source_id="dyadscope:markers",
-)  # fmt: skip
-#: LSL type of the derived-measure streams (one per feature kind and role).
-FEATURE_MODALITY = "DyadScope.Feature"
-
 _LABEL = re.compile(r"^[A-Za-z0-9]+$")
-_DISK_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 _MAX_PENDING_BYTES = 8 << 20  # more waiting for the disk than this: flush now, and the recorder is behind
-_BEHIND_WARNING_INTERVAL = 10.0  # s; how often a recorder that stays behind says so again
-
-
-class RecordingError(Exception):
-    """Recording stopped; what was written before stays readable."""
-
-
-class DiskFullError(RecordingError):
-    """The disk (or the file-size limit) is full."""
-
-
-class UnwritableError(RecordingError):
-    """The recording file or its directory cannot be created or written."""
 
 
 def check_label(entity: str, value: str) -> str:
@@ -89,29 +75,6 @@ def check_label(entity: str, value: str) -> str:
     if not _LABEL.fullmatch(value):
         raise ValueError(f"{entity} label {value!r} must be letters and digits only (a pseudonymous id)")
     return value
-
-
-def _classify(exc: OSError, path: Path, doing: str) -> RecordingError:
-    reason = os.strerror(exc.errno) if exc.errno else str(exc)
-    if exc.errno in _DISK_FULL:
-        return DiskFullError(f"disk full while {doing} {path} ({reason}); recording stopped, file kept")
-    return UnwritableError(f"cannot write: {doing} {path} failed ({reason}); recording stopped")
-
-
-def _open_exclusive(path: Path) -> int:
-    """Create ``path`` for writing, never replacing an existing file."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:  # includes a file standing where a folder should be
-        raise _classify(exc, path.parent, "creating the folder for") from exc
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    except FileExistsError:
-        raise
-    except OSError as exc:
-        raise _classify(exc, path, "creating") from exc
-    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # marks the file as being recorded
-    return fd
 
 
 @dataclass
@@ -159,25 +122,19 @@ class Recorder:
         self._clock = clock
         self._boundary_interval = boundary_interval
         self._offset_interval = offset_interval
-        self._lock = threading.Lock()  # guards streams and the pending buffer
+        self._lock = threading.Lock()  # guards streams and the sink's pending buffer
         self._io_lock = threading.Lock()  # one flush at a time, in order
         self._streams: dict[str, _Stream] = {}
-        self._pending: list[bytes] = []
-        self._pending_bytes = 0
-        self._writing = 0  # bytes taken from the pending buffer and not yet on disk
-        self._max_pending = max_pending_bytes
-        self._behind_since_warning: float | None = None  # when it last said it is behind (None: not behind)
-        self._committed = 0
         self._closed = False
         self._wake = threading.Event()
         self._last_boundary = self._last_offsets = clock()
-        self._fd = _open_exclusive(self.path)
+        self._sink = FileSink(self.path, max_pending_bytes, clock)
         created = datetime.now(UTC).isoformat(timespec="seconds")
-        self._append(xw.MAGIC + xw.file_header_chunk({"datetime": created, "writer": "dyadscope", **self.metadata}))
+        self._append(xw.MAGIC + xw.file_header_chunk(schema.file_header_fields(created, self.metadata)))
         try:
             self.flush()
         except RecordingError:
-            os.close(self._fd)
+            self._sink.close()
             raise
         self._flusher = threading.Thread(
             target=self._flush_periodically, args=(flush_interval,), name=f"recorder:{self.path.name}", daemon=True
@@ -232,7 +189,7 @@ class Recorder:
         if known is not None:
             return known
         stream = self._streams[info.key] = _Stream(id=len(self._streams) + 1, info=info, fields=fields)
-        metadata = {**self.metadata, "kind": kind} if kind else self.metadata
+        metadata = {**self.metadata, schema.KIND: kind} if kind else self.metadata
         self._append(xw.stream_header_chunk(stream.id, xw.stream_header_xml(info, lsl_xml, metadata)))
         return stream
 
@@ -295,13 +252,13 @@ class Recorder:
         rows: dict[str, tuple[_Stream, list[float], list[list[float]]]] = {}
         for event in events:
             numeric = {k: v for k, v in event.data.items() if _is_number(v)}
-            key = f"dyadscope:feature:{event.kind}:{event.role or 'dyad'}"
+            key = schema.derived_source_id(event.kind, event.role)
             stream = self._streams.get(key)
             if stream is None:
                 if not numeric:
                     continue
                 fields = tuple(sorted(numeric))
-                info = derived_stream_info(event.kind, event.role, fields)
+                info = schema.derived_stream_info(event.kind, event.role, fields)
                 stream = self._add_stream_locked(info, fields=fields, kind=event.kind)
             _, stamps, values = rows.setdefault(key, (stream, [], []))
             stamps.append(event.t)
@@ -319,35 +276,20 @@ class Recorder:
     # -- disk --------------------------------------------------------------------
 
     def _append(self, data: bytes) -> None:
-        self._pending.append(data)
-        self._pending_bytes += len(data)
-        if self._pending_bytes > self._max_pending:
+        """Queue whole chunks for the disk; hold the lock."""
+        if self._sink.append(data):
             self._wake.set()  # the flusher writes now rather than at the next tick
-        if self._pending_bytes + self._writing > self._max_pending:
-            self._say_behind()
-
-    def _say_behind(self) -> None:
-        """Warn that the disk is slower than the data (at most every ``_BEHIND_WARNING_INTERVAL``); hold the lock."""
-        now = self._clock()
-        if self._behind_since_warning is not None and now - self._behind_since_warning < _BEHIND_WARNING_INTERVAL:
-            return
-        self._behind_since_warning = now
-        logger.warning(
-            "recording %s is behind: %.1f MB wait for the disk, which is slower than the data; "
-            "nothing is dropped, it is kept in memory until the disk catches up",
-            self.path, (self._pending_bytes + self._writing) / 1e6,
-        )  # fmt: skip
 
     @property
     def pending_bytes(self) -> int:
         """Bytes recorded but not yet on disk (waiting, or being written)."""
         with self._lock:
-            return self._pending_bytes + self._writing
+            return self._sink.waiting_bytes
 
     @property
     def behind(self) -> bool:
         """Whether more than ``max_pending_bytes`` wait for the disk: the disk is slower than the data."""
-        return self.pending_bytes > self._max_pending
+        return self.pending_bytes > self._sink.max_pending_bytes
 
     def _check(self) -> None:
         if self.error is not None:
@@ -369,11 +311,8 @@ class Recorder:
                             self._record_offset(stream, max(stream.tally.last, stream.tally.offsets[-1][0]))
                 if self._streams and now - self._last_boundary >= self._boundary_interval:
                     self._last_boundary = now
-                    self._pending.append(xw.boundary_chunk())
-                data = b"".join(self._pending)
-                self._pending.clear()
-                self._pending_bytes = 0
-                self._writing = len(data)
+                    self._sink.append(xw.boundary_chunk())
+                data = self._sink.take()
             if data:
                 try:
                     self._write_through(data)
@@ -381,23 +320,14 @@ class Recorder:
                     self._written()
 
     def _written(self) -> None:
-        """A write has ended: its bytes no longer wait; say when the recorder has caught up."""
         with self._lock:
-            self._writing = 0
-            if self._behind_since_warning is not None and self._pending_bytes <= self._max_pending:
-                self._behind_since_warning = None
-                logger.info("recording %s has caught up with the disk", self.path)
+            self._sink.written()
 
     def _write_through(self, data: bytes) -> None:
         try:
-            view = memoryview(data)
-            while view:
-                written = os.write(self._fd, view)
-                view = view[written:]
-            os.fsync(self._fd)
-            self._committed += len(data)
+            self._sink.write_through(data)
         except OSError as exc:
-            self._fail(_classify(exc, self.path, "writing"))
+            self._fail(classify(exc, self.path, "writing"))
             raise self.error from exc
 
     def _fail(self, error: RecordingError) -> None:
@@ -406,13 +336,8 @@ class Recorder:
             if self.error is not None:
                 return
             self.error = error
-            self._pending.clear()
-            self._pending_bytes = 0
-        try:
-            os.ftruncate(self._fd, self._committed)
-            os.fsync(self._fd)
-        except OSError:
-            logger.exception("could not cut %s back to its last whole chunk", self.path)
+            self._sink.drop_pending()
+        self._sink.cut_back()
         logger.error("%s", error)
         if self._on_error is not None:
             self._on_error(error)
@@ -437,7 +362,8 @@ class Recorder:
         with self._lock:
             self._closed = True
             failed_before = self.error is not None
-            self._pending.extend(stream.tally.footer_chunk(stream.id) for stream in self._streams.values())
+            for stream in self._streams.values():
+                self._sink.append(stream.tally.footer_chunk(stream.id))
         self._wake.set()
         if threading.current_thread() is not self._flusher:  # on_error may close from the flusher
             self._flusher.join()
@@ -445,7 +371,7 @@ class Recorder:
             if not failed_before:
                 self.flush()
         finally:
-            os.close(self._fd)
+            self._sink.close()
 
     def __enter__(self) -> Recorder:
         return self
@@ -458,18 +384,3 @@ class Recorder:
         """XDF stream id per stream key, in the order the streams were declared."""
         with self._lock:
             return {key: s.id for key, s in self._streams.items()}
-
-
-def derived_stream_info(kind: str, role: Role | None, fields: tuple[str, ...]) -> StreamInfo:
-    """The stream that carries one kind of derived measure of one role (or of the dyad)."""
-    who = role or "dyad"
-    return StreamInfo(
-        name=f"DyadScope {kind} {who}",
-        modality=FEATURE_MODALITY,
-        channel_count=len(fields),
-        nominal_rate=0.0,
-        channel_format="double64",
-        source_id=f"dyadscope:feature:{kind}:{who}",
-        role=role,
-        channel_labels=fields,
-    )

@@ -202,7 +202,8 @@ def repair(path: Path | str) -> RepairReport:
         try:  # the recorder holds an exclusive flock while it writes; so do we while we repair
             fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise FileInUseError(f"{path} is being recorded (a live recorder holds it); stop that recording first") from None
+            message = f"{path} is being recorded (a live recorder holds it); stop that recording first"
+            raise FileInUseError(message) from None
         streams, end = _inspect(f)
         size = os.fstat(f.fileno()).st_size
         f.truncate(end)

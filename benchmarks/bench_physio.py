@@ -30,7 +30,7 @@ from dyadscope.stream.pipeline import Pipeline
 from dyadscope.stream.processors.physio.baseline import Baseline
 from dyadscope.stream.processors.physio.ecg import HeartRateProcessor
 from dyadscope.stream.processors.physio.eda import EDAProcessor
-from dyadscope.stream.processors.physio.quality import QualityProcessor
+from dyadscope.stream.processors.registry import physiology_processors
 from dyadscope.stream.processors.physio.respiration import RespirationProcessor
 from dyadscope.stream.processors.physio.rsa import RSAProcessor
 from dyadscope.stream.processors.physio.history import SessionSummary
@@ -147,10 +147,7 @@ def dyad_cpu(data: pd.DataFrame, seconds: int) -> tuple[float, dict[str, float]]
     totals: dict[str, float] = {}
 
     def factory(info: StreamInfo):
-        if info.modality == "ECG":
-            return (Timed(HeartRateProcessor(info), totals), Timed(QualityProcessor(info), totals))
-        processor = {"RSP": RespirationProcessor, "EDA": EDAProcessor}[info.modality](info)
-        return (Timed(processor, totals), Timed(QualityProcessor(info, track=processor.quality), totals))
+        return tuple(Timed(p, totals) for p in physiology_processors(info))
 
     baseline = Baseline(duration_s=180.0)
     baseline.start(0.0)

@@ -11,10 +11,7 @@ import numpy as np
 import pandas as pd
 
 from dyadscope.stream.pipeline import Pipeline
-from dyadscope.stream.processors.physio.ecg import HeartRateProcessor
-from dyadscope.stream.processors.physio.eda import EDAProcessor
-from dyadscope.stream.processors.physio.quality import QualityProcessor
-from dyadscope.stream.processors.physio.respiration import RespirationProcessor
+from dyadscope.stream.processors.registry import physiology_processors
 from dyadscope.stream.types import Chunk, Feature, StreamInfo
 
 RATE = 100.0
@@ -54,20 +51,9 @@ def run(processor, chunk_list: Iterable[Chunk]) -> list[Feature]:
     return [f for c in chunk_list for f in processor.process(c)]
 
 
-def physio_factory(info: StreamInfo):
-    """The physiology chunk processors of one stream, as the live session builds them."""
-    if info.modality == "ECG":
-        return (HeartRateProcessor(info), QualityProcessor(info))
-    made = {"RSP": RespirationProcessor, "EDA": EDAProcessor}.get(info.modality)
-    if made is None:
-        return ()
-    processor = made(info)
-    return (processor, QualityProcessor(info, track=processor.quality))
-
-
 def run_pipeline(feature_processors, chunk_list: Iterable[Chunk]) -> list[Feature]:
     """Every feature of a physiology pipeline with ``feature_processors`` over the chunks."""
-    pipeline = Pipeline([physio_factory], feature_processors)
+    pipeline = Pipeline([physiology_processors], feature_processors)
     return [f for c in chunk_list for f in pipeline.process(c)]
 
 

@@ -41,7 +41,8 @@ def physiology_processors(info: StreamInfo) -> Sequence[ChunkProcessor]:
     if info.role is None or info.channel_format == "string":
         return ()
     if info.modality == "ECG":
-        return (HeartRateProcessor(info), QualityProcessor(info))
+        heart = HeartRateProcessor(info)
+        return (heart, QualityProcessor(info, track=heart.quality))
     if info.modality == "RSP":
         breathing = RespirationProcessor(info)
         return (breathing, QualityProcessor(info, track=breathing.quality))

@@ -7,19 +7,22 @@ each chunk to a :class:`~.rpeaks.RPeakDetector` and emits
   the timestamp of the R-peak sample; ``ibi_ms`` is the interval to the
   previous beat (None for the first beat and the first after a gap);
 * ``Feature("heart_rate", role, t, {"bpm", "ibi_ms", "beats", "quality",
-  "reason"})`` once per ``emit_interval`` seconds of data, at the timestamp of
-  the newest sample, once a first interval is known. ``ibi_ms`` is the median
-  of the intervals of the beats in the last ``window`` seconds and ``bpm`` is
-  60000 / ``ibi_ms`` (the median resists a missed or extra beat); ``beats`` is
-  the number of beats in that window. ``quality`` is ``"good"`` or
-  ``"poor"``; ``reason`` is None or the first that applies of :data:`REASONS`.
-  While no interval falls in the window (no beat, or a long dropout), the
-  last known rate is repeated, marked ``"poor"``, so the monitor sees why.
+  "reason"})`` once per ``hop_s`` seconds of data, on the data's own grid
+  (:class:`~..ticks.Ticker`: at the first sample at or after each multiple
+  of ``hop_s``, whatever the chunking), once a first interval is known.
+  ``ibi_ms`` is the median of the intervals of the beats in the last
+  ``window_s`` seconds and ``bpm`` is 60000 / ``ibi_ms`` (the median resists
+  a missed or extra beat); ``beats`` is the number of beats in that window.
+  ``quality`` is ``"good"`` or ``"poor"``; ``reason`` is None or the first
+  that applies of :data:`REASONS`, which include the stream's signal-quality
+  problems (:mod:`.quality`: flat, noisy ...). While no interval falls in the
+  window (no beat, or a long dropout), the last known rate is repeated,
+  marked ``"poor"``, so the monitor sees why.
 
 Missing samples (NaN values or timestamps) are a gap: nothing is detected
 inside, and detection restarts after it (filters re-initialised at the first
 sample back, so the gap leaves no trace in the state). A step in the
-timestamps longer than ``max_step`` seconds, or backwards, is a gap too.
+timestamps longer than ``max_step_s`` seconds, or backwards, is a gap too.
 
 :func:`ecg_rpeaks` runs the same processor over a recording in chunks, for
 tests and offline use.
@@ -34,11 +37,15 @@ import numpy as np
 from dyadscope.stream.ring import RingBuffer
 from dyadscope.stream.types import Chunk, Feature, Role, StreamInfo
 from dyadscope.stream.processors.physio._rpeaks import RPeakDetector
+from dyadscope.stream.processors.physio.quality import PROBLEMS, QualityTrack
+from dyadscope.stream.processors.ticks import Ticker
 
-#: Why a heart rate is marked poor, most serious first.
+#: Why a heart rate is marked poor, most serious first: no beats, missing
+#: samples, the stream's own signal-quality problems, then the rate itself.
 REASONS = {
-    "no_beat": "no beat for longer than max_beat_gap (or twice the usual interval)",
+    "no_beat": "no beat for longer than max_beat_gap_s (or twice the usual interval)",
     "dropout": "missing samples in the window",
+    **PROBLEMS,
     "implausible_rate": "rate outside min_bpm..max_bpm",
     "irregular": "over a fifth of the intervals more than 30 % off their median",
 }
@@ -47,54 +54,64 @@ REASONS = {
 class HeartRateProcessor:
     """Beats and heart rate from one ECG stream (channel 0), incrementally.
 
-    ``window`` seconds of beats make each heart rate; ``max_beat_gap``
-    seconds without a beat, a rate outside ``min_bpm``..``max_bpm``, a gap
-    in the window or wildly irregular intervals make it ``"poor"``.
+    ``window_s`` seconds of beats make each heart rate; ``max_beat_gap_s``
+    seconds without a beat, a gap in the window, a poor signal, a rate
+    outside ``min_bpm``..``max_bpm`` or wildly irregular intervals make it
+    ``"poor"``. ``quality`` (a :class:`~.quality.QualityTrack`, shared with
+    the stream's :class:`~.quality.QualityProcessor`) judges the signal; by
+    default its own.
     """
 
     def __init__(
         self,
         info: StreamInfo,
         *,
-        emit_interval: float = 1.0,
-        window: float = 8.0,
-        max_beat_gap: float = 3.0,
+        hop_s: float = 1.0,
+        window_s: float = 8.0,
+        max_beat_gap_s: float = 3.0,
         min_bpm: float = 30.0,
         max_bpm: float = 220.0,
-        max_step: float = 0.5,
+        max_step_s: float = 0.5,
+        quality: QualityTrack | None = None,
     ):
         self.info = info
-        self.emit_interval = emit_interval
-        self.window = window
-        self.max_beat_gap = max_beat_gap
+        self.window_s = window_s
+        self.max_beat_gap_s = max_beat_gap_s
         self.min_bpm = min_bpm
         self.max_bpm = max_bpm
-        self.max_step = max_step
+        self.max_step_s = max_step_s
+        self.quality = quality if quality is not None else QualityTrack(info)
+        self._ticker = Ticker(hop_s)
         self._detector = RPeakDetector(info.nominal_rate)
-        self._block = max(1, int(round(emit_interval * info.nominal_rate)))
+        # Detect in blocks of at most a second, well inside the detector's history.
+        self._block = max(1, int(round(info.nominal_rate)))
         self._times = RingBuffer(self._detector.history)
         self._beats: deque[tuple[float, float | None]] = deque()  # (t, ibi_ms) in the window
         self._last_beat: float | None = None  # time of the last beat since the last gap
         self._last_seen_beat: float | None = None  # time of the last beat ever
         self._last_time: float | None = None
         self._last_gap: float | None = None
-        self._last_emit: float | None = None
         self._median_ibi: float | None = None
 
     def process(self, chunk: Chunk) -> list[Feature]:
-        """Consume the next chunk; return its beats and any heart rate due."""
+        """Consume the next chunk; return its beats and the heart rates due, in time order."""
         if len(chunk) == 0 or chunk.values.shape[1] == 0:
             return []
+        self.quality.update(chunk)
         values = chunk.values[:, 0].astype(np.float64)
         times = chunk.timestamps.astype(np.float64)
+        finite = np.flatnonzero(np.isfinite(times))
+        ticks = finite[self._ticker.due(times[finite])] + 1  # a block ends at each tick
+        stops = np.union1d(ticks, np.r_[self._block : times.shape[0] : self._block, times.shape[0]])
         features: list[Feature] = []
-        for start in range(0, values.shape[0], self._block):
-            block = slice(start, start + self._block)
-            features.extend(self._process_block(chunk.info.role, values[block], times[block]))
+        for start, stop in zip(np.r_[0, stops[:-1]], stops):
+            features.extend(self._process_block(chunk.info.role, values[start:stop], times[start:stop]))
+            if stop in ticks:
+                features.extend(self._heart_rate(chunk.info.role, float(times[stop - 1])))
         return features
 
     def _process_block(self, role: Role | None, values: np.ndarray, times: np.ndarray) -> list[Feature]:
-        """Detect beats in one block (at most ``emit_interval`` long); emit a heart rate if due."""
+        """Detect beats in one block (at most a second, ending at a tick or before it)."""
         missing = ~(np.isfinite(values) & np.isfinite(times))
         breaks = self._time_breaks(times, missing)
         if not missing.any() and breaks.shape[0] == 0:  # the usual case: one clean run
@@ -106,7 +123,6 @@ class HeartRateProcessor:
         finite = times[np.isfinite(times)]
         if finite.shape[0]:
             self._last_time = float(finite[-1])
-            features.extend(self._heart_rate(role, self._last_time))
         return features
 
     def _process_runs(
@@ -126,11 +142,11 @@ class HeartRateProcessor:
         return features
 
     def _time_breaks(self, times: np.ndarray, missing: np.ndarray) -> np.ndarray:
-        """Positions whose timestamp jumps ahead by more than ``max_step`` or goes back."""
+        """Positions whose timestamp jumps ahead by more than ``max_step_s`` or goes back."""
         step = np.empty(times.shape[0])
         step[0] = np.nan if self._last_time is None else times[0] - self._last_time
         np.subtract(times[1:], times[:-1], out=step[1:])
-        return np.flatnonzero(((step > self.max_step) | (step < 0)) & ~missing)
+        return np.flatnonzero(((step > self.max_step_s) | (step < 0)) & ~missing)
 
     def _start_gap(self, times: np.ndarray) -> None:
         """Note a gap: no interval spans it, and the window around it is poor."""
@@ -152,17 +168,14 @@ class HeartRateProcessor:
         return Feature("rpeak", role, t, {"ibi_ms": ibi})
 
     def _heart_rate(self, role: Role | None, now: float) -> list[Feature]:
-        """The heart_rate feature, if ``emit_interval`` has passed and an interval is known."""
-        if self._last_emit is not None and now - self._last_emit < self.emit_interval * (1 - 1e-9):
-            return []
-        while self._beats and self._beats[0][0] <= now - self.window:
+        """The heart_rate feature at a tick, once an interval is known."""
+        while self._beats and self._beats[0][0] <= now - self.window_s:
             self._beats.popleft()
         ibis = np.array([ibi for _, ibi in self._beats if ibi is not None])
         if ibis.shape[0]:
             self._median_ibi = float(np.median(ibis))
         if self._median_ibi is None:
             return []
-        self._last_emit = now
         reason = self._poor_reason(now, ibis)
         data = {
             "bpm": 60000.0 / self._median_ibi,
@@ -176,10 +189,13 @@ class HeartRateProcessor:
     def _poor_reason(self, now: float, ibis: np.ndarray) -> str | None:
         """The first of :data:`REASONS` that applies to the current window, or None."""
         usual = 2.0 * self._median_ibi / 1000.0
-        if self._last_seen_beat is None or now - self._last_seen_beat > max(self.max_beat_gap, usual):
+        if self._last_seen_beat is None or now - self._last_seen_beat > max(self.max_beat_gap_s, usual):
             return "no_beat"
-        if self._last_gap is not None and now - self._last_gap < self.window:
+        if self._last_gap is not None and now - self._last_gap < self.window_s:
             return "dropout"
+        problems = self.quality.problems_at(now)
+        if problems:
+            return problems[0]
         bpm = 60000.0 / self._median_ibi
         if not self.min_bpm <= bpm <= self.max_bpm:
             return "implausible_rate"

@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 import re
 import sqlite3
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -162,15 +163,19 @@ class History:
 class SessionSummary:
     """Builds each person's session summary from the live features.
 
-    In-session means use the good-quality features after the baseline ended
-    (all of them if there was no baseline); resting values come from the
-    ``baseline`` feature.
+    In-session means use the good-quality features at or after the baseline's
+    end (all of them if there was no baseline); resting values come from the
+    ``baseline`` feature. That feature follows the first feature at or after
+    the end, so the last ``recent_s`` seconds of values are kept to count
+    those that came before it.
     """
 
     consumes = frozenset({"rsa", "heart_rate", "eda", "scr_rate", "baseline"})
 
-    def __init__(self) -> None:
+    def __init__(self, *, recent_s: float = 30.0) -> None:
+        self.recent_s = recent_s
         self._sums: dict[tuple[Role | None, str], tuple[float, int]] = {}
+        self._recent: dict[Role | None, deque[tuple[float, str, float]]] = {}
         self._resting: dict[Role | None, dict[str, float | None]] = {}
         self._baseline_end: dict[Role | None, float] = {}
 
@@ -179,17 +184,31 @@ class SessionSummary:
         role, data = feature.role, feature.data
         if feature.kind == "baseline":
             self._resting[role] = {measure: data.get(field) for field, measure in _RESTING.items()}
-            self._baseline_end[role] = data["end_t"]
+            end = self._baseline_end[role] = data["end_t"]
             self._sums = {k: v for k, v in self._sums.items() if k[0] != role}
+            for t, measure, value in self._recent.pop(role, ()):
+                if t >= end:
+                    self._add(role, measure, value)
             return []
         if data.get("quality", "good") != "good" or feature.t < self._baseline_end.get(role, -math.inf):
             return []
         for (kind, field), measure in LIVE_MEASURES.items():
             value = data.get(field) if kind == feature.kind else None
             if value is not None:
-                total, n = self._sums.get((role, measure), (0.0, 0))
-                self._sums[(role, measure)] = (total + value, n + 1)
+                self._add(role, measure, value)
+                if role not in self._baseline_end:
+                    self._remember(role, feature.t, measure, value)
         return []
+
+    def _add(self, role: Role | None, measure: str, value: float) -> None:
+        total, n = self._sums.get((role, measure), (0.0, 0))
+        self._sums[(role, measure)] = (total + value, n + 1)
+
+    def _remember(self, role: Role | None, t: float, measure: str, value: float) -> None:
+        recent = self._recent.setdefault(role, deque())
+        recent.append((t, measure, value))
+        while recent[0][0] < t - self.recent_s:
+            recent.popleft()
 
     def summary(self, role: Role | None) -> dict[str, float | None]:
         """The person's summary so far, every measure of :data:`MEASURES` (None where unmeasured)."""

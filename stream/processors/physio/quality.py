@@ -43,6 +43,17 @@ from dyadscope.stream.types import Chunk, Feature, StreamInfo
 from dyadscope.stream.processors.physio._filters import StreamingSOSFilter
 from dyadscope.stream.processors.ticks import ForwardFill, Ticker
 
+#: The problems a verdict can name, in the order a verdict lists them.
+PROBLEMS = {
+    "nan": "missing values (NaN) arrived",
+    "flat": "a channel did not move over the last flat_s",
+    "clipping": "many samples pinned at the window's maximum or minimum",
+    "out_of_range": "values outside the modality's plausible range",
+    "gap": "a jump in timestamps longer than gap_s",
+    "rate": "effective sample rate off the nominal one by more than rate_tolerance",
+    "noisy": "ECG band-passed kurtosis below kurtosis_min (noise, not beats)",
+}
+
 #: Plausible value ranges by modality (LSL type); others are not range-checked.
 DEFAULT_RANGES: dict[str, tuple[float, float]] = {"EDA": (0.05, 100.0)}
 
@@ -235,9 +246,9 @@ class QualityTrack:
     with each chunk: the first call assesses it, the others (same chunk
     object) get the same verdicts for free, so one monitor serves the stream's
     :class:`QualityProcessor` and the processors that mark their measures.
-    :meth:`at` answers ``"good"`` or ``"poor"`` as of the latest verdict at or
-    before a time within the last ``memory`` verdicts (``"good"`` before the
-    first one).
+    :meth:`at` answers ``"good"`` or ``"poor"`` (and :meth:`problems_at` the
+    problems) as of the latest verdict at or before a time within the last
+    ``memory`` verdicts (``"good"`` before the first one).
     """
 
     def __init__(self, info: StreamInfo, *, memory: int = 64, **monitor_options: Any):
@@ -256,10 +267,14 @@ class QualityTrack:
 
     def at(self, t: float) -> str:
         """The stream's status at data time ``t``."""
+        return "poor" if self.problems_at(t) else "good"
+
+    def problems_at(self, t: float) -> tuple[str, ...]:
+        """The stream's problems (names of this module's docstring) at data time ``t``."""
         for verdict in reversed(self._verdicts):
             if verdict.t <= t:
-                return verdict.status
-        return "good"
+                return verdict.problems
+        return ()
 
 
 class QualityProcessor:

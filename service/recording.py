@@ -38,8 +38,9 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from dyadscope.xdf.recorder import DEFAULT_TEMPLATE, Recorder, RecordingError
+from dyadscope.stream import kinds
 from dyadscope.stream.types import Chunk, Event, StreamInfo
+from dyadscope.xdf.recorder import DEFAULT_TEMPLATE, Recorder, RecordingError
 
 log = logging.getLogger(__name__)
 
@@ -90,15 +91,15 @@ class LslRecording:
         """The ingest's status callback: new streams join, clock offsets are recorded."""
         with self.changed:
             try:
-                if kind in ("stream_found", "stream_returned"):
+                if kind in (kinds.STREAM_FOUND, kinds.STREAM_RETURNED):
                     self.found[info.key] = info
                     if data.get("xml"):  # absent when data merely flows again
                         self._xml[info.key] = data["xml"]
                     if self._recorder is not None:
                         self._recorder.add_stream(info, self._xml.get(info.key))
-                elif kind == "stream_lost" and data.get("reason") == "closed":
+                elif kind == kinds.STREAM_LOST and data.get("reason") == "closed":
                     self.found.pop(info.key, None)
-                elif kind == "clock_offset":
+                elif kind == kinds.CLOCK_OFFSET:
                     self._offsets[info.key] = (data["measured_at"], data["offset"])
                     if self._recorder is not None and info.key in self.found:
                         # on the sender's clock, as XDF wants: when the offset held there
@@ -213,7 +214,7 @@ class SessionRecording:
         try:
             recorder.write_events(events)
             for event in events:
-                if event.kind == "marker":
+                if event.kind == kinds.MARKER:
                     recorder.marker(event.t, str(event.data.get("text", "")))
         except RecordingError:
             pass  # a write error was reported through on_error; or a stop closed the file meanwhile

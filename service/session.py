@@ -21,12 +21,12 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from dyadscope.service.recording import SessionRecording
+from dyadscope.stream import kinds
 from dyadscope.stream.bus import Bus
 from dyadscope.stream.events import EventLog
 from dyadscope.stream.pipeline import Pipeline
 from dyadscope.stream.types import Chunk, Event, Feature, Role, StreamInfo
-
-from dyadscope.service.recording import SessionRecording
 
 log = logging.getLogger(__name__)
 
@@ -217,7 +217,9 @@ class Session:
         else:
             source, role, t = item[0].kind if item else "features", None, item[-1].t if item else 0.0
         log.exception("session %s: processing failed on %s", self.id, source)
-        return Feature(kind="processing_error", role=role, t=t, data={"stream": source, "error": type(exc).__name__})
+        return Feature(
+            kind=kinds.PROCESSING_ERROR, role=role, t=t, data={"stream": source, "error": type(exc).__name__}
+        )
 
     def describe(self) -> dict[str, Any]:
         """A JSON-friendly summary for the API."""

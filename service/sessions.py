@@ -9,16 +9,16 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from dyadscope.stream.bus import Bus
-from dyadscope.stream.processors.physio.history import History, SessionSummary, check_id
-from dyadscope.stream.processors.physio.baseline import Baseline
-from dyadscope.stream.processors.registry import default_pipeline
-from dyadscope.xdf.recorder import RecordingError
-from dyadscope.stream.types import ROLES, Chunk, Role, StreamInfo
-
 from dyadscope.service.config import Config
 from dyadscope.service.recording import SessionRecording
 from dyadscope.service.session import Session
+from dyadscope.stream import kinds
+from dyadscope.stream.bus import Bus
+from dyadscope.stream.processors.physio.baseline import Baseline
+from dyadscope.stream.processors.physio.history import History, SessionSummary, check_id
+from dyadscope.stream.processors.registry import default_pipeline
+from dyadscope.stream.types import ROLES, Chunk, Role, StreamInfo
+from dyadscope.xdf.recorder import RecordingError
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +107,7 @@ class SessionManager:
         pipeline = default_pipeline(baseline=Baseline(self.config.baseline_s), summary=summary, norms=norms)
 
         def recording_failed(state: dict[str, Any]) -> None:  # disk full ...: say so in the session's log
-            session.report("recording_stopped", None, _session_clock(), **state)
+            session.report(kinds.RECORDING_STOPPED, None, _session_clock(), **state)
 
         recording = SessionRecording(
             recordings_root(self.config), metadata={"dyadscope_session": session_id}, on_stopped=recording_failed
@@ -131,7 +131,9 @@ class SessionManager:
         self._summaries[session_id] = summary
         return session
 
-    async def start_recording(self, session_id: str, *, subject: str, session: str, task: str = "therapy") -> dict[str, Any]:
+    async def start_recording(
+        self, session_id: str, *, subject: str, session: str, task: str = "therapy"
+    ) -> dict[str, Any]:
         """Start recording a session (see :meth:`SessionRecording.start` for errors); logs ``recording_started``.
 
         The recording gets the session's LSL streams from now on (with their
@@ -141,9 +143,9 @@ class SessionManager:
         try:
             state = await asyncio.to_thread(live.recording.start, subject=subject, session=session, task=task)
         except RecordingError:  # it could not even create the file: the log says why, as for a later failure
-            await live.status("recording_stopped", _session_clock(), **live.recording.describe())
+            await live.status(kinds.RECORDING_STOPPED, _session_clock(), **live.recording.describe())
             raise
-        await live.status("recording_started", _session_clock(), **state)
+        await live.status(kinds.RECORDING_STARTED, _session_clock(), **state)
         return state
 
     async def stop_recording(self, session_id: str) -> dict[str, Any]:
@@ -154,7 +156,7 @@ class SessionManager:
         was_recording = session.recording.active
         state = await asyncio.to_thread(session.recording.stop)
         if was_recording:
-            await session.status("recording_stopped", _session_clock(), **state)
+            await session.status(kinds.RECORDING_STOPPED, _session_clock(), **state)
         return state
 
     async def stop(self, session_id: str) -> None:
@@ -217,7 +219,7 @@ def attach_lsl(
 
     def on_status(kind: str, info: StreamInfo, data: dict) -> None:
         recording.on_status(kind, info, data)
-        if kind in ("stream_found", "stream_returned"):
+        if kind in (kinds.STREAM_FOUND, kinds.STREAM_RETURNED):
             session.stream_seen(info)
         logged = {k: v for k, v in data.items() if k != "xml"}  # the sender's header is for the file only
         session.report(kind, info, t=_session_clock(), **logged)

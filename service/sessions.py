@@ -26,7 +26,11 @@ SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 class SessionError(ValueError):
-    """A session request that cannot be honoured (bad id, duplicate ...)."""
+    """A session request that cannot be honoured (bad id, unknown role ...)."""
+
+
+class SessionExists(SessionError):
+    """A session with that id is running or being created (the API answers 409 Conflict)."""
 
 
 def recordings_root(config: Config) -> Path:
@@ -81,7 +85,7 @@ class SessionManager:
         if not SESSION_ID.match(session_id):
             raise SessionError("session id must be 1-64 letters, digits, '_' or '-'")
         if session_id in self._sessions or session_id in self._creating:
-            raise SessionError(f"session {session_id!r} already exists")
+            raise SessionExists(f"session {session_id!r} already exists")
         self._creating.add(session_id)  # before the first await: two requests cannot both pass
         try:
             return await self._create(session_id, lsl, select, dict(participants or {}))

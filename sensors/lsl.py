@@ -69,122 +69,37 @@ or time beats and breaths; too high and every buffer sized from the rate
 from __future__ import annotations
 
 import logging
-import math
 import threading
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
-import numpy as np
-
-from dyadscope.stream.types import Chunk, StreamInfo
-from dyadscope.stream.assign import Override, assign, describe, header_from_xml, normalize_modality, parse_overrides
+from dyadscope.sensors._lsl_checks import CHANNEL_LIMITS, RATE_LIMITS, check_stream
+from dyadscope.sensors._lsl_worker import RateMonitor, StreamWorker, full_header
 from dyadscope.sensors.lsl_config import configure_lsl
+from dyadscope.stream.assign import Override, assign, describe, header_from_xml, normalize_modality, parse_overrides
+from dyadscope.stream.types import Chunk, StreamInfo
 
 configure_lsl()
 import pylsl  # noqa: E402  (liblsl must see LSLAPICFG first)
 from pylsl import local_clock  # noqa: E402
 
-__all__ = ["LslIngest", "RATE_LIMITS", "check_stream", "configure_lsl", "list_streams", "local_clock", "RateMonitor"]
+__all__ = [
+    "CHANNEL_LIMITS",
+    "LslIngest",
+    "RATE_LIMITS",
+    "RateMonitor",
+    "check_stream",
+    "configure_lsl",
+    "list_streams",
+    "local_clock",
+]
 
 log = logging.getLogger(__name__)
 
 ChunkCallback = Callable[[Chunk], None]
 StatusCallback = Callable[[str, StreamInfo, dict[str, Any]], None]
 
-#: Per modality, the (fewest, most) channels a stream may have.
-CHANNEL_LIMITS: dict[str, tuple[int, int]] = {"ECG": (1, 16), "RSP": (1, 4), "EDA": (1, 4)}
-
-#: Per modality, the (lowest, highest) nominal rate in Hz a stream may declare.
-#:
-#: Lowest: ECG 100 Hz — R-peaks are timed to one sample, and RSA (tens of ms of
-#: heart-period swing) and heart-period synchrony need ~10 ms or better; the
-#: slowest ECG wearables in use sit above it (Polar H10 130 Hz, Zephyr
-#: BioHarness 250 Hz) and the processors are validated on 100 Hz recordings.
-#: RSP 5 Hz — at least 7 samples per breath at the fastest breathing the
-#: processors accept (40 /min), and the 0.05-3 Hz band (its top lowered to
-#: 0.45 x rate) still holds every breathing frequency. EDA 1 Hz — the
-#: 0.05 Hz tonic/phasic split stays well below Nyquist and SCRs (1-3 s rises)
-#: span samples; wrist devices stream EDA at 4 Hz (Empatica E4). Below about
-#: 1.1 / 0.11 / 0.1 Hz the ECG / RSP / EDA processors' filters cannot be built
-#: at all.
-#: Highest: 20 kHz for all three — above the fastest research amplifiers that
-#: carry these signals on auxiliary inputs (BioSemi ActiveTwo, up to 16 384 Hz);
-#: at 20 kHz a stream's pull buffer is 1.3 MB per 8 channels and its
-#: processors' buffers a few MB, where a header claiming 10 MHz would ask for GB.
-RATE_LIMITS: dict[str, tuple[float, float]] = {
-    "ECG": (100.0, 20_000.0),
-    "RSP": (5.0, 20_000.0),
-    "EDA": (1.0, 20_000.0),
-}
-
-_OFFSET_STEP = 5e-4  # s; a re-measured clock offset closer than this to the one in use is kept
-_PULL_TIMEOUT = 0.2  # s; how long a pull waits, which bounds how long stop() waits
 _HEADER_TIMEOUT = 1.0  # s; to fetch a stream's full header (with desc)
-# Most samples one pull takes: a pull buffer is at most this many rows, whatever
-# rate a header declares (raw mode checks no rate); at one pull per 0.1 s that
-# still keeps up with 650 kHz.
-_MAX_PULL_SAMPLES = 1 << 16
-
-
-def check_stream(
-    info: StreamInfo,
-    limits: Mapping[str, tuple[int, int]] = CHANNEL_LIMITS,
-    rate_limits: Mapping[str, tuple[float, float]] = RATE_LIMITS,
-) -> tuple[str, str] | None:
-    """Why a stream cannot be ingested as its modality, as (problem, message), or None."""
-    if info.channel_format == "string":
-        return "format", f"{info.modality} needs numbers, but the stream's channel format is string"
-    fewest, most = limits.get(info.modality, (1, 1 << 16))
-    if not fewest <= info.channel_count <= most:
-        return "channels", (
-            f"{info.modality} needs {fewest} to {most} channels (channel 0 is used), "
-            f"but the stream has {info.channel_count}"
-        )
-    rate = info.nominal_rate
-    if rate <= 0:
-        return "rate", f"{info.modality} needs a regular sample rate, but the stream's rate is irregular"
-    lowest, highest = rate_limits.get(info.modality, (0.0, math.inf))
-    if not lowest <= rate <= highest:
-        return "rate", (
-            f"{info.modality} needs a sample rate of {lowest:g} to {highest:g} Hz, but the stream declares "
-            f"{rate:g} Hz: {'too slow' if rate < lowest else 'too fast'} for a real {info.modality} sensor "
-            "(is its rate set right?)"
-        )
-    return None
-
-
-class RateMonitor:
-    """Measures a stream's effective sample rate over windows of its timestamps."""
-
-    def __init__(self, window: float = 10.0):
-        self.window = window
-        self._first: float | None = None
-        self._count = 0
-
-    def update(self, timestamps: np.ndarray) -> float | None:
-        """Add a chunk's timestamps; the effective rate (Hz) when a window completes, else None."""
-        if len(timestamps) == 0:
-            return None
-        if self._first is None:
-            self._first = float(timestamps[0])
-        self._count += len(timestamps)
-        span = float(timestamps[-1]) - self._first
-        if span < self.window:
-            return None
-        rate = (self._count - 1) / span
-        self._first, self._count = float(timestamps[-1]), 1
-        return rate
-
-
-def _full_header(lsl_info: pylsl.StreamInfo, timeout: float) -> tuple[pylsl.StreamInlet, str]:
-    """An inlet on the stream and its full header (``<info>`` XML with desc), as the sender declared it."""
-    inlet = pylsl.StreamInlet(lsl_info, max_buflen=360, recover=False)
-    try:
-        xml = inlet.info(timeout=timeout).as_xml()
-    except BaseException:
-        inlet.close_stream()
-        raise
-    return inlet, xml
 
 
 def list_streams(wait: float = 1.0) -> list[StreamInfo]:
@@ -192,7 +107,7 @@ def list_streams(wait: float = 1.0) -> list[StreamInfo]:
     found: list[StreamInfo] = []
     for lsl_info in pylsl.resolve_streams(wait_time=wait):
         try:
-            inlet, xml = _full_header(lsl_info, _HEADER_TIMEOUT)
+            inlet, xml = full_header(lsl_info, _HEADER_TIMEOUT)
         except (pylsl.util.TimeoutError, pylsl.util.LostError):
             found.append(describe(header_from_xml(lsl_info.as_xml())))
             continue
@@ -200,169 +115,6 @@ def list_streams(wait: float = 1.0) -> list[StreamInfo]:
         header = header_from_xml(xml)
         found.append(assign(header) or describe(header))
     return sorted(found, key=lambda info: (info.name, info.source_id))
-
-
-class _Flag:
-    """A problem that is reported when it starts and when it has been clear for ``hold`` seconds."""
-
-    def __init__(self, hold: float):
-        self.hold = hold
-        self.raised = False
-        self._last_bad = -math.inf
-
-    def observe(self, bad: bool, now: float) -> bool:
-        """Record one observation; True when the state changes (and should be reported)."""
-        if bad:
-            self._last_bad = now
-            if not self.raised:
-                self.raised = True
-                return True
-        elif self.raised and now - self._last_bad >= self.hold:
-            self.raised = False
-            return True
-        return False
-
-
-class _StreamWorker:
-    """Pulls one inlet in its own thread until stopped or the outlet goes away."""
-
-    def __init__(self, ingest: LslIngest, inlet: pylsl.StreamInlet, info: StreamInfo, uid: str):
-        self.info = info
-        self.uid = uid
-        self.lost = False
-        self.closed = False
-        self._ingest = ingest
-        self._inlet = inlet
-        self.thread = threading.Thread(target=self._run, name=f"lsl-inlet {info.name}", daemon=True)
-
-    def _status(self, kind: str, message: str, **data: Any) -> None:
-        self._ingest._report(kind, self.info, message=message, **data)
-
-    def _run(self) -> None:
-        try:
-            self._pull()
-        except pylsl.util.LostError:
-            self.closed = True
-            if not self.lost:
-                self._status("stream_lost", f"{self.info.name}: the outlet closed", reason="closed")
-        except Exception as exc:  # a worker never takes the process down
-            log.exception("ingest of %s failed", self.info.name)
-            self._status("stream_lost", f"{self.info.name}: ingest failed: {exc}", reason="error")
-        finally:
-            self._inlet.close_stream()
-            self._ingest._worker_ended(self)
-
-    def _measure_offset(self, offset: float | None, timeout: float) -> float:
-        """The clock offset to use from now on (reported when it changes)."""
-        try:
-            measured = self._inlet.time_correction(timeout=timeout)
-        except pylsl.util.TimeoutError:
-            return 0.0 if offset is None else offset
-        if offset is not None and abs(measured - offset) < _OFFSET_STEP:
-            return offset
-        self._status(
-            "clock_offset",
-            f"{self.info.name}: clock offset {measured * 1e3:.2f} ms",
-            offset=measured,
-            measured_at=local_clock(),
-        )
-        return measured
-
-    def _reader(self, capacity: int) -> Callable[[], tuple[np.ndarray, np.ndarray]]:
-        """A function that pulls the next chunk as (values, sender's timestamps), waiting up to ``_PULL_TIMEOUT``.
-
-        Numeric streams land in one reused buffer (no per-chunk allocation in
-        liblsl's wrapper); the values handed out are a float64 copy, or in raw
-        mode a copy in the stream's own dtype. String streams come as lists of
-        ``str``, made an object array.
-        """
-        inlet, channels = self._inlet, self.info.channel_count
-        if self.info.channel_format == "string":
-
-            def pull_strings() -> tuple[np.ndarray, np.ndarray]:
-                values, stamps = inlet.pull_chunk(timeout=_PULL_TIMEOUT, max_samples=capacity, min_samples=1, as_numpy=False)
-                array = np.empty((len(values), channels), dtype=object)
-                for row, sample in enumerate(values):
-                    array[row] = sample
-                return array, np.asarray(stamps, dtype=np.float64)
-
-            return pull_strings
-        buffer = np.empty((capacity, channels), dtype=inlet.np_dtype)
-        dtype = buffer.dtype if self._ingest.raw else np.float64
-
-        def pull_numbers() -> tuple[np.ndarray, np.ndarray]:
-            values, stamps = inlet.pull_chunk(
-                timeout=_PULL_TIMEOUT, max_samples=capacity, dest_obj=buffer, min_samples=1, as_numpy=True
-            )
-            return values.astype(dtype, copy=True), stamps
-
-        return pull_numbers
-
-    def _pull(self) -> None:
-        ingest, info = self._ingest, self.info
-        capacity = min(max(64, int(info.nominal_rate)), _MAX_PULL_SAMPLES)
-        pull = self._reader(capacity)
-        rate = RateMonitor(ingest.rate_window) if info.nominal_rate > 0 else None
-        nan_flag, rate_flag = _Flag(ingest.lost_after), _Flag(0.0)
-        offset = self._measure_offset(None, timeout=2.0)
-        next_offset = local_clock() + ingest.offset_interval
-        last_data = pulled = local_clock()
-        while not ingest._stopping.is_set():
-            # Fewer, larger chunks: the cost of a chunk is mostly fixed, so
-            # pulling at most every pull_interval cuts it several-fold for
-            # senders that push small chunks often, for that much latency.
-            if ingest._stopping.wait(max(0.0, ingest.pull_interval - (local_clock() - pulled))):
-                break
-            values, stamps = pull()
-            now = pulled = local_clock()
-            if now >= next_offset:
-                offset = self._measure_offset(offset, timeout=0.5)
-                next_offset = now + ingest.offset_interval
-            if len(stamps) == 0:
-                if not self.lost and now - last_data > ingest.lost_after:
-                    self.lost = True
-                    self._status(
-                        "stream_lost", f"{info.name}: no data for {now - last_data:.1f} s", reason="no data"
-                    )
-                continue
-            last_data = now
-            if self.lost:
-                self.lost = False
-                self._status("stream_returned", f"{info.name}: data flows again")
-            chunk = Chunk(info, stamps + offset, values)
-            self._check_quality(chunk, now, rate, nan_flag, rate_flag)
-            try:
-                ingest._on_chunk(chunk)
-            except Exception:  # the consumer's problem; keep pulling so nothing piles up in liblsl
-                log.exception("on_chunk failed for %s", info.name)
-
-    def _check_quality(
-        self, chunk: Chunk, now: float, rate: RateMonitor | None, nan_flag: _Flag, rate_flag: _Flag
-    ) -> None:
-        """NaNs in floating-point values; the effective rate of a regular stream (``rate``: None if irregular)."""
-        name = self.info.name
-        if chunk.values.dtype.kind == "f":
-            nans = int(np.isnan(chunk.values).any(axis=1).sum())
-            if nan_flag.observe(nans > 0, now):
-                if nan_flag.raised:
-                    self._status("stream_quality", f"{name}: {nans} of {len(chunk)} samples are NaN", problem="nan")
-                else:
-                    self._status("stream_quality_ok", f"{name}: no more NaN samples", problem="nan")
-        if rate is None:
-            return
-        effective = rate.update(chunk.timestamps)
-        if effective is None:
-            return
-        off = effective / self.info.nominal_rate - 1.0
-        if rate_flag.observe(abs(off) > self._ingest.rate_tolerance, now):
-            if rate_flag.raised:
-                message = (
-                    f"{name}: effective sample rate {effective:.1f} Hz is {abs(off):.0%} "
-                    f"{'below' if off < 0 else 'above'} the nominal {self.info.nominal_rate:g} Hz"
-                )
-                self._status("stream_quality", message, problem="rate", effective_rate=effective)
-            else:
-                self._status("stream_quality_ok", f"{name}: sample rate back to nominal", problem="rate")
 
 
 class LslIngest:
@@ -417,7 +169,7 @@ class LslIngest:
         self.pull_interval = pull_interval
         self._stopping = threading.Event()
         self._lock = threading.Lock()
-        self._workers: dict[str, _StreamWorker] = {}
+        self._workers: dict[str, StreamWorker] = {}
         self._seen: set[str] = set()
         self._skipped: set[str] = set()  # uids decided against, until they vanish
         # uids of duplicates (default mode), with the (role, modality) they wait for, until they vanish
@@ -456,7 +208,7 @@ class LslIngest:
         except Exception:  # the consumer's problem; ingest goes on
             log.exception("on_status failed for %s %s", kind, info.name)
 
-    def _worker_ended(self, worker: _StreamWorker) -> None:
+    def _worker_ended(self, worker: StreamWorker) -> None:
         with self._lock:
             if self._workers.get(worker.info.key) is worker:
                 del self._workers[worker.info.key]
@@ -539,7 +291,7 @@ class LslIngest:
     def _open(self, lsl_info: pylsl.StreamInfo, key: str, uid: str) -> None:
         """Fetch the stream's full header, assign it, and start pulling it if it is wanted and sound."""
         try:
-            inlet, xml = _full_header(lsl_info, _HEADER_TIMEOUT)
+            inlet, xml = full_header(lsl_info, _HEADER_TIMEOUT)
         except (pylsl.util.TimeoutError, pylsl.util.LostError):
             return  # gone already, or not answering yet: try again next pass
         header = header_from_xml(xml)
@@ -565,7 +317,7 @@ class LslIngest:
             self._skip(uid, inlet)
             self._report("stream_invalid", info, message=f"{info.name}: {problem[1]}", problem=problem[0])
             return
-        worker = _StreamWorker(self, inlet, info, uid)
+        worker = StreamWorker(self, inlet, info, uid)
         with self._lock:
             in_use = None if self.raw else self._ingesting(info.role, info.modality, other_than=key)
             if in_use is None:

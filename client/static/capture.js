@@ -5,19 +5,20 @@
 // "Authorization: Bearer" header.
 // The service reports what it receives over a data channel once a second; that drives the
 // "receiving" indicator. A lost connection is re-established by itself, with growing pauses.
+// The session's events say whether it is being recorded: the people in view see it here.
 "use strict";
 
 const params = new URLSearchParams(location.search);
-const token = new URLSearchParams(location.hash.slice(1)).get("token");
 const el = (id) => document.getElementById(id);
-const state = { connected: false, receiving: false, lastStatus: null, reconnects: 0, error: null };
+const state = { connected: false, receiving: false, lastStatus: null, reconnects: 0, error: null, recording: false };
 window.captureState = state;  // read by the end-to-end tests
 
 let stream = null;
 let pc = null;
 let lastMessageAt = 0;
-let retryDelay = 1000;
+const retry = new DyadScope.Backoff(1000, 15000);
 let retryTimer = null;
+const K = DyadScope.kindNames("recording_started", "recording_stopped");
 
 function show(text, cls) {
   el("state").textContent = text;
@@ -96,8 +97,7 @@ async function connect() {
   await connection.setLocalDescription(await connection.createOffer());
   await waitForIce(connection);
   const session = encodeURIComponent(params.get("session") || "");
-  const headers = { "Content-Type": "application/json" };
-  if (token) headers.Authorization = `Bearer ${token}`;
+  const headers = { "Content-Type": "application/json", ...DyadScope.authHeaders() };
   const reply = await fetch(`/api/sessions/${session}/webrtc/offer`, {
     method: "POST",
     headers,
@@ -108,14 +108,15 @@ async function connect() {
     throw new Error(detail.detail || `the service answered ${reply.status}`);
   }
   await connection.setRemoteDescription(await reply.json());
-  retryDelay = 1000;
+  retry.reset();
 }
 
 function scheduleReconnect(reason) {
   if (retryTimer) return;
   state.connected = false;
   state.error = reason;
-  show(`reconnecting in ${Math.round(retryDelay / 1000)} s (${reason})`, "trouble");
+  const delayMs = retry.next();
+  show(`reconnecting in ${Math.round(delayMs / 1000)} s (${reason})`, "trouble");
   retryTimer = setTimeout(async () => {
     retryTimer = null;
     state.reconnects += 1;
@@ -124,8 +125,24 @@ function scheduleReconnect(reason) {
     } catch (err) {
       scheduleReconnect(err.message);
     }
-  }, retryDelay);
-  retryDelay = Math.min(retryDelay * 2, 15000);
+  }, delayMs);
+}
+
+function showRecording(recording) {
+  state.recording = recording;
+  el("recording").hidden = !recording;
+}
+
+function watchRecording() {
+  const events = new DyadScope.SessionSocket(params.get("session") || "", {
+    onEvent: (event) => {
+      if (event.kind === K.recording_started) showRecording(true);
+      else if (event.kind === K.recording_stopped) showRecording(false);
+    },
+    onReset: () => showRecording(false), // a restarted service records nothing until asked again
+  });
+  window.sessionSocket = events; // for tests and debugging
+  DyadScope.loadCodebook(K).then(() => events.open());
 }
 
 function refreshIndicator() {
@@ -161,6 +178,7 @@ async function init() {
   }
   navigator.mediaDevices.addEventListener("devicechange", listDevices);
   setInterval(refreshIndicator, 500);
+  watchRecording();
   await listDevices();
   if (params.get("autostart") === "1") start();
 }

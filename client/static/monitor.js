@@ -5,16 +5,21 @@
 
 const params = new URLSearchParams(location.search);
 const sessionId = params.get("session") || "demo";
-const token = new URLSearchParams(location.hash.slice(1)).get("token") || "";
 const TRACE_SECONDS = 300;
 const MAX_LIST = 20;
+const K = DyadScope.kindNames(
+  "heart_rate", "rsa", "eda", "scr_rate", "breathing_rate", "sync", "sync_state", "desync_flag", "dissonance",
+  "baseline_start", "baseline", "quality", "stream_found", "stream_lost", "stream_returned", "stream_invalid",
+  "stream_unassigned", "stream_quality", "stream_quality_ok", "processing_error", "recording_started",
+  "recording_stopped",
+);
 const NOTICE_KINDS = new Set([
-  "stream_found", "stream_lost", "stream_returned", "stream_invalid", "stream_unassigned",
-  "stream_quality", "stream_quality_ok", "processing_error", "recording_started", "recording_stopped",
+  K.stream_found, K.stream_lost, K.stream_returned, K.stream_invalid, K.stream_unassigned,
+  K.stream_quality, K.stream_quality_ok, K.processing_error, K.recording_started, K.recording_stopped,
 ]);
 
-const state = { lastSeq: 0, retryMs: 1000, traces: { patient: [], therapist: [] } };
-const connection = document.getElementById("connection");
+const state = { traces: { patient: [], therapist: [] } };
+let codebook = null;
 document.getElementById("session-name").textContent = `session ${sessionId}`;
 
 // One panel per person, from the page's template.
@@ -23,11 +28,6 @@ for (const panel of document.querySelectorAll(".person")) {
   panel.append(document.getElementById("person").content.cloneNode(true));
   panel.querySelector("h2").textContent = role[0].toUpperCase() + role.slice(1);
   panel.querySelector("canvas").setAttribute("aria-label", `${role} heart rate, last five minutes`);
-}
-
-function setConnection(cls, text) {
-  connection.className = `state ${cls}`;
-  connection.textContent = text;
 }
 
 function field(role, name) {
@@ -89,39 +89,39 @@ function syncRow(modality) {
 }
 
 const HANDLERS = {
-  heart_rate: onHeartRate,
-  rsa: (e) => {
+  [K.heart_rate]: onHeartRate,
+  [K.rsa]: (e) => {
     show(e.role, "rsa", fixed(e.data.p2t_mean_ms));
     const r = e.data.reactivity_p2t_ms;
     show(e.role, "rsa-reactivity", r == null ? "" : `${r >= 0 ? "+" : "−"}${fixed(Math.abs(r))} vs rest`);
   },
-  eda: (e) => show(e.role, "eda", fixed(e.data.tonic_us, 1)),
-  scr_rate: (e) => show(e.role, "scr-rate", e.data.per_min == null ? "" : `${fixed(e.data.per_min, 1)} SCR/min`),
-  breathing_rate: (e) => show(e.role, "breathing", fixed(e.data.rate_bpm, 1)),
-  sync: onSync,
-  sync_state: (e) => {
+  [K.eda]: (e) => show(e.role, "eda", fixed(e.data.tonic_us, 1)),
+  [K.scr_rate]: (e) => show(e.role, "scr-rate", e.data.per_min == null ? "" : `${fixed(e.data.per_min, 1)} SCR/min`),
+  [K.breathing_rate]: (e) => show(e.role, "breathing", fixed(e.data.rate_bpm, 1)),
+  [K.sync]: onSync,
+  [K.sync_state]: (e) => {
     const cell = syncRow(e.data.modality).cells[3];
     cell.textContent = e.data.state === "in_sync" ? "in sync" : "apart";
     cell.className = e.data.state;
   },
-  desync_flag: (e) => prependItem("flag-list",
+  [K.desync_flag]: (e) => prependItem("flag-list",
     `${clock(e)} out of sync in ${e.data.modality.replace(/_/g, " ")} for ${fixed(e.data.out_of_sync_s / 60, 0)} min`),
-  dissonance: (e) => {
+  [K.dissonance]: (e) => {
     if (!e.data.dissonant) return;
     const dims = (e.data.crossed || e.data.dimensions || []).join(" and ");
     prependItem("flag-list", `${clock(e)} patient: voice and face differ in ${dims}`);
   },
-  baseline_start: (e) => {
+  [K.baseline_start]: (e) => {
     const end = new Date((e.t_emit + e.data.duration_s) * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
     document.getElementById("baseline-state").textContent = `resting baseline until ${end}`;
   },
-  baseline: () => { document.getElementById("baseline-state").textContent = "baseline done"; },
+  [K.baseline]: () => { document.getElementById("baseline-state").textContent = "baseline done"; },
 };
 
 function onNotice(event) {
   const who = event.role ? `${event.role} ` : "";
   const problems = (event.data.problems || []).join(", ");
-  const what = event.data.message || (problems ? `${event.data.stream}: ${problems}` : event.kind.replace(/_/g, " "));
+  const what = event.data.message || (problems ? `${event.data.stream}: ${problems}` : codebook.meaning(event.kind));
   prependItem("notice-list", `${clock(event)} ${who}${what}`);
 }
 
@@ -147,38 +147,25 @@ function draw(role) {
   ctx.stroke();
 }
 
-function connect() {
-  const scheme = location.protocol === "https:" ? "wss" : "ws";
-  const query = new URLSearchParams({ after: String(state.lastSeq) });
-  const ws = new WebSocket(`${scheme}://${location.host}/ws/sessions/${encodeURIComponent(sessionId)}?${query}`);
-  ws.onopen = () => {
-    // The token goes as the first message: never in a URL a proxy could log.
-    if (token) ws.send(JSON.stringify({ type: "auth", token }));
-    state.retryMs = 1000;
-    setConnection("live", "live");
-  };
-  ws.onmessage = (message) => {
-    const event = JSON.parse(message.data);
-    if (event.seq <= state.lastSeq) return;
-    state.lastSeq = event.seq;
-    window.monitorState = { lastSeq: state.lastSeq }; // for tests and debugging
-    if (HANDLERS[event.kind]) HANDLERS[event.kind](event);
-    else if (NOTICE_KINDS.has(event.kind) || (event.kind === "quality" && event.data.status === "poor")) onNotice(event);
-  };
-  ws.onclose = (close) => {
-    if (close.code === 4401 || close.code === 4404) {
-      setConnection("lost", close.reason || "not allowed");
-      return; // retrying cannot help; a person must fix the link
-    }
-    if (close.code === 4400) {
-      // The service restarted and its log is new: start over from its beginning.
-      state.lastSeq = 0;
-      state.traces = { patient: [], therapist: [] };
-    }
-    setConnection("connecting", "reconnecting…");
-    setTimeout(connect, state.retryMs);
-    state.retryMs = Math.min(state.retryMs * 2, 10000);
-  };
+function onEvent(event) {
+  codebook.knows(event.kind);
+  window.monitorState = { lastSeq: socket.lastSeq }; // for tests and debugging
+  if (HANDLERS[event.kind]) HANDLERS[event.kind](event);
+  else if (NOTICE_KINDS.has(event.kind) || (event.kind === K.quality && event.data.status === "poor")) onNotice(event);
 }
 
-connect();
+const socket = new DyadScope.SessionSocket(sessionId, {
+  onEvent,
+  onReset: () => { // a new log: its events come again from the first
+    state.traces = { patient: [], therapist: [] };
+    Object.keys(state.traces).forEach(draw);
+  },
+  onStatus: DyadScope.statusView(document.getElementById("connection")),
+});
+window.sessionSocket = socket; // for tests and debugging
+
+DyadScope.loadCodebook(K).then((book) => {
+  codebook = book;
+  book.fillUnits();
+  socket.open();
+});

@@ -2,19 +2,24 @@
 // streams and their quality live, resting baseline, markers, recording.
 "use strict";
 
-const token = new URLSearchParams(location.hash.slice(1)).get("token") || "";
-const headers = { "Content-Type": "application/json", ...(token ? { Authorization: `Bearer ${token}` } : {}) };
 const select = document.getElementById("session");
-const connection = document.getElementById("connection");
+const K = DyadScope.kindNames(
+  "stream_found", "stream_returned", "stream_lost", "quality", "stream_invalid", "stream_unassigned",
+  "stream_quality", "stream_quality_ok", "baseline_start", "baseline", "recording_started", "recording_stopped",
+);
+const showStatus = DyadScope.statusView(document.getElementById("connection"));
 let socket = null;
-let lastSeq = 0;
+let codebook = null;
 const streams = new Map(); // stream name -> {person, type, rate, state}
 
 async function api(method, path, body) {
+  const headers = { "Content-Type": "application/json", ...DyadScope.authHeaders() };
   const reply = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   const text = await reply.text();
   const data = text ? JSON.parse(text) : null;
-  if (!reply.ok) throw new Error((data && (data.detail?.[0]?.msg || data.detail)) || `${reply.status}`);
+  if (!reply.ok) {
+    throw Object.assign(new Error((data && (data.detail?.[0]?.msg || data.detail)) || `${reply.status}`), { status: reply.status });
+  }
   return data;
 }
 
@@ -38,69 +43,74 @@ function renderStreams() {
   }
 }
 
-function onEvent(event) {
+function foundStream(event, known) {
   const d = event.data;
-  const known = d.stream && streams.get(d.stream);
-  if (event.kind === "stream_found" || event.kind === "stream_returned") {
-    streams.set(d.stream, { person: event.role, type: d.modality, rate: known?.rate, state: "good" });
-  } else if (event.kind === "stream_lost" && known) {
-    known.state = `lost (${d.reason || "no data"})`;
-  } else if (event.kind === "quality" && known) {
-    known.state = d.status === "good" ? "good" : `poor: ${d.problems.join(", ")}`;
-  } else if (["stream_invalid", "stream_unassigned", "stream_quality", "stream_quality_ok"].includes(event.kind)) {
-    if (known && event.kind === "stream_quality") known.state = `poor: ${d.problem}`;
-    if (known && event.kind === "stream_quality_ok") known.state = "good";
-  } else if (event.kind === "baseline_start") {
-    document.getElementById("baseline-state").textContent = `running for ${d.duration_s} s`;
-  } else if (event.kind === "baseline") {
-    document.getElementById("baseline-state").textContent = `${event.role} done`;
-  } else if (event.kind === "recording_started" || event.kind === "recording_stopped") {
-    document.getElementById("recording-state").textContent =
-      event.kind === "recording_started" ? `recording ${d.path || ""}` : `stopped${d.error ? ": " + d.error : ""}`;
-  } else {
-    return;
+  streams.set(d.stream, { person: event.role, type: d.modality, rate: known?.rate, state: "good" });
+}
+
+/** A handler that sets the known stream's state to stateOf(event.data). */
+function setStream(stateOf) {
+  return (event, known) => { if (known) known.state = stateOf(event.data); };
+}
+
+function setText(id, text) {
+  document.getElementById(id).textContent = text;
+}
+
+// What each kind does to the page; (event, the stream it is about, if known).
+const HANDLERS = {
+  [K.stream_found]: foundStream,
+  [K.stream_returned]: foundStream,
+  [K.stream_lost]: setStream((d) => `lost (${d.reason || "no data"})`),
+  [K.quality]: setStream((d) => (d.status === "good" ? "good" : `poor: ${d.problems.join(", ")}`)),
+  [K.stream_quality]: setStream((d) => `poor: ${d.problem}`),
+  [K.stream_quality_ok]: setStream(() => "good"),
+  [K.stream_invalid]: () => {}, // its message says it all
+  [K.stream_unassigned]: () => {},
+  [K.baseline_start]: (e) =>
+    setText("baseline-state", `running for ${e.data.duration_s} ${codebook.unit(K.baseline_start, "duration_s") || "s"}`),
+  [K.baseline]: (e) => setText("baseline-state", `${e.role} done`),
+  [K.recording_started]: (e) => setText("recording-state", `recording ${e.data.path || ""}`),
+  [K.recording_stopped]: (e) => setText("recording-state", `stopped${e.data.error ? ": " + e.data.error : ""}`),
+};
+
+function onEvent(event) {
+  codebook.knows(event.kind);
+  const handler = HANDLERS[event.kind];
+  if (!handler) return;
+  handler(event, event.data.stream && streams.get(event.data.stream));
+  if (event.data.message) log(event.data.message);
+  renderStreams();
+}
+
+/** Add the session's streams as the service describes them (their rates come only from there). */
+async function describeStreams(id) {
+  const session = await api("GET", `/api/sessions/${id}`);
+  for (const s of session.streams) {
+    const known = streams.get(s.name);
+    streams.set(s.name, { person: s.role, type: s.modality, rate: s.nominal_rate, state: known?.state || "good" });
   }
-  if (d.message) log(d.message);
   renderStreams();
 }
 
 async function showSession(id) {
-  if (socket) socket.close(1000);
+  if (socket) socket.close();
+  socket = null;
   streams.clear();
-  lastSeq = 0;
-  if (!id) return;
-  const session = await api("GET", `/api/sessions/${id}`);
-  for (const s of session.streams) {
-    streams.set(s.name, { person: s.role, type: s.modality, rate: s.nominal_rate, state: "good" });
-  }
   renderStreams();
-  const fragment = token ? `#token=${token}` : "";
+  if (!id) return;
+  await describeStreams(id);
+  const fragment = DyadScope.token() ? `#token=${DyadScope.token()}` : "";
   document.getElementById("monitor-link").href = `/?session=${id}${fragment}`;
   document.getElementById("capture-link").href = `/capture?session=${id}&role=patient${fragment}`;
-  connect(id);
-}
-
-function connect(id) {
-  const scheme = location.protocol === "https:" ? "wss" : "ws";
-  const query = new URLSearchParams({ after: String(lastSeq) });
-  const ws = (socket = new WebSocket(`${scheme}://${location.host}/ws/sessions/${id}?${query}`));
-  ws.onopen = () => {
-    if (token) ws.send(JSON.stringify({ type: "auth", token })); // never in a URL
-    connection.className = "state live";
-    connection.textContent = "live";
+  const onReset = () => { // a new log: what the page knew of the streams is gone with the old one
+    streams.clear();
+    renderStreams();
+    describeStreams(id).catch((err) => log(`error: ${err.message}`));
   };
-  ws.onmessage = (m) => {
-    const event = JSON.parse(m.data);
-    if (event.seq <= lastSeq) return;
-    lastSeq = event.seq;
-    onEvent(event);
-  };
-  ws.onclose = (close) => {
-    if (ws !== socket || close.code === 1000) return;
-    connection.className = "state connecting";
-    connection.textContent = close.code === 4404 ? "session ended" : "reconnecting…";
-    if (close.code !== 4404 && close.code !== 4401) setTimeout(() => connect(id), 2000);
-  };
+  socket = new DyadScope.SessionSocket(id, { onEvent, onReset, onStatus: showStatus });
+  window.sessionSocket = socket; // for tests and debugging
+  socket.open();
 }
 
 async function refreshSessions(choose) {
@@ -141,4 +151,14 @@ document.querySelector("#recording [name=stop]").addEventListener("click", () =>
   api("DELETE", `/api/sessions/${select.value}/recording`).catch((err) => log(`error: ${err.message}`)));
 select.addEventListener("change", () => showSession(select.value));
 
-refreshSessions().catch((err) => log(`error: ${err.message}`));
+function start() {
+  DyadScope.loadCodebook(K).then((book) => {
+    codebook = book;
+    return refreshSessions();
+  }).catch((err) => {
+    if (err.status === 401) showStatus({ state: "unauthorized", text: err.message }, { open: start }); // ask for the token
+    else log(`error: ${err.message}`);
+  });
+}
+
+start();

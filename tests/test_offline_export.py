@@ -10,14 +10,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dyadscope.sensors.simulated_recording import record_simulated_session
-from dyadscope.xdf.reader import Recording, load_recording
-from dyadscope.service.cli import main
 from dyadscope.offline.export.bids import export_bids, on_grid
 from dyadscope.offline.export.report import export_report
 from dyadscope.offline.export.tables import export_tables
-from dyadscope.xdf.recorder import Recorder
+from dyadscope.sensors.simulated_recording import record_simulated_session
+from dyadscope.service.cli import main
 from dyadscope.stream.types import Chunk, StreamInfo
+from dyadscope.xdf.reader import Recording, load_recording
+from dyadscope.xdf.recorder import Recorder
 
 DURATION = 50.0
 
@@ -147,3 +147,58 @@ def test_grid_keeps_samples_on_it_and_leaves_gaps_empty(session: Recording) -> N
     assert not np.isnan(out[1:100]).any() and not np.isnan(out[201:-1]).any()
     expected = np.interp(grid[150 + 60], jittered.timestamps, jittered.values[:, 0].astype(float))
     assert out[210] == pytest.approx(expected)
+
+
+def _assert_dictionary_covers(dictionary: dict, columns: list[str], where: str) -> None:
+    for column in columns:
+        entry = dictionary.get(column)
+        assert entry and entry["Description"] and entry["LongName"], (where, column)
+        assert "not described" not in entry["Description"], (where, column)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_every_table_has_a_data_dictionary_from_the_codebook(session: Recording, tmp_path: Path, fmt: str) -> None:
+    written = export_tables(session, tmp_path, fmt)
+    tables = [p for p in written if p.suffix == f".{fmt}"]
+    assert sorted(p.with_suffix(".json") for p in tables) == sorted(p for p in written if p.suffix == ".json")
+    read = pd.read_csv if fmt == "csv" else pd.read_parquet
+    for path in tables:
+        dictionary = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
+        columns = list(read(path).columns)
+        assert set(dictionary) == set(columns), path.name
+        _assert_dictionary_covers(dictionary, columns, path.name)
+    stem = f"{tmp_path}/sub-P01_ses-2_task-therapy_run-1"
+    hr = json.loads(Path(f"{stem}_measure-heartrate.json").read_text(encoding="utf-8"))
+    assert hr["bpm"]["Units"] == "bpm" and hr["time"]["Units"] == "s" and "Units" not in hr["quality"]
+    eda = json.loads(Path(f"{stem}_measure-eda.json").read_text(encoding="utf-8"))
+    assert eda["tonic_us"]["Units"] == "µS" and "tonic" in eda["tonic_us"]["Description"]
+    ecg = json.loads(Path(f"{stem}_stream-DyadScopepatientECG.json").read_text(encoding="utf-8"))
+    assert ecg["patient_ECG"]["Units"] == "mV" and ecg["time_raw"]["Units"] == "s"
+
+
+def test_bids_sidecars_cover_every_column(session: Recording, tmp_path: Path) -> None:
+    export_bids(session, tmp_path)
+    folder = tmp_path / "sub-P01" / "ses-2" / "beh"
+    for physio in folder.glob("*_physio.json"):
+        meta = json.loads(physio.read_text())
+        _assert_dictionary_covers(meta, meta["Columns"], physio.name)
+        assert all(meta[c]["Units"] for c in meta["Columns"])
+    events_tsv = next(folder.glob("*_events.tsv"))
+    events = pd.read_csv(events_tsv, sep="\t")
+    sidecar = json.loads(events_tsv.with_suffix(".json").read_text(encoding="utf-8"))
+    _assert_dictionary_covers(sidecar, list(events.columns), events_tsv.name)
+    levels = sidecar["trial_type"]["Levels"]
+    assert set(events["trial_type"]) <= set(levels)
+    assert "not described" not in " ".join(levels.values())
+
+
+def test_nested_and_unknown_measure_columns_are_described() -> None:
+    from dyadscope.offline.export.dictionary import measure_dictionary
+
+    described = measure_dictionary("dissonance", ["time", "voice.valence", "dissonant", "later_field"])
+    assert described["voice.valence"]["Units"] == "1" and described["voice.valence"]["Description"].startswith(
+        "valence of voice"
+    )
+    assert "Units" not in described["dissonant"]
+    assert "not described" in described["later_field"]["Description"]  # a newer recording's field: still listed
+    assert set(measure_dictionary("a_future_kind", ["time", "x"])) == {"time", "x"}

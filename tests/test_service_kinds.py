@@ -34,7 +34,9 @@ def test_the_codebook_json_has_the_pages_shape():
 
 
 def test_the_committed_reference_page_is_up_to_date():
-    assert PAGE.read_text(encoding="utf-8") == markdown(), "regenerate: dyadscope kinds --markdown > docs/event-kinds.md"
+    assert PAGE.read_text(encoding="utf-8") == markdown(), (
+        "regenerate: dyadscope kinds --markdown > docs/event-kinds.md"
+    )
 
 
 def test_the_kinds_verb_prints_the_page_and_the_json():

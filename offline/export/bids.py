@@ -31,7 +31,6 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from dyadscope.xdf.reader import RecordedStream, Recording
 from dyadscope.offline.export.common import (
     Progress,
     bids_stem,
@@ -44,6 +43,8 @@ from dyadscope.offline.export.common import (
     start_time,
     unit,
 )
+from dyadscope.offline.export.dictionary import channel_description, events_levels
+from dyadscope.xdf.reader import RecordedStream, Recording
 
 BIDS_VERSION = "1.9.0"
 
@@ -89,11 +90,9 @@ def _physio(streams: list[RecordedStream], rate: float, t0: float) -> tuple[dict
         for channel, name in enumerate(names):
             columns[name] = values[:, channel]
             sidecar[name] = {
+                "LongName": name,
                 "Units": unit(stream, channel),
-                "Description": (
-                    f"{stream.info.modality} of the {stream.info.role or 'unassigned'} stream "
-                    f"'{stream.info.name}', channel {channel}"
-                ),
+                "Description": channel_description(stream, channel),
             }
     meta = {"SamplingFrequency": rate, "StartTime": start - t0, "Columns": list(columns), **sidecar}
     return columns, meta
@@ -136,13 +135,33 @@ def _events_table(recording: Recording, t0: float) -> pd.DataFrame:
 
 
 _EVENTS_SIDECAR = {
-    "onset": {"Description": "seconds from the recording's first sample", "Units": "s"},
-    "duration": {"Description": "length of the segment the event describes, n/a for instants", "Units": "s"},
-    "trial_type": {"Description": "DyadScope feature kind, or 'marker' for a marker stream's sample"},
-    "role": {"Description": "whose measure: patient, therapist, or n/a for dyadic measures and markers"},
-    "value": {"Description": "the feature's data as JSON, or the marker's text"},
-    "source": {"Description": "the marker stream a marker came from"},
+    "onset": {"LongName": "onset", "Description": "seconds from the recording's first sample", "Units": "s"},
+    "duration": {
+        "LongName": "duration",
+        "Description": "length of the segment the event describes, n/a for instants",
+        "Units": "s",
+    },
+    "trial_type": {
+        "LongName": "event kind",
+        "Description": "DyadScope event kind, or 'marker' for a marker stream's sample",
+    },
+    "role": {
+        "LongName": "role",
+        "Description": "whose measure: patient, therapist, or n/a for dyadic measures and markers",
+    },
+    "value": {
+        "LongName": "event data",
+        "Description": "the event's data as JSON (each kind's fields, units and meaning: DyadScope's "
+        "docs/event-kinds.md), or the marker's text",
+    },
+    "source": {"LongName": "marker stream", "Description": "the marker stream a marker came from"},
 }
+
+
+def events_sidecar(table: pd.DataFrame) -> dict[str, Any]:
+    """The events file's sidecar: every column, with the kinds in ``trial_type`` as BIDS ``Levels``."""
+    trial_type = {**_EVENTS_SIDECAR["trial_type"], "Levels": events_levels(table["trial_type"])}
+    return {**_EVENTS_SIDECAR, "trial_type": trial_type}
 
 
 def export_bids(recording: Recording, out: Path, progress: Progress = no_progress) -> list[Path]:
@@ -169,6 +188,6 @@ def export_bids(recording: Recording, out: Path, progress: Progress = no_progres
     table = _events_table(recording, t0)
     if len(table):
         table.to_csv(folder / f"{stem}_events.tsv", sep="\t", index=False, float_format="%.6f")
-        (folder / f"{stem}_events.json").write_text(json.dumps(_EVENTS_SIDECAR, indent=2))
+        (folder / f"{stem}_events.json").write_text(json.dumps(events_sidecar(table), indent=2, ensure_ascii=False))
         written += [folder / f"{stem}_events.tsv", folder / f"{stem}_events.json"]
     return written

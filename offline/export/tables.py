@@ -6,7 +6,8 @@ streams have ``time`` and ``text``. Measure tables come from the session's
 event log, one per feature kind: ``time``, ``seq``, ``t_emit``, ``role`` and
 the feature's data fields (nested ones as ``voice.valence``; lists as JSON).
 Our per-kind derived streams are left out: the measure tables hold the same
-values, complete.
+values, complete. Every table has its data dictionary beside it
+(``<table>.json``, see :mod:`.dictionary`): each column's name, meaning and unit.
 """
 
 from __future__ import annotations
@@ -22,8 +23,18 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from dyadscope.offline.export.common import (
+    Progress,
+    bids_stem,
+    channel_columns,
+    events,
+    is_derived,
+    is_events,
+    no_progress,
+    slug,
+)
+from dyadscope.offline.export.dictionary import measure_dictionary, stream_dictionary, write_sidecar
 from dyadscope.xdf.reader import RecordedStream, Recording
-from dyadscope.offline.export.common import Progress, bids_stem, channel_columns, events, is_derived, is_events, no_progress, slug
 
 FORMATS = ("csv", "parquet")
 
@@ -32,7 +43,9 @@ def stream_table(stream: RecordedStream) -> pd.DataFrame:
     """A stream's samples: time, time_raw and one column per channel (``text`` for markers)."""
     columns = ["text"] if stream.info.channel_format == "string" and stream.info.channel_count == 1 else None
     table = pd.DataFrame(stream.values, columns=columns or channel_columns(stream))
-    table.insert(0, "time_raw", stream.raw_timestamps if len(stream.raw_timestamps) == len(stream) else stream.timestamps)
+    table.insert(
+        0, "time_raw", stream.raw_timestamps if len(stream.raw_timestamps) == len(stream) else stream.timestamps
+    )
     table.insert(0, "time", stream.timestamps)
     return table
 
@@ -78,22 +91,24 @@ def _writer(fmt: str) -> Callable[[pd.DataFrame, Path], None]:
 
 
 def export_tables(recording: Recording, out: Path, fmt: str = "csv", progress: Progress = no_progress) -> list[Path]:
-    """Write every stream table and measure table of ``recording`` into ``out``; returns the paths."""
+    """Write every stream and measure table of ``recording``, each with its sidecar, into ``out``; returns the paths."""
     write = _writer(fmt)
     out.mkdir(parents=True, exist_ok=True)
     stem = bids_stem(recording)
-    jobs: list[tuple[str, Callable[[], pd.DataFrame]]] = []
+    # name, the table, its data dictionary given its columns
+    jobs: list[tuple[str, Callable[[], pd.DataFrame], Callable[[list[str]], dict]]] = []
     for stream in recording.streams:
         if not (is_events(stream) or is_derived(stream)):
             name = f"stream-{slug(stream.info.name) or stream.stream_id}"
-            if any(name == taken for taken, _ in jobs):
+            if any(name == taken for taken, _, _ in jobs):
                 name += str(stream.stream_id)  # two streams of one name
-            jobs.append((name, lambda s=stream: stream_table(s)))
+            jobs.append((name, lambda s=stream: stream_table(s), lambda c, s=stream: stream_dictionary(s, c)))
     for kind, table in measure_tables(events(recording)).items():
-        jobs.append((f"measure-{slug(kind)}", lambda t=table: t))
+        jobs.append((f"measure-{slug(kind)}", lambda t=table: t, lambda c, k=kind: measure_dictionary(k, c)))
     written = []
-    for name, build in progress(jobs, desc=f"{fmt} tables"):
+    for name, build, describe in progress(jobs, desc=f"{fmt} tables"):
         path = out / f"{stem}_{name}.{fmt}"
-        write(build(), path)
-        written.append(path)
+        table = build()
+        write(table, path)
+        written += [path, write_sidecar(path, describe(list(table.columns)))]
     return written

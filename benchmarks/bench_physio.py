@@ -151,7 +151,7 @@ def dyad_cpu(data: pd.DataFrame, seconds: int) -> tuple[float, dict[str, float]]
 
     baseline = Baseline(duration_s=180.0)
     baseline.start(0.0)
-    feature_processors = [RSAProcessor(baseline=baseline), baseline, SessionSummary()]
+    feature_processors = [RSAProcessor(), baseline, SessionSummary()]
     pipeline = Pipeline([factory], [Timed(p, totals) for p in feature_processors])
     all_chunks = []
     for role, shift in (("patient", 0), ("therapist", 37)):  # the therapist replays a later stretch

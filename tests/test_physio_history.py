@@ -50,7 +50,7 @@ def test_baseline_and_session_summary_on_a_real_recording(shared_data):
     baseline.start(T0)
     summary = SessionSummary()
     streams = [chunks(stream(m), data[m].to_numpy(), 25) for m in ("ECG", "RSP", "EDA")]
-    features = run_pipeline([RSAProcessor(baseline=baseline), baseline, summary], interleave(*streams))
+    features = run_pipeline([RSAProcessor(), baseline, summary], interleave(*streams))
     done = of(features, "baseline")
     assert len(done) == 1
     rest = baseline.resting("patient")

@@ -40,7 +40,7 @@ def end_to_end(path, *, with_rsp=True, sizes=10, baseline=None, **options):
     streams = [chunks(stream("ECG"), data["ECG"].to_numpy(), sizes)]
     if with_rsp:
         streams.append(chunks(stream("RSP"), data["RSP"].to_numpy(), sizes))
-    rsa = RSAProcessor(baseline=baseline, **options)
+    rsa = RSAProcessor(**options)
     return run_pipeline([rsa] if baseline is None else [rsa, baseline], interleave(*streams))
 
 

@@ -67,7 +67,7 @@ def default_pipeline(
     """
     baseline = baseline or Baseline()
     feature_processors: list[FeatureProcessor] = [
-        RSAProcessor(baseline=baseline),
+        RSAProcessor(),
         baseline,
         *dyadic_processors(dyadic or DyadicConfig()),
     ]

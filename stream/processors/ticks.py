@@ -16,11 +16,15 @@ import numpy as np
 
 
 class Ticker:
-    """Which samples of each chunk are due an output, every ``period`` seconds of data time.
+    """When an output is due, every ``period`` seconds of data time, on the grid of multiples of ``period``.
 
-    A tick falls on the first sample at or after each multiple of ``period``;
-    after a gap longer than the period, the missed ticks are skipped rather
-    than emitted in a burst.
+    Chunk processors ask :meth:`due` which samples of a chunk are due: a tick
+    falls on the first sample at or after each multiple of ``period`` (never
+    on a stream's very first sample). Feature processors, whose inputs are
+    single features, ask :meth:`ready` whether a feature's time reached the
+    next multiple (the first feature always has) and call :meth:`advance`
+    once they did output. After a gap longer than the period, the missed
+    ticks are skipped rather than emitted in a burst.
     """
 
     def __init__(self, period: float):
@@ -35,17 +39,26 @@ class Ticker:
         if n == 0:
             return []
         if self._next is None:
-            self._next = (math.floor(timestamps[0] / self.period) + 1) * self.period
+            self._next = self._after(float(timestamps[0]))
         out: list[int] = []
         i = int(np.searchsorted(timestamps, self._next, side="left"))
         while i < n:
             out.append(i)
-            self._next = max(
-                self._next + self.period,
-                (math.floor(timestamps[i] / self.period) + 1) * self.period,
-            )
+            self.advance(float(timestamps[i]))
             i = int(np.searchsorted(timestamps, self._next, side="left"))
         return out
+
+    def ready(self, t: float) -> bool:
+        """Whether data time ``t`` reached the next tick (always, before the first output)."""
+        return self._next is None or t >= self._next
+
+    def advance(self, t: float) -> None:
+        """An output was made at data time ``t``: the next tick is the first multiple after it."""
+        after = self._after(t)
+        self._next = after if self._next is None else max(self._next + self.period, after)
+
+    def _after(self, t: float) -> float:
+        return (math.floor(t / self.period) + 1) * self.period
 
 
 class ForwardFill:

@@ -30,6 +30,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from dyadscope.stream.processors.ticks import Ticker
 from dyadscope.stream.types import Feature, Role
 
 #: The measures of a session summary.
@@ -228,7 +229,7 @@ class DeviationProcessor:
     def __init__(self, norms: Mapping[Role, Mapping[str, Norm]], *, hop_s: float = 1.0):
         self.norms = norms
         self.hop_s = hop_s
-        self._next: dict[tuple[Role | None, str], float] = {}
+        self._tickers: dict[tuple[Role | None, str], Ticker] = {}
 
     def consume(self, feature: Feature) -> list[Feature]:
         """Turn the feature's live values into deviation features, where the person has a norm."""
@@ -239,12 +240,13 @@ class DeviationProcessor:
         for (kind, field), measure in LIVE_MEASURES.items():
             value = feature.data.get(field) if kind == feature.kind else None
             norm = norms.get(measure)
-            if value is None or norm is None or feature.t < self._next.get((feature.role, measure), -math.inf):
+            ticker = self._tickers.setdefault((feature.role, measure), Ticker(self.hop_s))
+            if value is None or norm is None or not ticker.ready(feature.t):
                 continue
             z = norm.z(value)
             if z is None:
                 continue
-            self._next[(feature.role, measure)] = (math.floor(feature.t / self.hop_s) + 1) * self.hop_s
+            ticker.advance(feature.t)
             out.append(
                 Feature(
                     "deviation",

@@ -66,13 +66,14 @@ Output: ``Feature("rsa", role, t, {"p2t_ms", "p2t_breath_t", "p2t_mean_ms",
 "breaths_scored", "p2t_breaths", "spectral_ln", "source", "window_s",
 "reactivity_p2t_ms", "reactivity_spectral", "quality"})`` once per ``hop_s`` (1 s) of data per
 person: on the first beat or heart-rate feature past each multiple of the
-hop, once a peak-to-trough or spectral value exists. ``p2t_ms`` is the
+hop (a :class:`~..ticks.Ticker`), once a peak-to-trough or spectral value exists. ``p2t_ms`` is the
 latest breath's value (``p2t_breath_t`` its onset), ``breaths_scored`` lists
 ``[onset_t, p2t_ms or None]`` of every breath scored since the previous
 output (so per-breath values are never lost between outputs) and
 ``p2t_breaths`` counts the defined values in the mean. ``reactivity_*`` is
-current minus resting once the :class:`~.baseline.Baseline` given has completed for that
-person (else None). ``quality`` is ``"poor"`` when the heart rate is poor, the
+current minus resting once the person's ``baseline`` feature (from
+:class:`~.baseline.Baseline`) has arrived, until a ``baseline_start``
+restarts the phase (else None). ``quality`` is ``"poor"`` when the heart rate is poor, the
 person's ECG stream (or, for ``"rsp"``, their RSP stream) has a poor
 ``quality`` status, more than ``artefact_max`` of the window's intervals are
 artefacts, or the breath scored last came from poor respiration.
@@ -85,18 +86,14 @@ import math
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
 import numpy as np
 from scipy import signal as sps
 
 from dyadscope.stream.ring import RingBuffer
-from dyadscope.stream.types import Feature, Role
+from dyadscope.stream.types import ROLES, Feature, Role
 from dyadscope.stream.processors.physio._filters import StreamingSOSFilter
 from dyadscope.stream.processors.physio.respiration import Breath, BreathDetector
-
-if TYPE_CHECKING:
-    from dyadscope.stream.processors.physio.baseline import Baseline
+from dyadscope.stream.processors.ticks import Ticker
 
 #: RSA frequency band (Hz), as NeuroKit2 and the Porges-Bohrer method use.
 RSA_BAND = (0.12, 0.40)
@@ -236,7 +233,8 @@ class _PersonRSA:
         self.last_rsp_breath: float | None = None
         self.heart_quality = "good"
         self.stream_status: dict[str, str] = {}  # modality -> latest quality status
-        self.next_emit: float | None = None
+        self.resting: dict[str, float | None] = {}  # the baseline feature's data, once it came
+        self.ticker = Ticker(proc.hop_s)
 
     # -- beats and the interval series -------------------------------------------------
     def beat(self, t: float, ibi_ms: float | None) -> None:
@@ -296,10 +294,6 @@ class _PersonRSA:
         recent = self.last_rsp_breath is not None and now - self.last_rsp_breath <= self.proc.edr_after_s
         return "rsp" if recent else "edr"
 
-    def due(self, now: float) -> bool:
-        """Whether ``now`` reached the next multiple of the hop since the last output."""
-        return self.next_emit is None or now >= self.next_emit
-
     def rsa(self, role: Role | None, now: float) -> Feature | None:
         proc = self.proc
         source = self.source(now)
@@ -313,7 +307,7 @@ class _PersonRSA:
             spectral = None
         if not values and spectral is None:
             return None
-        self.next_emit = (math.floor(now / proc.hop_s) + 1) * proc.hop_s
+        self.ticker.advance(now)
         latest = scored[-1] if scored else None
         newly = [[b.onset_t, None if math.isnan(b.value) else b.value] for b in self.unreported[source]]
         for waiting in self.unreported.values():
@@ -330,9 +324,7 @@ class _PersonRSA:
             or artefact_share > proc.artefact_max
             or (bool(values) and self.scored_quality[source] != "good")
         )
-        resting = proc.baseline.resting(role) if proc.baseline is not None else None
-        rest_p2t = None if resting is None else resting.rsa_p2t_ms
-        rest_spectral = None if resting is None else resting.rsa_spectral_ln
+        rest_p2t, rest_spectral = self.resting.get("rsa_p2t_ms"), self.resting.get("rsa_spectral_ln")
         return Feature(
             "rsa",
             role,
@@ -361,11 +353,11 @@ class RSAProcessor:
     """Peak-to-trough and spectral RSA per person, from ``rpeak`` and ``breath`` features.
 
     ``window_s`` is the spectral window, ``p2t_window_s`` the window of the
-    mean peak-to-trough, ``hop_s`` the output interval; ``baseline`` (a
-    :class:`~.baseline.Baseline`) adds reactivity once it has completed.
+    mean peak-to-trough, ``hop_s`` the output interval; a ``baseline``
+    feature adds reactivity to the person's values from then on.
     """
 
-    consumes = frozenset({"rpeak", "breath", "heart_rate", "quality"})
+    consumes = frozenset({"rpeak", "breath", "heart_rate", "quality", "baseline", "baseline_start"})
 
     def __init__(
         self,
@@ -378,7 +370,6 @@ class RSAProcessor:
         max_gap_s: float = 3.0,
         min_coverage: float = 0.75,
         artefact_max: float = 0.1,
-        baseline: Baseline | None = None,
     ):
         self.window_s = window_s
         self.p2t_window_s = p2t_window_s
@@ -388,15 +379,19 @@ class RSAProcessor:
         self.max_gap_s = max_gap_s
         self.min_coverage = min_coverage
         self.artefact_max = artefact_max
-        self.baseline = baseline
         self._people: dict[Role | None, _PersonRSA] = {}
 
     def consume(self, feature: Feature) -> list[Feature]:
         """Take one beat, breath or heart rate; return an ``rsa`` feature if one is due."""
-        person = self._people.get(feature.role)
-        if person is None:
-            person = self._people[feature.role] = _PersonRSA(self)
+        if feature.kind == "baseline_start":
+            for role in feature.data.get("roles") or ROLES:
+                self._person(role).resting = {}
+            return []
+        person = self._person(feature.role)
         data = feature.data
+        if feature.kind == "baseline":
+            person.resting = dict(data)
+            return []
         if feature.kind == "breath":
             depth = data.get("depth", math.nan)
             breath = Breath(data["onset_t"], data["peak_t"], data["next_onset_t"], depth, feature.t)
@@ -409,7 +404,13 @@ class RSAProcessor:
         elif feature.kind == "quality":
             person.stream_status[data.get("modality", "")] = data.get("status", "good")
             return []
-        if not person.due(feature.t):
+        if not person.ticker.ready(feature.t):
             return []
         rsa = person.rsa(feature.role, feature.t)
         return [] if rsa is None else [rsa]
+
+    def _person(self, role: Role | None) -> _PersonRSA:
+        person = self._people.get(role)
+        if person is None:
+            person = self._people[role] = _PersonRSA(self)
+        return person

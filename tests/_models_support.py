@@ -1,4 +1,7 @@
-"""Shared helpers for the model, media and WebRTC tests: the default models, real media, a monitor's feed."""
+"""Shared helpers for the model, media and WebRTC tests.
+
+The default models, models shaped like a contract, real media, a monitor's feed.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +14,9 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import onnx
 import skimage.data
+from onnx import TensorProto, helper, numpy_helper
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
@@ -32,6 +37,27 @@ def default_models(base: Path) -> Path:
             build_defaults(model_dir)
         _BUILT["dir"] = model_dir
     return _BUILT["dir"]
+
+
+def audeering_like(path):
+    """audeering's contract: signal [1, n] -> logits [1, 3]; arousal = clip(10 * mean|x|), valence = 0.75."""
+    nodes = [helper.make_node("Abs", ["signal"], ["mag"]),
+             helper.make_node("ReduceMean", ["mag", "ax"], ["m"], keepdims=1),
+             helper.make_node("Mul", ["m", "ten"], ["a"]),
+             helper.make_node("Clip", ["a", "zero", "one"], ["ac"]),
+             helper.make_node("Concat", ["ac", "dom", "val"], ["logits"], axis=1)]
+    inits = [numpy_helper.from_array(np.array([1], np.int64), "ax"),
+             numpy_helper.from_array(np.array(10.0, np.float32), "ten"),
+             numpy_helper.from_array(np.array(0.0, np.float32), "zero"),
+             numpy_helper.from_array(np.array(1.0, np.float32), "one"),
+             numpy_helper.from_array(np.array([[0.5]], np.float32), "dom"),
+             numpy_helper.from_array(np.array([[0.75]], np.float32), "val")]
+    graph = helper.make_graph(nodes, "dim", [helper.make_tensor_value_info("signal", TensorProto.FLOAT, [1, "n"])],
+                              [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, 3])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    return path
 
 
 def astronaut_bgr() -> np.ndarray:

@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 import onnx
 import pytest
+from _models_support import audeering_like
 from onnx import TensorProto, helper, numpy_helper
 
 from dyadscope.models.contracts import ContractError, check_model
@@ -112,8 +113,6 @@ def test_wrong_models_are_refused_with_a_reason(tmp_path):
 
 
 def test_a_voice_model_is_not_taken_as_a_face_model(tmp_path):
-    from test_perception_voice import audeering_like
-
     path = audeering_like(tmp_path / "dim.onnx")
     with pytest.raises(ValueError, match="not a face affect contract"):
         FaceAffectModel(ModelSession(path), check_model(path, "audeering_dim"))

@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 from _models_support import astronaut_bgr, default_models, face_scene
 
-from dyadscope.perception.face_detect import HaarFaceDetector
-from dyadscope.perception.face import FaceAnalyzer
-from dyadscope.perception.face_track import FaceTracker, iou
-from dyadscope.stream.frames import VideoFrame
 from dyadscope.models.library import ModelLibrary
+from dyadscope.perception.face import FaceAnalyzer
+from dyadscope.perception.face_detect import HaarFaceDetector
+from dyadscope.perception.face_track import FaceTracker, iou
 from dyadscope.perception.movement import MotionEnergy
 from dyadscope.perception.people import CameraView
+from dyadscope.stream.frames import VideoFrame
 
 
 @pytest.fixture(scope="module")

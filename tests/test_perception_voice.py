@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import numpy as np
-import onnx
 import pytest
-from _models_support import default_models, espeak, speech_track
-from onnx import TensorProto, helper, numpy_helper
+from _models_support import audeering_like, default_models, espeak, speech_track
 
 from dyadscope.models.contracts import check_model
-from dyadscope.perception.speech_units import IpuSegmenter
 from dyadscope.models.library import ModelLibrary
-from dyadscope.perception.prosody import ArousalBaseline, Prosody, prosody
 from dyadscope.models.runtime import ModelSession
 from dyadscope.models.vad import WINDOW, VadStream, direct_scorer, run_vad_batch
 from dyadscope.models.voice_affect import SpeechAffectModel
+from dyadscope.perception.prosody import ArousalBaseline, Prosody, prosody
+from dyadscope.perception.speech_units import IpuSegmenter
 from dyadscope.perception.voice import VoiceAnalyzer
 from dyadscope.stream.types import Chunk, StreamInfo
 
@@ -133,27 +131,6 @@ def test_baseline_ignores_missing_pitch():
     for level in (-30.0, -28.0, -32.0):
         baseline.arousal(Prosody(float("nan"), level, -10.0))
     assert baseline.arousal(Prosody(float("nan"), -10.0, -10.0)) > 0.5
-
-
-def audeering_like(path):
-    """audeering's contract: signal [1, n] -> logits [1, 3]; arousal = clip(10 * mean|x|), valence = 0.75."""
-    nodes = [helper.make_node("Abs", ["signal"], ["mag"]),
-             helper.make_node("ReduceMean", ["mag", "ax"], ["m"], keepdims=1),
-             helper.make_node("Mul", ["m", "ten"], ["a"]),
-             helper.make_node("Clip", ["a", "zero", "one"], ["ac"]),
-             helper.make_node("Concat", ["ac", "dom", "val"], ["logits"], axis=1)]
-    inits = [numpy_helper.from_array(np.array([1], np.int64), "ax"),
-             numpy_helper.from_array(np.array(10.0, np.float32), "ten"),
-             numpy_helper.from_array(np.array(0.0, np.float32), "zero"),
-             numpy_helper.from_array(np.array(1.0, np.float32), "one"),
-             numpy_helper.from_array(np.array([[0.5]], np.float32), "dom"),
-             numpy_helper.from_array(np.array([[0.75]], np.float32), "val")]
-    graph = helper.make_graph(nodes, "dim", [helper.make_tensor_value_info("signal", TensorProto.FLOAT, [1, "n"])],
-                              [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, 3])], inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
-    model.ir_version = 8
-    onnx.save(model, str(path))
-    return path
 
 
 def test_audeering_contract_maps_0_1_to_minus_1_plus_1(library, speech, tmp_path):

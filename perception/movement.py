@@ -13,10 +13,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from dyadscope.stream.types import Feature
-
-from dyadscope.stream.frames import VideoFrame
 from dyadscope.perception.people import CameraView
+from dyadscope.stream.frames import VideoFrame
+from dyadscope.stream.types import Feature
 
 #: Width of the image motion is measured on.
 ANALYSIS_WIDTH = 160

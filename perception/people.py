@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dyadscope.stream.types import ROLES, Role
-
 from dyadscope.perception.face_track import Track
+from dyadscope.stream.types import ROLES, Role
 
 
 @dataclass(frozen=True)

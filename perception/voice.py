@@ -17,19 +17,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from dyadscope.stream.ring import RingBuffer
-from dyadscope.stream.types import Chunk, Feature, Role
-
-from dyadscope.perception.speech_units import Ipu, IpuSegmenter
-from dyadscope.perception.prosody import ArousalBaseline, prosody
 from dyadscope.models.vad import SAMPLE_RATE, WINDOW, VadStream
 from dyadscope.models.voice_affect import SpeechAffectModel
+from dyadscope.perception.prosody import ArousalBaseline, prosody
+from dyadscope.perception.speech_units import Ipu, IpuSegmenter
+from dyadscope.stream.ring import RingBuffer
+from dyadscope.stream.types import Chunk, Feature, Role
 
 ACOUSTIC_MODEL = "acoustic_arousal"
 
 
 class VoiceAnalyzer:
-    """VAD, speech units and their affect for one person's microphone."""
+    """VAD, speech units and their affect for one person's microphone (an :class:`~.base.Analyzer` of chunks)."""
 
     def __init__(self, role: Role | None, vad: VadStream, segmenter: IpuSegmenter | None = None,
                  affect_model: SpeechAffectModel | None = None):

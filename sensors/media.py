@@ -2,8 +2,9 @@
 
 A file (or a pair of files per person: one video, one audio) is opened with
 aiortc's ``MediaPlayer``, which decodes with PyAV and paces frames in real
-time, and its tracks go through the same consumers as WebRTC tracks
-(:mod:`.av_tracks`). Used for the demo, rehearsal and tests.
+time, and its tracks go through the same readers as WebRTC tracks
+(:mod:`.av_tracks`) into a :class:`~dyadscope.stream.frames.MediaSink`.
+Used for the demo, rehearsal and tests.
 
 From the command line each person's media is one option value,
 ``ROLE=FILE`` (the file's video shows ROLE, its audio is ROLE's voice) or
@@ -11,27 +12,29 @@ From the command line each person's media is one option value,
 
     sources = [s for text in ("patient=talk.mp4", "therapist=cam.mp4,mic.wav")
                for s in parse_media_option(text)]
-    files = await attach_media(session.publish, sources, hub.engine, local_clock)
+    files = MediaFiles(sources, media_sink, local_clock)
+    await files.start()
     ...
     await files.stop()
+
+(``dyadscope.service.media.attach_media`` does this for a session, with the
+face and voice analysis as the sink.)
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import av
 from aiortc.contrib.media import MediaPlayer
 
-from dyadscope.models.engine import ModelEngine
-from dyadscope.perception.people import CameraView
+from dyadscope.sensors.av_tracks import MediaIngest
+from dyadscope.stream.frames import Clock, MediaSink
 from dyadscope.stream.types import ROLES, Role
-
-from dyadscope.sensors.av_tracks import Clock, FeatureSink, MediaIngest
 
 MEDIA_OPTION_SYNTAX = "ROLE=FILE or ROLE=VIDEO,AUDIO"
 
@@ -105,17 +108,16 @@ def check_media_sources(sources: Sequence[MediaSource]) -> None:
 
 
 class MediaFiles:
-    """Plays media files into the analysis, each track through the shared consumers.
+    """Plays media files into a media sink, each track through the shared readers.
 
     ``loop``: start each file again when it ends (a demo that runs for as long
     as the service does); otherwise its tracks end with the file.
     """
 
-    def __init__(self, sources: list[MediaSource], engine: ModelEngine, sink: FeatureSink, clock: Clock,
-                 loop: bool = False):
+    def __init__(self, sources: list[MediaSource], sink: MediaSink, clock: Clock, loop: bool = False):
         self.sources = sources
         self.loop = loop
-        self.ingest = MediaIngest(engine, sink, clock)
+        self.ingest = MediaIngest(sink, clock)
         self._players: list[MediaPlayer] = []
 
     async def start(self) -> None:
@@ -128,39 +130,19 @@ class MediaFiles:
             self._players.append(player)
             stem = Path(source.path).stem
             if source.camera_roles and player.video is not None:
-                self.ingest.add_video(player.video, CameraView(tuple(source.camera_roles)), f"{stem}-video")
+                self.ingest.add_video(player.video, tuple(source.camera_roles), f"{stem}-video")
             if source.microphone_role and player.audio is not None:
                 self.ingest.add_audio(player.audio, source.microphone_role, f"{stem}-audio")
 
     async def wait(self, timeout: float | None = None) -> None:
-        """Until every file has played and been analysed (never, when looping)."""
+        """Until every file has played and its sink consumed it (never, when looping)."""
         await self.ingest.wait(timeout)
 
     async def stop(self) -> None:
-        """Stop playing and analysing."""
+        """Stop playing and stop the sinks."""
         for player in self._players:
             for track in (player.audio, player.video):
                 if track is not None:
                     track.stop()
         await self.ingest.stop()
 
-
-async def attach_media(publish: FeatureSink, sources: Sequence[MediaSource],
-                       engine: Callable[[], Awaitable[ModelEngine]], clock: Clock,
-                       loop: bool = False) -> MediaFiles:
-    """Start playing ``sources`` into a session; ``await files.stop()`` ends them.
-
-    ``publish`` is the session's feature sink (``Session.publish``),
-    ``engine`` gives the shared model engine (``WebRtcHub.engine``, built off
-    the event loop) and ``clock`` is the session clock the frames are stamped
-    on at arrival. Raises :class:`MediaOptionError` before starting anything
-    if a person has two cameras or two microphones.
-    """
-    check_media_sources(sources)
-    files = MediaFiles(list(sources), await engine(), publish, clock, loop)
-    try:
-        await files.start()
-    except BaseException:
-        await files.stop()
-        raise
-    return files

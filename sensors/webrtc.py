@@ -1,10 +1,11 @@
-"""WebRTC ingest: answer a capture device's offer, analyse its camera and microphone.
+"""WebRTC ingest: answer a capture device's offer, read its camera and microphone.
 
 Each offer comes from one capture page (a rig laptop or tablet) and says
 which people its camera sees (one role, or two roles left to right) and whose
 voice its microphone carries. The answer is produced by aiortc; the incoming
-tracks go through the shared consumers of :mod:`.av_tracks` with frames
-stamped on the session clock at arrival.
+tracks go through the shared readers of :mod:`.av_tracks` with frames
+stamped on the session clock at arrival, into the media sink its owner opens
+for each device.
 
 If the page opens a data channel, the service sends it a status message
 every second (``{"video_frames", "audio_seconds", "faces"}``), which drives
@@ -21,12 +22,9 @@ from dataclasses import dataclass
 
 from aiortc import RTCPeerConnection, RTCSessionDescription
 
-from dyadscope.models.engine import ModelEngine
-from dyadscope.perception.people import CameraView
-from dyadscope.models.vad import SAMPLE_RATE
+from dyadscope.sensors.av_tracks import AudioReader, MediaIngest, VideoReader
+from dyadscope.stream.frames import AUDIO_RATE_HZ, Clock, MediaSink
 from dyadscope.stream.types import ROLES, Role
-
-from dyadscope.sensors.av_tracks import AudioConsumer, Clock, FeatureSink, MediaIngest, VideoConsumer
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +76,7 @@ class Offer:
 
 
 class WebRtcPeer:
-    """One capture device's connection and the consumers of its tracks."""
+    """One capture device's connection and the readers of its tracks."""
 
     def __init__(self, offer: Offer, ingest: MediaIngest, name: str):
         self.offer = offer
@@ -92,7 +90,7 @@ class WebRtcPeer:
 
     def _on_track(self, track) -> None:
         if track.kind == "video" and self.offer.camera_roles:
-            self.ingest.add_video(track, CameraView(self.offer.camera_roles), f"{self.name}-camera")
+            self.ingest.add_video(track, self.offer.camera_roles, f"{self.name}-camera")
         elif track.kind == "audio" and self.offer.microphone_role:
             self.ingest.add_audio(track, self.offer.microphone_role, f"{self.name}-microphone")
 
@@ -112,12 +110,12 @@ class WebRtcPeer:
 
     def status(self) -> dict:
         """What the service has received from this device so far."""
-        video = [c for c in self.ingest.consumers if isinstance(c, VideoConsumer)]
-        audio = [c for c in self.ingest.consumers if isinstance(c, AudioConsumer)]
+        video = [r for r in self.ingest.readers if isinstance(r, VideoReader)]
+        audio = [r for r in self.ingest.readers if isinstance(r, AudioReader)]
         return {
-            "video_frames": sum(c.frames_received for c in video),
-            "audio_seconds": sum(c.samples_received for c in audio) / SAMPLE_RATE,
-            "faces": sorted({role for c in video for role in c.analyzer.faces}),
+            "video_frames": sum(r.frames_received for r in video),
+            "audio_seconds": sum(r.samples_received for r in audio) / AUDIO_RATE_HZ,
+            "faces": sorted({role for r in video for role in r.sink.visible}),
             "state": self.pc.connectionState,
         }
 
@@ -135,7 +133,7 @@ class WebRtcPeer:
         return self.pc.localDescription
 
     async def close(self) -> None:
-        """Close the connection and stop its consumers."""
+        """Close the connection and stop its readers."""
         if self._status_task is not None:
             self._status_task.cancel()
         await self.pc.close()
@@ -143,19 +141,22 @@ class WebRtcPeer:
 
 
 class WebRtcIngest:
-    """Answers offers for one session; every device's tracks feed the session's sink."""
+    """Answers offers for one session; every device's tracks go to a media sink of its own.
 
-    def __init__(self, engine: Callable[[], Awaitable[ModelEngine]], sink: FeatureSink, clock: Clock):
-        #: Gives the shared model engine (built on first use by its owner, off the event loop).
-        self.engine = engine
-        self.sink = sink
+    ``open_sink`` gives the sink of a new device (for a session: its face and
+    voice analysis); it may raise (e.g. models not installed), and then the
+    offer is not answered.
+    """
+
+    def __init__(self, open_sink: Callable[[], Awaitable[MediaSink]], clock: Clock):
+        self.open_sink = open_sink
         self.clock = clock
         self.peers: list[WebRtcPeer] = []
 
     async def answer(self, offer: Offer) -> RTCSessionDescription:
-        """Answer one device's offer and start analysing what it sends."""
+        """Answer one device's offer and start reading what it sends."""
         name = f"{offer.camera_roles[0] if offer.camera_roles else offer.microphone_role}-{len(self.peers) + 1}"
-        peer = WebRtcPeer(offer, MediaIngest(await self.engine(), self.sink, self.clock), name)
+        peer = WebRtcPeer(offer, MediaIngest(await self.open_sink(), self.clock), name)
         answer = await peer.answer()
         self.peers = [p for p in self.peers if p.pc.connectionState not in ("failed", "closed")]
         self.peers.append(peer)

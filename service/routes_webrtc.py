@@ -28,8 +28,9 @@ from pylsl import local_clock
 
 from dyadscope.models.engine import ModelEngine
 from dyadscope.models.library import ModelMissing
-from dyadscope.sensors.av_tracks import Clock, FeatureSink
+from dyadscope.perception.live import LivePerception, MediaAnalysis
 from dyadscope.sensors.webrtc import Offer, OfferError, WebRtcIngest
+from dyadscope.stream.frames import Clock, FeatureSink
 
 log = logging.getLogger(__name__)
 
@@ -37,33 +38,39 @@ CAPTURE_PAGE = files("dyadscope.client") / "static" / "capture.html"
 
 
 class WebRtcHub:
-    """The WebRTC ingest of every session; all share one model engine, built on first use.
+    """The WebRTC ingest of every session; all share one model engine and its perception, built on first use.
 
-    Building the engine loads the ONNX sessions and the face cascade, which
-    takes seconds: it runs in a worker thread, so the event loop (and the
-    session workers waiting on it) keeps going, and behind a lock, so offers
-    that arrive together build it once.
+    Building them loads the ONNX sessions and the face cascade, which takes
+    seconds: it runs in a worker thread, so the event loop (and the session
+    workers waiting on it) keeps going, and behind a lock, so offers that
+    arrive together build it once. Each device's tracks are analysed by the
+    shared :class:`~dyadscope.perception.live.LivePerception`, its features
+    going to its session's sink.
     """
 
     def __init__(self, sink_for: Callable[[str], FeatureSink | None],
                  engine_factory: Callable[[], ModelEngine] = ModelEngine.from_dir, clock: Clock = local_clock):
         self._sink_for = sink_for
         self._engine_factory = engine_factory
-        self._engine: ModelEngine | None = None
+        self._perception: LivePerception | None = None
         self._engine_lock = asyncio.Lock()
         self.clock = clock
         self._ingests: dict[str, WebRtcIngest] = {}
 
-    async def engine(self) -> ModelEngine:
-        """The shared model engine, built in a worker thread on first use.
+    async def perception(self) -> LivePerception:
+        """The shared engine's perception, built in a worker thread on first use.
 
         Raises :class:`ModelMissing` (and builds nothing) while a model is not
         installed; a later call tries again.
         """
         async with self._engine_lock:
-            if self._engine is None:
-                self._engine = await asyncio.to_thread(self._engine_factory)
-        return self._engine
+            if self._perception is None:
+                self._perception = await asyncio.to_thread(lambda: LivePerception(self._engine_factory()))
+        return self._perception
+
+    async def engine(self) -> ModelEngine:
+        """The shared model engine (see :meth:`perception`)."""
+        return (await self.perception()).engine
 
     def ingest(self, session_id: str) -> WebRtcIngest | None:
         """The session's ingest, or None if there is no such session."""
@@ -71,7 +78,10 @@ class WebRtcHub:
         if sink is None:
             return None
         if session_id not in self._ingests:
-            self._ingests[session_id] = WebRtcIngest(self.engine, sink, self.clock)
+            async def analysis() -> MediaAnalysis:
+                return (await self.perception()).analysis(sink)
+
+            self._ingests[session_id] = WebRtcIngest(analysis, self.clock)
         return self._ingests[session_id]
 
     async def close_session(self, session_id: str) -> None:
@@ -85,9 +95,9 @@ class WebRtcHub:
         for session_id in list(self._ingests):
             await self.close_session(session_id)
         async with self._engine_lock:  # an engine still being built is closed once built
-            if self._engine is not None:
-                self._engine.close()
-                self._engine = None
+            if self._perception is not None:
+                self._perception.engine.close()
+                self._perception = None
 
 
 def create_webrtc_router(hub: WebRtcHub, dependencies: Sequence[Any] = ()) -> APIRouter:

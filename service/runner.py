@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 import uvicorn
 
 from dyadscope.models.library import ModelMissing
-from dyadscope.sensors.media import MediaSource, attach_media
+from dyadscope.sensors.media import MediaSource
 from dyadscope.stream.bus import open_bus
 from dyadscope.stream.types import StreamInfo
 from dyadscope.xdf.repair import repair_unfinished
@@ -24,6 +24,7 @@ from dyadscope.xdf.repair import repair_unfinished
 from dyadscope.service.app import create_app
 from dyadscope.service.config import Config
 from dyadscope.service.errors import CliError
+from dyadscope.service.media import attach_media
 from dyadscope.service.session import Session
 from dyadscope.service.sessions import SessionManager, recordings_root
 

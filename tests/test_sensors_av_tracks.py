@@ -7,10 +7,8 @@ import fractions
 import av
 import numpy as np
 import pytest
-from _models_support import default_models
 
-from dyadscope.models.engine import ModelEngine
-from dyadscope.sensors.av_tracks import AudioConsumer
+from dyadscope.sensors.av_tracks import AudioReader, audio_stream_info
 
 
 def _frame(index: int, rate: int = 48000, samples: int = 960) -> av.AudioFrame:
@@ -22,15 +20,13 @@ def _frame(index: int, rate: int = 48000, samples: int = 960) -> av.AudioFrame:
     return frame
 
 
-@pytest.fixture(scope="module")
-def engine(tmp_path_factory):
-    engine = ModelEngine.from_dir(default_models(tmp_path_factory.mktemp("models")))
-    yield engine
-    engine.close()
+def _reader() -> AudioReader:
+    """A reader that is only asked to stamp (no track, no sink: the sensor layer needs no models)."""
+    return AudioReader(None, audio_stream_info("mic", "patient"), None, None)
 
 
-def test_audio_is_resampled_and_stamped_by_sample_count(engine):
-    consumer = AudioConsumer(None, "patient", engine, None, None, "mic")
+def test_audio_is_resampled_and_stamped_by_sample_count():
+    consumer = _reader()
     arrivals = 10.0 + 0.02 * np.arange(1, 51) + np.random.default_rng(1).uniform(0, 0.01, 50)  # jittery network
     chunks = [consumer._to_chunk(_frame(i), t) for i, t in enumerate(arrivals)]
     chunks = [c for c in chunks if c is not None]
@@ -43,8 +39,8 @@ def test_audio_is_resampled_and_stamped_by_sample_count(engine):
     assert np.abs(values).max() == pytest.approx(0.2, abs=0.02)
 
 
-def test_lost_audio_moves_the_timeline_forward_never_back(engine):
-    consumer = AudioConsumer(None, "patient", engine, None, None, "mic")
+def test_lost_audio_moves_the_timeline_forward_never_back():
+    consumer = _reader()
     times = []
     for i in range(20):
         late = 2.0 if i >= 10 else 0.0  # a two-second loss after frame 10

@@ -1,4 +1,4 @@
-"""Media files as sources: a real face and espeak-ng speech through the track consumers."""
+"""Media files as sources: a real face and espeak-ng speech through the track readers into the live analysis."""
 
 from __future__ import annotations
 
@@ -9,27 +9,28 @@ import pytest
 from _models_support import default_models, espeak, face_video, speech_track, write_wav
 
 from dyadscope.models.engine import EngineSettings, ModelEngine
+from dyadscope.perception.live import LivePerception
 from dyadscope.sensors.media import MediaFiles, MediaSource
 
 SENTENCES = ["I have been feeling anxious all week.", "Tell me more about that."]
 
 
 @pytest.fixture(scope="module")
-def engine(tmp_path_factory):
+def perception(tmp_path_factory):
     engine = ModelEngine.from_dir(default_models(tmp_path_factory.mktemp("models")),
                                   EngineSettings(max_batch=8, max_wait_ms=2))
-    yield engine
+    yield LivePerception(engine)
     engine.close()
 
 
-def _play(sources, engine, seconds):
+def _play(sources, perception, seconds):
     features = []
 
     async def sink(batch):
         features.extend(batch)
 
     async def main():
-        files = MediaFiles(sources, engine, sink, time.monotonic)
+        files = MediaFiles(sources, perception.analysis(sink), time.monotonic)
         await files.start()
         try:
             await files.wait(timeout=seconds + 15)
@@ -41,12 +42,12 @@ def _play(sources, engine, seconds):
     return features, files
 
 
-def test_one_file_with_face_and_voice(engine, tmp_path):
+def test_one_file_with_face_and_voice(perception, tmp_path):
     signal, spans = speech_track([espeak(s) for s in SENTENCES], [0.7, 1.0])
     wav = write_wav(tmp_path / "speech.wav", signal)
     seconds = signal.size / 16000
     video = face_video(tmp_path / "patient.mp4", seconds, audio=wav)
-    features, files = _play([MediaSource(video, ("patient",), "patient")], engine, seconds)
+    features, files = _play([MediaSource(video, ("patient",), "patient")], perception, seconds)
 
     by_kind = {}
     for f in features:
@@ -66,12 +67,12 @@ def test_one_file_with_face_and_voice(engine, tmp_path):
         assert unit.data["duration_s"] == pytest.approx(end - start, abs=0.25)
     gap = units[1].data["start"] - units[0].data["end"]
     assert gap == pytest.approx(spans[1][0] - spans[0][1], abs=0.2)
-    video_consumer, audio_consumer = files.ingest.consumers
-    assert video_consumer.frames_analysed <= video_consumer.frames_received
-    assert audio_consumer.samples_received == pytest.approx(signal.size, rel=0.02)
+    video_reader, audio_reader = files.ingest.readers
+    assert video_reader.sink.frames_analysed <= video_reader.frames_received
+    assert audio_reader.samples_received == pytest.approx(signal.size, rel=0.02)
 
 
-def test_a_camera_for_both_and_a_microphone_each(engine, tmp_path):
+def test_a_camera_for_both_and_a_microphone_each(perception, tmp_path):
     speech = speech_track([espeak(SENTENCES[0])], [0.5])[0]
     wav_p = write_wav(tmp_path / "patient.wav", speech)
     wav_t = write_wav(tmp_path / "therapist.wav", speech_track([espeak(SENTENCES[1])], [0.5])[0])
@@ -79,14 +80,14 @@ def test_a_camera_for_both_and_a_microphone_each(engine, tmp_path):
     sources = [MediaSource(video, ("therapist", "patient")),
                MediaSource(wav_p, microphone_role="patient"),
                MediaSource(wav_t, microphone_role="therapist")]
-    features, _ = _play(sources, engine, speech.size / 16000)
+    features, _ = _play(sources, perception, speech.size / 16000)
     units = {f.role for f in features if f.kind == "voice_segment"}
     assert units == {"patient", "therapist"}
     moved = {f.role for f in features if f.kind == "movement"}
     assert moved == {"patient", "therapist"}
 
 
-def test_a_looping_file_plays_again_with_its_timeline_going_on(engine, tmp_path):
+def test_a_looping_file_plays_again_with_its_timeline_going_on(perception, tmp_path):
     signal, spans = speech_track([espeak(SENTENCES[1])], [0.3])
     seconds = signal.size / 16000
     features = []
@@ -96,7 +97,7 @@ def test_a_looping_file_plays_again_with_its_timeline_going_on(engine, tmp_path)
 
     async def main():
         files = MediaFiles([MediaSource(write_wav(tmp_path / "loop.wav", signal), microphone_role="patient")],
-                           engine, sink, time.monotonic, loop=True)
+                           perception.analysis(sink), time.monotonic, loop=True)
         await files.start()
         await asyncio.sleep(2.6 * seconds)  # a file that ended would give one unit
         await files.stop()
@@ -109,7 +110,7 @@ def test_a_looping_file_plays_again_with_its_timeline_going_on(engine, tmp_path)
     assert units[1]["start"] - units[0]["start"] == pytest.approx(seconds, abs=0.1)
 
 
-def test_missing_file_is_reported(engine, tmp_path):
-    files = MediaFiles([MediaSource(tmp_path / "absent.mp4", ("patient",))], engine, None, time.monotonic)
+def test_missing_file_is_reported(perception, tmp_path):
+    files = MediaFiles([MediaSource(tmp_path / "absent.mp4", ("patient",))], perception.analysis(None), time.monotonic)
     with pytest.raises(FileNotFoundError, match="absent.mp4"):
         asyncio.run(files.start())

@@ -15,7 +15,7 @@ from aiortc.contrib.media import MediaPlayer
 from fastapi import FastAPI
 
 from dyadscope.models.engine import EngineSettings, ModelEngine
-from dyadscope.sensors.av_tracks import VideoConsumer
+from dyadscope.sensors.av_tracks import VideoReader
 from dyadscope.service.routes_webrtc import WebRtcHub, create_webrtc_router
 
 
@@ -118,19 +118,21 @@ def test_first_offers_at_once_build_the_engine_once_off_the_event_loop(model_dir
             _connect(client, players[1], {"role": "therapist"}),
             client.get("/api/models/metrics"))
         engine = await hub.engine()
+        perception = await hub.perception()
         peers = list(hub.ingest("s1").peers)
-        detectors = [c.detector for p in peers for c in p.ingest.consumers if isinstance(c, VideoConsumer)]
+        detectors = [r.sink.detector for p in peers for r in p.ingest.readers if isinstance(r, VideoReader)]
         for pc, _, _ in offers:
             await pc.close()
         await hub.close()
         await client.aclose()
-        return threading.get_ident(), [reply for _, reply, _ in offers], metrics, engine, peers, detectors
+        return threading.get_ident(), [reply for _, reply, _ in offers], metrics, engine, perception, peers, detectors
 
-    loop_thread, offers, metrics, engine, peers, detectors = asyncio.run(main())
+    loop_thread, offers, metrics, engine, perception, peers, detectors = asyncio.run(main())
     assert [reply.status_code for reply in offers] == [200, 200] and metrics.status_code == 200
     assert len(builders) == 1 and builders[0] != loop_thread
-    assert len(peers) == 2 and all(p.ingest.engine is engine for p in peers)
-    assert len(detectors) == 2 and all(d is engine.face_detector for d in detectors)
+    assert perception.engine is engine
+    assert len(peers) == 2 and all(p.ingest.sink.perception is perception for p in peers)
+    assert len(detectors) == 2 and all(d is perception.face_detector for d in detectors)
 
 
 def test_missing_models_give_503_until_they_are_built(tmp_path, model_dir, media):

@@ -16,10 +16,10 @@ from _models_support import MonitorFeed, default_models, espeak, face_video, spe
 from dyadscope.sensors.media import (
     MediaOptionError,
     MediaSource,
-    attach_media,
     check_media_sources,
     parse_media_option,
 )
+from dyadscope.service.media import attach_media
 
 
 @pytest.fixture(scope="module")

@@ -30,8 +30,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the file-only backend)
 import numpy as np  # noqa: E402
 
-from dyadscope.xdf.reader import RecordedStream, Recording  # noqa: E402
 from dyadscope.offline.export.common import Progress, bids_stem, events, is_derived, markers, no_progress, start_time  # noqa: E402
+from dyadscope.stream import kinds  # noqa: E402
+from dyadscope.xdf.reader import RecordedStream, Recording  # noqa: E402
 
 ROLE_COLOURS = {"patient": "tab:blue", "therapist": "tab:orange", None: "tab:grey"}
 MAX_POINTS = 4000  # per line; longer series are drawn as their min/max envelope
@@ -43,21 +44,27 @@ MAX_MARKER_LINES = 40  # more markers are only ticked in the flags row
 class Panel:
     """One row: a field of a measure per role, or a raw stream modality as a fallback."""
 
-    title: str
+    name: str
     kind: str
     field: str
     raw_modality: str | None = None
 
+    @property
+    def title(self) -> str:
+        """The row's label, with the field's unit from the codebook (none for dimensionless values)."""
+        unit = kinds.KINDS[self.kind].fields[self.field].unit
+        return self.name if unit in (None, "1") else f"{self.name} ({unit})"
+
 
 PANELS = (
-    Panel("EDA (µS)", "eda", "tonic_us", raw_modality="EDA"),
-    Panel("Heart rate (bpm)", "heart_rate", "bpm"),
-    Panel("RSA (ms)", "rsa", "p2t_ms"),
-    Panel("Face valence", "face_affect", "valence"),
-    Panel("Vocal arousal", "voice_segment", "arousal"),
+    Panel("EDA", kinds.EDA, "tonic_us", raw_modality="EDA"),
+    Panel("Heart rate", kinds.HEART_RATE, "bpm"),
+    Panel("RSA", kinds.RSA, "p2t_ms"),
+    Panel("Face valence", kinds.FACE_AFFECT, "valence"),
+    Panel("Vocal arousal", kinds.VOICE_SEGMENT, "arousal"),
 )
-SYNCHRONY_KINDS = ("sync", "concordance")
-QUALITY_KINDS = ("quality", "stream_quality", "stream_lost")
+SYNCHRONY_KINDS = (kinds.SYNC, kinds.CONCORDANCE)
+QUALITY_KINDS = (kinds.QUALITY, kinds.STREAM_QUALITY, kinds.STREAM_LOST)
 _GOOD = {"ok", "good", None}
 
 Series = dict[Any, tuple[np.ndarray, np.ndarray]]  # role -> (times, values)
@@ -112,7 +119,7 @@ def _baselines(logged: list[dict[str, Any]]) -> set[tuple[float, float]]:
     for event in logged:
         data = event.get("data") or {}
         start, end = _number(data.get("start_t")), _number(data.get("end_t"))
-        if event["kind"] == "baseline" and not math.isnan(start + end):
+        if event["kind"] == kinds.BASELINE and not math.isnan(start + end):
             spans.add((start, end))  # once, though both people report it
     return spans
 
@@ -132,9 +139,9 @@ def _flags(logged: list[dict[str, Any]]) -> dict[str, list[tuple[float, Any]]]:
     flags: dict[str, list[tuple[float, Any]]] = {"dissonance": [], "desync": [], "quality": []}
     for event in logged:
         data = event.get("data") or {}
-        if event["kind"] == "dissonance" and data.get("dissonant"):
+        if event["kind"] == kinds.DISSONANCE and data.get("dissonant"):
             flags["dissonance"].append((event["t"], event.get("role")))
-        elif event["kind"] == "desync_flag":
+        elif event["kind"] == kinds.DESYNC_FLAG:
             flags["desync"].append((event["t"], None))
         elif event["kind"] in QUALITY_KINDS and data.get("status") not in _GOOD:
             flags["quality"].append((event["t"], event.get("role")))
@@ -165,7 +172,9 @@ def export_report(recording: Recording, out: Path, progress: Progress = no_progr
     rows = _plan(recording, logged)
     synchrony, flags, marks = _synchrony(logged), _flags(logged), markers(recording)
     has_flags = any(flags.values()) or bool(marks)
-    heights = [2.0] * len(rows) + ([0.5 * max(1, len(synchrony)) + 0.4] if synchrony else []) + ([0.9] if has_flags else [])
+    heights = (
+        [2.0] * len(rows) + ([0.5 * max(1, len(synchrony)) + 0.4] if synchrony else []) + ([0.9] if has_flags else [])
+    )
     figure, axes = plt.subplots(
         max(1, len(heights)), 1, sharex=True, figsize=(11, 1.3 + 1.1 * sum(heights) if heights else 3),
         gridspec_kw={"height_ratios": heights or [1]}, squeeze=False, layout="constrained",
@@ -185,7 +194,9 @@ def export_report(recording: Recording, out: Path, progress: Progress = no_progr
         mesh = None
         for row, (t, r) in enumerate(synchrony.values()):
             x = minutes(t)
-            edges = np.concatenate([[x[0]], (x[1:] + x[:-1]) / 2, [x[-1]]]) if len(x) > 1 else np.array([x[0], x[0] + 0.05])
+            edges = (
+                np.concatenate([[x[0]], (x[1:] + x[:-1]) / 2, [x[-1]]]) if len(x) > 1 else np.array([x[0], x[0] + 0.05])
+            )
             mesh = ax.pcolormesh(edges, [row - 0.4, row + 0.4], r[None, :], cmap="RdBu_r", vmin=-1, vmax=1)
         ax.set_yticks(range(len(synchrony)), list(synchrony), fontsize=7)
         ax.set_ylabel("Synchrony r", fontsize=8)

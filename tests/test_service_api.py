@@ -9,7 +9,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from dyadscope.service.app import AUTH_TIMEOUT_S
+from dyadscope.service.auth import AUTH_TIMEOUT_S
 from dyadscope.stream.types import Feature
 
 
@@ -220,7 +220,7 @@ def test_sessions_build_each_persons_history_and_then_deviations(make_service, t
 def test_two_creates_of_one_id_at_once_give_one_session(running_service):
     import asyncio
 
-    from dyadscope.service.sessions import SessionError
+    from dyadscope.service.sessions import SessionExists
 
     manager = running_service.service.manager
 
@@ -228,7 +228,7 @@ def test_two_creates_of_one_id_at_once_give_one_session(running_service):
         return await asyncio.gather(*(manager.create("twin", lsl=False) for _ in range(2)), return_exceptions=True)
 
     outcomes = running_service.call(both())
-    assert sum(isinstance(o, SessionError) for o in outcomes) == 1
+    assert sum(isinstance(o, SessionExists) for o in outcomes) == 1
     assert [s.id for s in manager.all()] == ["twin"]
 
 

@@ -1,0 +1,146 @@
+"""``/api/sessions``: open, list, inspect and stop sessions; baseline, markers, recording.
+
+* ``GET /api/sessions``, ``POST /api/sessions``, ``GET /api/sessions/{id}``,
+  ``DELETE /api/sessions/{id}`` (stop it).
+* ``POST /api/sessions/{id}/baseline`` — start the resting baseline phase.
+* ``POST /api/sessions/{id}/markers`` — a research assistant's marker.
+* ``POST /api/sessions/{id}/recording`` — start recording the session into
+  ``<data_dir>/recordings`` (body: ``subject``, ``session``, optional
+  ``task``; 409 if already recording, 422 for a label that is not letters
+  and digits, 507 if the file cannot be created); ``DELETE`` stops it. The
+  state (``recording``, ``path`` relative to the recordings folder,
+  ``started``, ``error``) is in ``GET /api/sessions/{id}`` as ``recording``.
+
+Every route needs the access token (:func:`~dyadscope.service.auth.require_token`);
+the sessions are the app's ``app.state.manager``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from pydantic import BaseModel, Field
+
+from dyadscope.sensors.lsl import local_clock
+from dyadscope.service.auth import require_token
+from dyadscope.service.config import Config
+from dyadscope.service.recording import RecordingBusy
+from dyadscope.service.session import Session
+from dyadscope.service.sessions import SessionError, SessionExists, SessionManager
+from dyadscope.stream import kinds
+from dyadscope.stream.types import ROLES, Feature, Role
+from dyadscope.xdf.recorder import RecordingError
+
+
+class SessionRequest(BaseModel):
+    """Body of ``POST /api/sessions``."""
+
+    id: str = Field(description="1-64 letters, digits, '_' or '-'")
+    lsl: bool = Field(default=True, description="ingest the LSL streams that can be assigned")
+    participants: dict[Role, str] = Field(
+        default_factory=dict,
+        description="pseudonymous participant id per role, for within-person history (never names)",
+    )
+
+
+class BaselineRequest(BaseModel):
+    """Body of ``POST /api/sessions/{id}/baseline``."""
+
+    duration_s: float | None = Field(default=None, gt=0, le=3600, description="default: the service's baseline_s")
+    roles: list[Role] = Field(default_factory=lambda: list(ROLES), min_length=1)
+
+
+class RecordingRequest(BaseModel):
+    """Body of ``POST /api/sessions/{id}/recording``: the BIDS labels of the file."""
+
+    subject: str = Field(description="pseudonymous participant id, letters and digits (never a name)")
+    session: str = Field(description="session label, letters and digits (e.g. 3)")
+    task: str = Field(default="therapy", description="task label, letters and digits")
+
+
+class MarkerRequest(BaseModel):
+    """Body of ``POST /api/sessions/{id}/markers``."""
+
+    text: str = Field(min_length=1, max_length=200, description="e.g. 'patient cries', 'door opened'")
+
+
+def _manager(request: Request) -> SessionManager:
+    return request.app.state.manager
+
+
+def _config(request: Request) -> Config:
+    return request.app.state.config
+
+
+def _session(session_id: str, manager: Annotated[SessionManager, Depends(_manager)]) -> Session:
+    """The running session of the path, or 404."""
+    session = manager.get(session_id)
+    if session is None:
+        raise HTTPException(status_code=404, detail=f"no session {session_id!r}")
+    return session
+
+
+Manager = Annotated[SessionManager, Depends(_manager)]
+LiveSession = Annotated[Session, Depends(_session)]
+
+router = APIRouter(prefix="/api/sessions", dependencies=[Depends(require_token)])
+
+
+@router.get("")
+async def list_sessions(manager: Manager) -> list[dict[str, Any]]:
+    return [s.describe() for s in manager.all()]
+
+
+@router.post("", status_code=201)
+async def create_session(body: SessionRequest, manager: Manager) -> dict[str, Any]:
+    try:
+        session = await manager.create(body.id, lsl=body.lsl, participants=body.participants)
+    except SessionExists as exc:
+        raise HTTPException(status_code=409, detail=str(exc)) from None
+    except SessionError as exc:
+        raise HTTPException(status_code=422, detail=str(exc)) from None
+    return session.describe()
+
+
+@router.get("/{session_id}")
+async def get_session(session: LiveSession) -> dict[str, Any]:
+    return session.describe()
+
+
+@router.delete("/{session_id}", status_code=204)
+async def stop_session(session: LiveSession, manager: Manager) -> None:
+    await manager.stop(session.id)
+
+
+@router.post("/{session_id}/baseline", status_code=202)
+async def start_baseline(
+    body: BaselineRequest, session: LiveSession, config: Annotated[Config, Depends(_config)]
+) -> dict[str, Any]:
+    data = {"duration_s": body.duration_s or config.baseline_s, "roles": body.roles}
+    await session.publish([Feature(kinds.BASELINE_START, None, local_clock(), data)])
+    return data
+
+
+@router.post("/{session_id}/markers", status_code=202)
+async def add_marker(body: MarkerRequest, session: LiveSession) -> dict[str, Any]:
+    t = local_clock()
+    await session.publish([Feature(kinds.MARKER, None, t, {"text": body.text})])
+    return {"t": t, "text": body.text}
+
+
+@router.post("/{session_id}/recording", status_code=201)
+async def start_recording(body: RecordingRequest, session: LiveSession, manager: Manager) -> dict[str, Any]:
+    try:
+        return await manager.start_recording(session.id, subject=body.subject, session=body.session, task=body.task)
+    except RecordingBusy as exc:
+        raise HTTPException(status_code=409, detail=str(exc)) from None
+    except ValueError as exc:
+        raise HTTPException(status_code=422, detail=str(exc)) from None
+    except RecordingError as exc:
+        raise HTTPException(status_code=507, detail=str(exc)) from None
+
+
+@router.delete("/{session_id}/recording")
+async def stop_recording(session: LiveSession, manager: Manager) -> dict[str, Any]:
+    return await manager.stop_recording(session.id)

@@ -1,0 +1,116 @@
+"""``WS /ws/sessions/{id}?after=SEQ``: a session's events as JSON, resumable.
+
+The socket gets every event with ``seq > after`` (default 0: all that the log
+still holds), then live ones. A monitor that reconnects passes the last
+``seq`` it saw and gets exactly what it missed, nothing twice. The handshake
+is checked by :mod:`dyadscope.service.auth` (token by header or first
+message, same origin only); refusals close with the codes below.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+
+from dyadscope.service.auth import same_origin, websocket_token_ok
+from dyadscope.service.sessions import SessionManager
+from dyadscope.stream.events import events_topic
+from dyadscope.stream.wire import to_json
+
+log = logging.getLogger(__name__)
+
+#: Websocket close codes (4000-4999 are for applications).
+CLOSE_BAD_REQUEST = 4400
+CLOSE_UNAUTHORIZED = 4401
+CLOSE_UNKNOWN_SESSION = 4404
+CLOSE_MESSAGE_TOO_BIG = 1009
+CLOSE_FORBIDDEN_ORIGIN = 4403
+#: A client that has not taken a message for this long is dropped; it will
+#: reconnect and resume from its last ``seq``.
+SEND_TIMEOUT_S = 10.0
+#: Events read from the log per step for one connection.
+READ_BATCH = 256
+
+router = APIRouter()
+
+
+@router.websocket("/ws/sessions/{session_id}")
+async def session_events(websocket: WebSocket, session_id: str) -> None:
+    """Check the handshake, then stream the session's events (see the module docstring)."""
+    config, manager = websocket.app.state.config, websocket.app.state.manager
+    await websocket.accept()
+    if not same_origin(websocket):
+        await websocket.close(CLOSE_FORBIDDEN_ORIGIN, "connections from other sites are refused")
+        return
+    if not await websocket_token_ok(websocket, config):
+        await websocket.close(CLOSE_UNAUTHORIZED, "missing or wrong access token")
+        return
+    if manager.get(session_id) is None:
+        await websocket.close(CLOSE_UNKNOWN_SESSION, f"no session {session_id!r}")
+        return
+    after_raw = websocket.query_params.get("after", "0")
+    if not after_raw.isdigit() or len(after_raw) > 18:
+        await websocket.close(CLOSE_BAD_REQUEST, "after must be a non-negative integer sequence number")
+        return
+    await _stream_events(websocket, manager, session_id, int(after_raw), config.max_client_message)
+
+
+async def _stream_events(
+    websocket: WebSocket, manager: SessionManager, session_id: str, after: int, max_message: int
+) -> None:
+    """Send every event after ``after``, then live ones, until the client leaves.
+
+    Each connection only holds a cursor into the session's bounded log, so a
+    slow tablet falls behind on its own and never stalls the others; one that
+    stops taking messages for ``SEND_TIMEOUT_S`` is closed and resumes later.
+    """
+    topic = events_topic(session_id)
+    _, last = await manager.bus.bounds(topic)
+    if after > last:
+        await websocket.close(
+            CLOSE_BAD_REQUEST, f"after={after} is beyond the last event ({last}); resume with after=0"
+        )
+        return
+    listener = asyncio.create_task(_watch_client(websocket, max_message))
+    cursor = after
+    try:
+        while not listener.done():
+            reader = asyncio.create_task(manager.bus.read(topic, cursor, limit=READ_BATCH, timeout=15.0))
+            await asyncio.wait({reader, listener}, return_when=asyncio.FIRST_COMPLETED)
+            if not reader.done():
+                reader.cancel()
+                break
+            for seq, event in reader.result():
+                await asyncio.wait_for(websocket.send_text(to_json(event)), SEND_TIMEOUT_S)
+                cursor = seq
+            if manager.get(session_id) is None:
+                await websocket.close(1001, "session ended")
+                break
+    except (WebSocketDisconnect, RuntimeError):
+        pass  # the client left mid-send
+    except TimeoutError:
+        log.info("websocket for session %s too slow; closing so it can resume", session_id)
+        await websocket.close(1013, "client too slow; reconnect with after=<last seq>")
+    finally:
+        listener.cancel()
+
+
+async def _watch_client(websocket: WebSocket, max_message: int) -> None:
+    """Wait for the client to leave; close it if it sends something oversized.
+
+    Clients have nothing to say on this socket; anything they send is read
+    and dropped so the connection's buffers stay bounded.
+    """
+    try:
+        while True:
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            payload = message.get("text") or message.get("bytes") or b""
+            if len(payload) > max_message:
+                await websocket.close(CLOSE_MESSAGE_TOO_BIG, "message too big")
+                return
+    except (WebSocketDisconnect, RuntimeError):
+        return

@@ -13,8 +13,8 @@ the names from this module, so a kind or field exists in one place only:
 * :class:`Kind` -- one event kind: ``meaning``, ``emitted_by``, ``role``
   (whether the event belongs to one person; dyadic and session-wide events
   have ``role`` None) and its fields;
-* :data:`KINDS` -- every kind by name; :func:`codebook_json` -- the same as
-  JSON for the pages (``GET /api/kinds``);
+* :data:`KINDS` -- every kind by name; :func:`unit` -- one field's unit;
+  :func:`codebook_json` -- the same as JSON for the pages (``GET /api/kinds``);
 * :data:`ENVELOPE` -- the fields every event has beside ``data``.
 
 Times (``t``, ``*_t``, ``since`` ...) are on the session clock, in seconds.
@@ -408,6 +408,13 @@ STREAM_QUALITY_OK = _kind(
 
 #: Every event kind, by name.
 KINDS: Mapping[str, Kind] = MappingProxyType(_KINDS)
+
+
+def unit(kind: str, field_name: str) -> str | None:
+    """The unit of ``kind``'s field ``field_name``; None for text, ids, or a kind or field not in the codebook."""
+    known = KINDS.get(kind)
+    found = known.fields.get(field_name) if known is not None else None
+    return None if found is None else found.unit
 
 
 def codebook_json() -> dict[str, Any]:

@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, cast
 
+from dyadscope.stream import kinds
 from dyadscope.stream.types import ROLES, Role, StreamInfo
 
 #: The element below ``<desc>`` that holds our fields.
@@ -58,7 +59,10 @@ def derived_source_id(kind: str, role: Role | None) -> str:
 
 
 def derived_stream_info(kind: str, role: Role | None, fields: tuple[str, ...]) -> StreamInfo:
-    """The stream that carries one kind of derived measure of one role (or of the dyad), a channel per field."""
+    """The stream that carries one kind of derived measure of one role (or of the dyad), a channel per field.
+
+    Channel units come from the codebook (:mod:`dyadscope.stream.kinds`); empty where a field has none.
+    """
     return StreamInfo(
         name=f"DyadScope {kind} {role or DYAD}",
         modality=FEATURE_MODALITY,
@@ -68,6 +72,7 @@ def derived_stream_info(kind: str, role: Role | None, fields: tuple[str, ...]) -
         source_id=derived_source_id(kind, role),
         role=role,
         channel_labels=fields,
+        units=tuple(kinds.unit(kind, field) or "" for field in fields),
     )
 
 

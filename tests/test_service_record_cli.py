@@ -1,4 +1,8 @@
-"""``dyadscope record`` on real LSL outlets: exact values and timestamps, required and late streams, replay round trip."""
+"""``dyadscope record`` on real LSL outlets.
+
+Exact values and timestamps, required and late streams, the replay round trip,
+and a file closed cleanly on SIGINT and SIGTERM, also from a background job.
+"""
 
 from __future__ import annotations
 
@@ -13,14 +17,15 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import pytest
 import pyxdf
 
+import dyadscope.xdf.writer as xw
 from dyadscope.sensors.lsl_config import configure_lsl
 from dyadscope.sensors.replay import Replay
 from dyadscope.sensors.simulated_recording import record_simulated_session
-from dyadscope.xdf.reader import load_xdf
 from dyadscope.service.cli import main
-import dyadscope.xdf.writer as xw
+from dyadscope.xdf.reader import load_xdf
 from dyadscope.xdf.recorder import Recorder
 from dyadscope.xdf.repair import XdfFormatError, is_unfinished, scan_chunks
 
@@ -30,8 +35,6 @@ import pylsl  # noqa: E402
 NUMERIC = ("float32", "double64", "int8", "int16", "int32", "int64")
 #: The command line in its own process.
 DYADSCOPE = [sys.executable, "-m", "dyadscope.service.cli"]
-
-
 
 
 def wait_recording(out: Path, streams: int, timeout: float = 20.0) -> None:
@@ -174,7 +177,9 @@ def test_every_channel_format_and_irregular_streams_come_back_exactly(tmp_path: 
 
 
 def test_missing_required_stream_is_a_clear_error(tmp_path: Path, capsys) -> None:
-    code = main(["record", "--out", str(tmp_path), "--subject", "T1", "--require", "no such stream", "--require-timeout", "1"])
+    code = main(
+        ["record", "--out", str(tmp_path), "--subject", "T1", "--require", "no such stream", "--require-timeout", "1"]
+    )
     assert code == 2
     assert "required streams not found within 1 s: no such stream" in capsys.readouterr().err
     assert not list(tmp_path.rglob("*.xdf"))
@@ -208,7 +213,9 @@ def test_replayed_recording_records_back_the_same(tmp_path: Path) -> None:
     ]
     out = tmp_path / "rerecorded"
     with Replay(renamed, speed=1.0) as replay:
-        run = RecordRun(out, "--duration", "6", *[a for s in renamed for a in ("--name", s.info.name, "--require", s.info.name)])
+        run = RecordRun(
+            out, "--duration", "6", *[a for s in renamed for a in ("--name", s.info.name, "--require", s.info.name)]
+        )
         run.wait_recording(len(renamed))
         assert replay.wait_for_consumers(10.0)
         replay.run()
@@ -223,17 +230,46 @@ def test_replayed_recording_records_back_the_same(tmp_path: Path) -> None:
         np.testing.assert_allclose(copy.timestamps - stream.timestamps, shift, atol=1e-4)
 
 
-def test_ctrl_c_stops_cleanly_with_a_closed_file(tmp_path: Path) -> None:
+def _samples_in(path: Path) -> int:
+    """How many samples the whole chunks of an XDF file (finished or not) hold."""
+    with open(path, "rb") as f:
+        try:
+            chunks = [c.content for c in scan_chunks(f) if c.tag == xw.Tag.SAMPLES]
+        except XdfFormatError:  # created an instant ago: the magic bytes are not flushed yet
+            return 0
+    return sum(int.from_bytes(content[1 : 1 + content[0]], "little") for content in chunks)
+
+
+def wait_samples(out: Path, samples: int, timeout: float = 20.0) -> None:
+    """Until the file below ``out`` holds ``samples`` samples on disk."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(_samples_in(path) >= samples for path in out.rglob("*.xdf")):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"the recording did not reach {samples} samples")
+
+
+def _as_background_job() -> None:
+    """Start the child as ``bash -c 'cmd &'`` does: with SIGINT ignored, which exec keeps."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+STOP_SIGNALS = [pytest.param(signal.SIGINT, id="SIGINT"), pytest.param(signal.SIGTERM, id="SIGTERM")]
+
+
+@pytest.mark.parametrize("signum", STOP_SIGNALS)
+def test_a_stop_signal_closes_the_file_also_from_a_background_job(tmp_path: Path, signum: int) -> None:
     name = f"patient RSP {uuid.uuid4().hex[:6]}"
     outlet = _outlet(name, "float32", 1, 50.0, "RSP")
     argv = ["record", "--out", str(tmp_path), "--subject", "T2", "--name", name, "--require", name]
-    proc = subprocess.Popen([*DYADSCOPE, *argv], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([*DYADSCOPE, *argv], stdout=subprocess.PIPE, text=True, preexec_fn=_as_background_job)
     try:
         wait_recording(tmp_path, 1)
         assert outlet.wait_for_consumers(10.0)
         outlet.push_chunk(np.arange(50, dtype=np.float32)[:, None])
-        time.sleep(1.0)
-        proc.send_signal(signal.SIGINT)
+        wait_samples(tmp_path, 50)
+        proc.send_signal(signum)
         out, _ = proc.communicate(timeout=30)
     finally:
         proc.kill()
@@ -244,18 +280,23 @@ def test_ctrl_c_stops_cleanly_with_a_closed_file(tmp_path: Path) -> None:
     np.testing.assert_array_equal(stream.values[:, 0], np.arange(50))
 
 
-def test_ctrl_c_while_waiting_for_required_streams_stops_without_a_traceback(tmp_path: Path) -> None:
+@pytest.mark.parametrize("signum", STOP_SIGNALS)
+def test_a_stop_signal_while_waiting_for_required_streams_stops_without_a_traceback(
+    tmp_path: Path, signum: int
+) -> None:
     argv = ["record", "--out", str(tmp_path), "--subject", "T2", "--require", f"absent {uuid.uuid4().hex[:6]}"]
-    proc = subprocess.Popen([*DYADSCOPE, *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [*DYADSCOPE, *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=_as_background_job
+    )
     try:
         for line in proc.stderr:  # the log says when it waits
             if "waiting up to 30 s for absent" in line:
                 break
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signum)
         out, err = proc.communicate(timeout=30)
     finally:
         proc.kill()
-    assert proc.returncode == 130
+    assert proc.returncode == 128 + signum  # 130 for Ctrl-C, 143 for SIGTERM, as a shell reports them
     assert "Traceback" not in err and "stopped before recording started" in out
     assert not list(tmp_path.rglob("*.xdf"))
 

@@ -22,8 +22,8 @@ class Ticker:
     falls on the first sample at or after each multiple of ``period`` (never
     on a stream's very first sample). Feature processors, whose inputs are
     single features, ask :meth:`ready` whether a feature's time reached the
-    next multiple (the first feature always has) and call :meth:`advance`
-    once they did output. After a gap longer than the period, the missed
+    next multiple (the first feature always has, unless :meth:`start` began
+    the grid without an output) and call :meth:`advance` once they did output. After a gap longer than the period, the missed
     ticks are skipped rather than emitted in a burst.
     """
 
@@ -38,8 +38,7 @@ class Ticker:
         n = timestamps.shape[0]
         if n == 0:
             return []
-        if self._next is None:
-            self._next = self._after(float(timestamps[0]))
+        self.start(float(timestamps[0]))
         out: list[int] = []
         i = int(np.searchsorted(timestamps, self._next, side="left"))
         while i < n:
@@ -47,6 +46,11 @@ class Ticker:
             self.advance(float(timestamps[i]))
             i = int(np.searchsorted(timestamps, self._next, side="left"))
         return out
+
+    def start(self, t: float) -> None:
+        """Begin the grid at data time ``t`` with no output there (no-op once begun)."""
+        if self._next is None:
+            self._next = self._after(t)
 
     def ready(self, t: float) -> bool:
         """Whether data time ``t`` reached the next tick (always, before the first output)."""

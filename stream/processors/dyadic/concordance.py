@@ -23,6 +23,7 @@ from scipy.signal import lfilter
 from dyadscope.stream.types import ROLES, Feature
 from dyadscope.stream.processors.dyadic._grid import SOURCES, FeatureSource, PairedGrid
 from dyadscope.stream.processors.dyadic._xcorr import LaggedCrossCorrelation
+from dyadscope.stream.processors.ticks import Ticker
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,7 @@ class _SlopeSeries:
 
 
 class ConcordanceProcessor:
-    """EDA concordance; emits ``concordance`` (role None) every ``report_s``."""
+    """EDA concordance; emits ``concordance`` (role None) every ``report_s`` of data (a :class:`~..ticks.Ticker`)."""
 
     def __init__(
         self, config: ConcordanceConfig = ConcordanceConfig(), sources: dict[str, FeatureSource] | None = None
@@ -85,7 +86,7 @@ class ConcordanceProcessor:
         self._rolling = [0.0, 0.0]  # Σr⁺, Σr⁻ over the horizon
         self._session = [0.0, 0.0]  # Σr⁺, Σr⁻ over the session
         self._r = math.nan
-        self._next_report: float | None = None
+        self._reports = Ticker(config.report_s)
 
     def consume(self, feature: Feature) -> list[Feature]:
         """Take one EDA feature; return a concordance report when one is due."""
@@ -119,11 +120,9 @@ class ConcordanceProcessor:
             self._rolling[0 if old > 0 else 1] -= old
 
     def _report(self, t: float) -> list[Feature]:
-        if self._next_report is None:
-            self._next_report = t
-        if t < self._next_report:
+        if not self._reports.ready(t):
             return []
-        self._next_report = t + self._config.report_s
+        self._reports.advance(t)
         data = {
             "modality": "eda",
             "r": None if math.isnan(self._r) else self._r,

@@ -35,6 +35,7 @@ import numpy as np
 
 from dyadscope.stream.types import ROLES, Feature
 from dyadscope.stream.processors.dyadic._grid import SOURCES, FeatureSource, PairedGrid
+from dyadscope.stream.processors.ticks import Ticker
 
 
 @dataclass(frozen=True)
@@ -135,7 +136,7 @@ class _ModalityCoregulation:
         lag, window = round(config.lag_s * config.rate), round(config.window_s * config.rate)
         self.people = {role: RollingCoregulation(lag, window, alpha, config.min_rows) for role in ROLES}
         self.config = config
-        self.next_report: float | None = None
+        self.reports = Ticker(config.report_s)
 
     def consume(self, feature: Feature) -> list[Feature]:
         t0, patient, therapist = self.grid.add(feature)
@@ -144,11 +145,10 @@ class _ModalityCoregulation:
         self.people["patient"].extend(patient, therapist)
         self.people["therapist"].extend(therapist, patient)
         t = t0 + (patient.size - 1) / self.config.rate
-        if self.next_report is None:
-            self.next_report = t + self.config.report_s
-        if t < self.next_report:
+        self.reports.start(t)  # the first grid sample begins the cadence, with no report
+        if not self.reports.ready(t):
             return []
-        self.next_report = t + self.config.report_s
+        self.reports.advance(t)
         out = []
         for role, person in self.people.items():
             estimate = person.estimate()
@@ -160,7 +160,7 @@ class _ModalityCoregulation:
 
 
 class CoregulationProcessor:
-    """Coregulation per arousal-like modality; emits ``coregulation`` per role every ``report_s``."""
+    """Coregulation per arousal-like modality; emits ``coregulation`` per role every ``report_s`` of data."""
 
     def __init__(
         self,

@@ -23,8 +23,9 @@ movement       10 Hz  30 s     ±5 s      0.1 s     Ramseyer & Tschacher's motio
 
 ``increment_s`` is the window increment of those analyses (2 s for EDA, 10 s
 for movement); live, a ``sync`` is reported every ``min(increment_s,
-report_s)`` seconds (``report_s = 2``) so the monitor is never more than 2 s
-old — with a longer increment the reported windows simply overlap more.
+report_s)`` seconds (``report_s = 2``) of data, on the grid of its multiples
+(a :class:`~..ticks.Ticker`), so the monitor is never more than 2 s old —
+with a longer increment the reported windows simply overlap more.
 
 Emitted features (``role`` None, ``t`` = time of the newest sample used):
 
@@ -59,6 +60,7 @@ from dyadscope.stream.processors.dyadic._grid import SOURCES, FeatureSource, Pai
 from dyadscope.stream.processors.dyadic._surrogates import SurrogateBaseline
 from dyadscope.stream.processors.dyadic._sync_state import DesyncFlagger, FlexibilityTracker, StateConfig, SyncStateTracker
 from dyadscope.stream.processors.dyadic._xcorr import LaggedCrossCorrelation, PeakMethod, fisher_z, pick_peak
+from dyadscope.stream.processors.ticks import Ticker
 
 
 @dataclass(frozen=True)
@@ -125,27 +127,31 @@ class ModalitySynchrony:
             size=sync.surrogate_size,
             quantile=sync.surrogate_quantile,
         )
-        self.hop = max(1, round(min(sync.increment_s, config.report_s) * rate))
+        self._reports = Ticker(min(sync.increment_s, config.report_s))
         self.state = SyncStateTracker(sync.state)
         self.flexibility = FlexibilityTracker(config.flexibility_horizon_s)
         self.desync = DesyncFlagger(config.desync_after_s, config.desync_every_s)
-        self._flex_every = config.flexibility_every_s
-        self._next_flex: float | None = None
+        self._flexibility_ticks = Ticker(config.flexibility_every_s)
         self._t0: float | None = None
 
     def extend(self, t0: float, x: np.ndarray, y: np.ndarray) -> list[Feature]:
         """Paired grid samples from time ``t0`` (patient ``x``, therapist ``y``); return features due."""
         if self._t0 is None:
             self._t0 = t0 - self.engine.total / self.rate
+        # Grid times from the sample index, so the ticks fall alike however the samples come.
+        times = (round(t0 * self.rate) + np.arange(x.size)) / self.rate
         out: list[Feature] = []
-        while x.size:
-            take = self.hop - self.engine.total % self.hop
-            self.engine.extend(x[:take], y[:take])
-            self.baseline.extend(x[:take], y[:take])
-            x, y = x[take:], y[take:]
-            if self.engine.total % self.hop == 0:
-                out.extend(self._report())
+        start = 0
+        for tick in self._reports.due(times):
+            self._add(x[start : tick + 1], y[start : tick + 1])
+            start = tick + 1
+            out.extend(self._report())
+        self._add(x[start:], y[start:])
         return out
+
+    def _add(self, x: np.ndarray, y: np.ndarray) -> None:
+        self.engine.extend(x, y)
+        self.baseline.extend(x, y)
 
     def _report(self) -> list[Feature]:
         r = self.engine.correlations()
@@ -194,10 +200,9 @@ class ModalitySynchrony:
         if out_for is not None:
             flag = {"modality": self.modality, "since": self.state.since, "out_of_sync_s": out_for}
             out.append(Feature("desync_flag", None, t, flag))
-        if self._next_flex is None:
-            self._next_flex = t + self._flex_every
-        elif t >= self._next_flex:
-            self._next_flex = t + self._flex_every
+        self._flexibility_ticks.start(t)  # the first value begins the cadence, with no summary
+        if self._flexibility_ticks.ready(t):
+            self._flexibility_ticks.advance(t)
             summary = {"modality": self.modality, **self.flexibility.summary(centre)}
             out.append(Feature("sync_flexibility", None, t, summary))
         return out

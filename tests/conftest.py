@@ -45,7 +45,7 @@ class RunningService:
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, name="service-loop", daemon=True)
         self._thread.start()
-        cfg = Config.from_env({}, host="127.0.0.1", port=0, **config).with_token()
+        cfg = Config.from_env({}, **{"host": "127.0.0.1", "port": 0, **config}).with_token()
 
         async def make() -> Service:
             service = Service(cfg)

@@ -23,15 +23,15 @@
   class Codebook {
     constructor(kinds) {
       this.kinds = kinds;
-      this._reported = new Set();
+      this.missing = new Set(); // kinds seen that the codebook lacks
     }
 
     /** Whether the codebook describes ``kind``; says so once in the console when not. */
     knows(kind) {
       if (!this.kinds) return false; // not loaded: said once already
       if (kind in this.kinds) return true;
-      if (!this._reported.has(kind)) console.error(`codebook: event kind ${kind} is not in /api/kinds`);
-      this._reported.add(kind);
+      if (!this.missing.has(kind)) console.error(`codebook: event kind ${kind} is not in /api/kinds`);
+      this.missing.add(kind);
       return false;
     }
 

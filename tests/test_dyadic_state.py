@@ -18,7 +18,10 @@ def test_noise_around_one_threshold_does_not_flicker():
     times = np.arange(0, 600, 2.0)
     r = 0.6 + 0.05 * rng.standard_normal(times.size)  # hovers around the chance level, never below exit
     transitions = run(SyncStateTracker(StateConfig(enter_r=0.3, exit_r=0.2)), times, r)
-    assert len(transitions) <= 1
+    # In sync once r has stayed at the chance level for confirm_s (three values 2 s apart); never out again.
+    above = r >= LEVELS[1]
+    first = next(i for i in range(times.size - 2) if above[i : i + 3].all())
+    assert [(t, tr.state, tr.since) for t, tr in transitions] == [(times[first + 2], "in_sync", times[first])]
 
 
 def test_hysteresis_confirm_and_dwell():
@@ -39,8 +42,16 @@ def test_state_lasts_at_least_min_dwell():
     times = np.arange(0, 60, 1.0)
     r = np.where((times // 3) % 2 == 0, 0.9, 0.1)  # alternates every 3 s
     transitions = [tr for _, tr in run(tracker, times, r)]
-    starts = [tr.since for tr in transitions]
-    assert np.all(np.diff(starts) >= 10.0)
+    # Each change waits for the first 3 s stretch of the other state that holds confirm_s
+    # and begins at least min_dwell_s after the current state did: every 15 s.
+    states = [(tr.state, tr.since, tr.previous) for tr in transitions]
+    assert states == [
+        ("in_sync", 0.0, None),
+        ("out_of_sync", 15.0, "in_sync"),
+        ("in_sync", 30.0, "out_of_sync"),
+        ("out_of_sync", 45.0, "in_sync"),
+    ]
+    assert np.all(np.diff([tr.since for tr in transitions]) >= 10.0)
 
 
 def test_no_in_sync_before_the_baseline_exists():

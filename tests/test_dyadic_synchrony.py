@@ -101,7 +101,7 @@ def test_kernels_have_one_signature_and_never_compile_another():
     contiguous.extend(x[::2].copy(), y[::2].copy())
     strided.extend(x[::2], y[::2])
     np.testing.assert_array_equal(contiguous.correlations(), strided.correlations())
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="No matching definition for argument type.*float32"):
         strided.extend(x[:10].astype(np.float32), y[:10].astype(np.float32))
     kernels = [xcorr_kernels.append_pairs, xcorr_kernels.correlate, xcorr_kernels.peak_index]
     assert [len(kernel.signatures) for kernel in kernels] == [1, 1, 1]

@@ -56,7 +56,7 @@ def test_sos_filter_clamps_a_cutoff_above_nyquist():
     # 40 Hz at 50 Hz sampling: lowered to 22.5 Hz instead of failing.
     filt = StreamingSOSFilter.butter(50, low=0.5, high=40)
     assert filt.sos.shape == (2, 6)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="low cut-off, a high cut-off or both"):
         StreamingSOSFilter.butter(50)
 
 

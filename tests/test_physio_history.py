@@ -66,9 +66,9 @@ def test_baseline_and_session_summary_on_a_real_recording(shared_data):
 def test_ids_must_be_pseudonyms(tmp_path):
     assert check_id("P-017_a") == "P-017_a"
     for bad in ("Jane Doe", "jane@example.org", "../etc", "", "x" * 65, "Müller", "id;drop"):
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="a pseudonym, never a name"):
             check_id(bad)
-    with History(tmp_path) as history, pytest.raises(ValueError):
+    with History(tmp_path) as history, pytest.raises(ValueError, match="a pseudonym, never a name"):
         history.record("Jane Doe", "s1", {"session_heart_rate_bpm": 70.0})
 
 
@@ -81,7 +81,7 @@ def test_history_stores_summaries_and_gives_deviations(tmp_path):
         for i, bpm in enumerate(rates[2:], start=2):
             history.record("P01", f"s{i}", {"session_heart_rate_bpm": bpm})
         history.record("P02", "s0", {"session_heart_rate_bpm": 120.0})
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="unknown measures .'favourite_colour'."):
             history.record("P01", "s9", {"favourite_colour": 1.0})
     # reopened from disk: nothing but ids and numbers in it
     with History(tmp_path / "data") as history:

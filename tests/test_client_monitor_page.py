@@ -14,7 +14,9 @@ def test_monitor_shows_both_people_live(simulated_session, tmp_path):
     try:
         browser.wait_for("document.getElementById('connection').textContent === 'live'")
         for role in ("patient", "therapist"):
-            assert browser.evaluate(f"document.querySelector('.person[data-role={role}] h2').textContent") == role.title()
+            assert (
+                browser.evaluate(f"document.querySelector('.person[data-role={role}] h2').textContent") == role.title()
+            )
             cell = f"document.querySelector('.person[data-role={role}] [data-field=bpm]').textContent"
             bpm = browser.wait_for(f"/^[0-9]+$/.test({cell}) && {cell}", timeout=40)
             assert 45 < int(bpm) < 110, (role, bpm)
@@ -24,7 +26,9 @@ def test_monitor_shows_both_people_live(simulated_session, tmp_path):
         assert browser.wait_for(f"window.monitorState.lastSeq > {first} + 10 && window.monitorState.lastSeq")
         assert "Traceback" not in browser.evaluate("document.body.innerText")
         # labels from the served codebook, which knows every kind the session sent
-        units = browser.evaluate("[...document.querySelectorAll('[data-unit]')].map(e => [e.dataset.unit, e.textContent])")
+        units = browser.evaluate(
+            "[...document.querySelectorAll('[data-unit]')].map(e => [e.dataset.unit, e.textContent])"
+        )
         kinds = codebook_json()["kinds"]
         assert len(units) == 8  # four per person
         for key, text in units:

@@ -40,6 +40,7 @@ from dyadscope.models.build import build_defaults
 from dyadscope.models.engine import EngineSettings, ModelEngine
 from dyadscope.perception.face import FaceAnalyzer
 from dyadscope.perception.face_track import FaceTracker
+from dyadscope.perception.live import LivePerception
 from dyadscope.stream.frames import VideoFrame
 from dyadscope.models.library import ModelLibrary
 from dyadscope.perception.people import CameraView
@@ -197,12 +198,12 @@ def bench_latency(model_dir, seconds: float, max_batch: int, options: RuntimeOpt
         latencies.extend(now - f.t for f in features if f.kind == "face_affect")
 
     async def main():
-        ingest = MediaIngest(engine, sink, time.monotonic)
+        ingest = MediaIngest(LivePerception(engine).analysis(sink), time.monotonic)
         count = int(seconds * 15)
         for role in ("patient", "therapist"):
-            ingest.add_video(ReplayCamera(face_frame(), 15, count), CameraView((role,)), role)
+            ingest.add_video(ReplayCamera(face_frame(), 15, count), (role,), role)
         await ingest.wait(timeout=seconds + 30)
-        return sum(c.frames_received for c in ingest.consumers), sum(c.frames_analysed for c in ingest.consumers)
+        return sum(r.frames_received for r in ingest.readers), sum(r.sink.frames_analysed for r in ingest.readers)
 
     received, analysed = asyncio.run(main())
     engine.close()

@@ -73,7 +73,7 @@ def test_live_session_and_offline_analysis_agree(shared_data, tmp_path, make_ser
             values = data[info.modality].to_numpy(np.float32)[start : start + CHUNK, None]
             outlet.push_chunk(values.tolist(), stamps[start : start + CHUNK].tolist())
         time.sleep(CHUNK / RATE / SPEED)
-    wanted = {"rpeak": offline.events["rpeak"], "scr": offline.events["scr"], "breath": offline.events["breath"]}
+    wanted = {kind: offline.events[kind] for kind in ("rpeak", "scr", "breath", "heart_rate")}
     live_events = _events(service, "live", wanted)
 
     def of(events, kind, field):
@@ -85,6 +85,12 @@ def test_live_session_and_offline_analysis_agree(shared_data, tmp_path, make_ser
         assert live.shape == off.shape, kind
         np.testing.assert_allclose(live, off, atol=1e-3, err_msg=kind)
     np.testing.assert_allclose(of(live_events, "scr", "amplitude_us"), of(offline_events, "scr", "amplitude_us"), rtol=1e-6)
+    # heart rate: one per second of data on the same grid, however the inlet chunked the samples
+    live_hr, off_hr = of(live_events, "heart_rate", "t"), of(offline_events, "heart_rate", "t")
+    np.testing.assert_array_equal(np.floor(live_hr), np.floor(off_hr))
+    np.testing.assert_allclose(live_hr, off_hr, atol=1e-3)
+    np.testing.assert_allclose(of(live_events, "heart_rate", "bpm"), of(offline_events, "heart_rate", "bpm"), rtol=1e-4)
+    np.testing.assert_array_equal(of(live_events, "heart_rate", "beats"), of(offline_events, "heart_rate", "beats"))
     live_rsa = {round(e["data"]["p2t_breath_t"], 2): e["data"]["p2t_ms"] for e in live_events if e["kind"] == "rsa" and e["data"]["p2t_ms"] is not None}
     off_rsa = {round(e["data"]["p2t_breath_t"], 2): e["data"]["p2t_ms"] for e in offline_events if e["kind"] == "rsa" and e["data"]["p2t_ms"] is not None}
     shared = sorted(set(live_rsa) & set(off_rsa))

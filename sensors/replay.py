@@ -59,7 +59,9 @@ class Replay:
     when the recording has played (or :meth:`stop` is called).
     """
 
-    def __init__(self, streams: Sequence[RecordedStream], *, speed: float = 1.0, loop: bool = False, step: float = 0.02):
+    def __init__(
+        self, streams: Sequence[RecordedStream], *, speed: float = 1.0, loop: bool = False, step: float = 0.02
+    ):
         if speed <= 0:
             raise ValueError(f"speed must be positive, got {speed}")
         self.streams = list(streams)
@@ -125,7 +127,10 @@ class Replay:
 def replay_streams(
     streams: Sequence[RecordedStream], *, speed: float = 1.0, loop: bool = False, wait_for: float = 0.0
 ) -> int:
-    """Replay a loaded recording's streams (:func:`~.xdf_file.load_xdf`); waits up to ``wait_for`` s for consumers first."""
+    """Replay a loaded recording's streams (:func:`~dyadscope.xdf.reader.load_xdf`).
+
+    Waits up to ``wait_for`` seconds for consumers first; returns the number of samples sent.
+    """
     with Replay(streams, speed=speed, loop=loop) as replay:
         logger.info("replaying %d streams at %gx%s", len(streams), speed, " in a loop" if loop else "")
         if wait_for > 0:

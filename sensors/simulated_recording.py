@@ -16,9 +16,9 @@ import math
 
 import numpy as np
 
-from dyadscope.xdf.recorder import Recorder
-from dyadscope.stream.types import ROLES, Event, Role
 from dyadscope.sensors.simulate import SimulatedDyad
+from dyadscope.stream.types import ROLES, Event, Role
+from dyadscope.xdf.recorder import Recorder
 
 SYNCHRONY_MODALITIES = ("eda", "heart_rate", "rsa", "face_valence", "vocal_arousal")
 

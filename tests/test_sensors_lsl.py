@@ -122,7 +122,11 @@ def test_simulated_dyad_arrives_assigned_with_its_values_and_timestamps():
         chunks = collector.chunks[info.source_id]
         got = chunks[0].info
         assert (got.name, got.role, got.modality, got.channel_labels, got.units) == (
-            info.name, info.role, info.modality, info.channel_labels, info.units
+            info.name,
+            info.role,
+            info.modality,
+            info.channel_labels,
+            info.units,
         )
         assert got.hostname  # filled in from the network
         stamps = np.concatenate([c.timestamps for c in chunks])
@@ -182,7 +186,10 @@ def test_bad_streams_are_reported_and_the_good_one_flows_on():
     ]
     collector = Collector()
     ingest = LslIngest(
-        collector.on_chunk, collector.on_status, resolve_interval=0.3, rate_window=1.0,
+        collector.on_chunk,
+        collector.on_status,
+        resolve_interval=0.3,
+        rate_window=1.0,
         select=lambda info: tag in info.source_id,
     )
     publishers = [LslPublisher(s) for s in sources]

@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import dyadscope.xdf.writer as xw
 from dyadscope.sensors.lsl_config import configure_lsl
 from dyadscope.sensors.replay import Replay, outlet_info
-from dyadscope.xdf.reader import load_xdf
 from dyadscope.service.cli import main
-import dyadscope.xdf.writer as xw
+from dyadscope.xdf.reader import load_xdf
 
 configure_lsl()
 import pylsl  # noqa: E402
@@ -100,7 +100,6 @@ def test_replay_verb(shared_data: Path, capsys) -> None:
     assert "replayed 18 samples" in capsys.readouterr().out
     assert main(["replay", str(shared_data / "xdf" / "minimal.xdf"), "--speed", "0"]) == 2
     assert "--speed must be positive" in capsys.readouterr().err
-
 
 
 @pytest.mark.parametrize(

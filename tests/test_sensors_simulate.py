@@ -86,7 +86,7 @@ def test_heart_period_shorter_in_inhalation_and_rsa_follows_schedule(session):
     dyad, block = session
     schedule = dyad.schedule
     rest_in, rest_out = _ibi_by_breath_half(dyad, block, 10, schedule.rest_duration)
-    (arousal_start, arousal_end), = schedule.arousal_episodes("patient", 660)
+    ((arousal_start, arousal_end),) = schedule.arousal_episodes("patient", 660)
     aroused_in, aroused_out = _ibi_by_breath_half(dyad, block, arousal_start + 15, arousal_end - 15)
     assert rest_out - rest_in > 0.04  # planted swing 2 x 45 ms, blurred by the beat timing
     assert 0 < aroused_out - aroused_in < (rest_out - rest_in) / 2
@@ -118,7 +118,7 @@ def test_therapist_eda_follows_patient_at_the_planted_lag_only_in_follow_stretch
 
 def test_patient_arousal_brings_more_scrs(session):
     dyad, block = session
-    (start, end), = dyad.schedule.arousal_episodes("patient", 660)
+    ((start, end),) = dyad.schedule.arousal_episodes("patient", 660)
     onsets = block.scrs["patient"][:, 0] - dyad.start_time
     aroused = np.sum((onsets >= start) & (onsets < end)) / (end - start)
     calm = np.sum(onsets < dyad.schedule.rest_duration) / dyad.schedule.rest_duration

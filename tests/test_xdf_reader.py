@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from dyadscope.stream.assign import parse_override
+from dyadscope.stream.types import Chunk, Event, StreamInfo
 from dyadscope.xdf.reader import load_recording, load_xdf, merged_chunks
 from dyadscope.xdf.recorder import Recorder
-from dyadscope.stream.types import Chunk, Event, StreamInfo
 
 
 @pytest.fixture

@@ -16,16 +16,16 @@ import pytest
 import pyxdf
 from _recording_support import mount_tmpfs, unmount
 
-from dyadscope.service.cli import main
 import dyadscope.xdf.repair as xdf_repair
 import dyadscope.xdf.writer as xw
+from dyadscope.service.cli import main
+from dyadscope.stream.types import Chunk, Event, StreamInfo
 from dyadscope.xdf.recorder import (
     DiskFullError,
     Recorder,
     RecordingError,
     UnwritableError,
 )
-from dyadscope.stream.types import Chunk, Event, StreamInfo
 
 ECG = StreamInfo(
     name="ECG patient", modality="ECG", channel_count=2, nominal_rate=500.0, source_id="ecg-p", role="patient",
@@ -85,7 +85,9 @@ def test_records_streams_offsets_events_and_markers(tmp_path: Path) -> None:
 def test_events_are_written_as_strict_json_with_numpy_numbers(tmp_path: Path) -> None:
     path = tmp_path / "rec.xdf"
     with Recorder(path) as rec:
-        rec.write_events([Event("s", 1, 5.0, 0.0, "rsa", "patient", {"beats": np.int64(12), "ms": np.float32(40.5), "r": np.nan})])
+        rec.write_events(
+            [Event("s", 1, 5.0, 0.0, "rsa", "patient", {"beats": np.int64(12), "ms": np.float32(40.5), "r": np.nan})]
+        )
     streams, _ = pyxdf.load_xdf(str(path), dejitter_timestamps=False)
     (row,) = _by_name(streams)["DyadScope events"]["time_series"]
 

@@ -47,14 +47,21 @@ class ModelEngine:
         self.settings = settings
         self.face_model: FaceAffectModel = self.library.face_model(settings.face_model)
         vad_session, _ = self.library.session(settings.vad_model)
-        self.voice_model = SpeechAffectModel(*self.library.session(settings.voice_model)) \
-            if settings.voice_model else None
+        self.voice_model = (
+            SpeechAffectModel(*self.library.session(settings.voice_model)) if settings.voice_model else None
+        )
         self.face_batcher: MicroBatcher[np.ndarray, tuple[float, float]] = MicroBatcher(
-            self.face_model.run_batch, max_batch=settings.max_batch, max_wait_ms=settings.max_wait_ms,
-            name=self.face_model.name)
+            self.face_model.run_batch,
+            max_batch=settings.max_batch,
+            max_wait_ms=settings.max_wait_ms,
+            name=self.face_model.name,
+        )
         self.vad_batcher: MicroBatcher[VadItem, VadResult] = MicroBatcher(
-            lambda items: run_vad_batch(vad_session, items), max_batch=settings.max_batch,
-            max_wait_ms=settings.max_wait_ms, name=settings.vad_model)
+            lambda items: run_vad_batch(vad_session, items),
+            max_batch=settings.max_batch,
+            max_wait_ms=settings.max_wait_ms,
+            name=settings.vad_model,
+        )
 
     @classmethod
     def from_dir(cls, model_dir: Path | None = None, settings: EngineSettings = EngineSettings()) -> ModelEngine:

@@ -62,8 +62,15 @@ class _TrackAnalysis:
 class CameraAnalysis(_TrackAnalysis):
     """One camera's sink: movement on every frame, faces on the newest frame."""
 
-    def __init__(self, faces: FaceAnalyzer, motion: MotionEnergy, detector: HaarFaceDetector,
-                 detect_interval_s: float, publish: FeatureSink, name: str = "camera"):
+    def __init__(
+        self,
+        faces: FaceAnalyzer,
+        motion: MotionEnergy,
+        detector: HaarFaceDetector,
+        detect_interval_s: float,
+        publish: FeatureSink,
+        name: str = "camera",
+    ):
         super().__init__(publish, name)
         self.faces = faces
         self.motion = motion

@@ -39,8 +39,13 @@ class FaceAnalyzer:
     ``score`` defaults to the model's own ``run_batch``.
     """
 
-    def __init__(self, view: CameraView, model: FaceAffectModel, tracker: FaceTracker | None = None,
-                 score: FaceScorer | None = None):
+    def __init__(
+        self,
+        view: CameraView,
+        model: FaceAffectModel,
+        tracker: FaceTracker | None = None,
+        score: FaceScorer | None = None,
+    ):
         self.view = view
         self.model = model
         self.tracker = tracker or FaceTracker()
@@ -61,8 +66,14 @@ class FaceAnalyzer:
         crops = [self.model.prepare(frame.image, track.box) for track in assigned.values()]
         affect = self.score(crops) if crops else []
         for (role, track), (valence, arousal) in zip(assigned.items(), affect, strict=True):
-            features.append(Feature("face_affect", role, frame.t, {
-                "valence": valence, "arousal": arousal, "face_id": track.id, "model": self.model.name}))
+            features.append(
+                Feature(
+                    "face_affect",
+                    role,
+                    frame.t,
+                    {"valence": valence, "arousal": arousal, "face_id": track.id, "model": self.model.name},
+                )
+            )
         return features
 
     @property
@@ -78,7 +89,10 @@ class FaceAnalyzer:
             if before is not None and (now is None or now.id != before.id):
                 features.append(Feature("face_tracked", role, t, {"state": "lost", "face_id": before.id}))
             if now is not None and (before is None or now.id != before.id):
-                features.append(Feature("face_tracked", role, t, {
-                    "state": "found", "face_id": now.id, "box": [int(v) for v in now.box]}))
+                features.append(
+                    Feature(
+                        "face_tracked", role, t, {"state": "found", "face_id": now.id, "box": [int(v) for v in now.box]}
+                    )
+                )
         self._faces = dict(assigned)
         return features

@@ -73,8 +73,14 @@ class MediaAnalysis:
         """Movement and faces of a camera that sees ``roles``, left to right."""
         view = CameraView(roles)
         p = self.perception
-        track = CameraAnalysis(p.face_analyzer(view, live=True), MotionEnergy(view), p.face_detector,
-                               p.detect_interval_s, self.publish, name)
+        track = CameraAnalysis(
+            p.face_analyzer(view, live=True),
+            MotionEnergy(view),
+            p.face_detector,
+            p.detect_interval_s,
+            self.publish,
+            name,
+        )
         self.tracks.append(track)
         return track
 

@@ -51,13 +51,9 @@ class TrackReader:
         """Start reading the track."""
         self._task = asyncio.ensure_future(self._read())
         self._task.set_name(f"{self.name}-read")
-        self._task.add_done_callback(self._finished)
-
-    def _finished(self, task: asyncio.Task) -> None:
-        if not task.cancelled() and task.exception() is not None:
-            log.error("%s: reading failed", self.name, exc_info=task.exception())
 
     async def _read(self) -> None:
+        """Read until the track ends (or fails: what came so far is still consumed)."""
         try:
             while True:
                 frame = await self.track.recv()
@@ -67,6 +63,8 @@ class TrackReader:
                     await self.sink.put(item)
         except MediaStreamError:
             log.info("%s: track ended after %d frames", self.name, self.frames_received)
+        except Exception:
+            log.exception("%s: reading failed after %d frames", self.name, self.frames_received)
         await self.sink.end()
         self.ended.set()
 
@@ -97,8 +95,15 @@ class VideoReader(TrackReader):
 
 def audio_stream_info(name: str, role: Role | None) -> StreamInfo:
     """The description of a microphone after resampling."""
-    return StreamInfo(name=name, modality="Audio", channel_count=1, nominal_rate=AUDIO_RATE_HZ,
-                      role=role, channel_labels=("mono",), units=("full scale",))
+    return StreamInfo(
+        name=name,
+        modality="Audio",
+        channel_count=1,
+        nominal_rate=AUDIO_RATE_HZ,
+        role=role,
+        channel_labels=("mono",),
+        units=("full scale",),
+    )
 
 
 class AudioReader(TrackReader):
@@ -117,16 +122,19 @@ class AudioReader(TrackReader):
     def _to_chunk(self, frame: av.AudioFrame, arrival: float) -> Chunk | None:
         # Channels are averaged here: the resampler's own downmix adds them at
         # -3 dB each, which lifts the usual L = R WebRTC audio by 3 dB.
-        samples = np.concatenate([f.to_ndarray().mean(axis=0) for f in self._resampler.resample(frame)] or
-                                 [np.zeros(0, np.float32)])
+        samples = np.concatenate(
+            [f.to_ndarray().mean(axis=0) for f in self._resampler.resample(frame)] or [np.zeros(0, np.float32)]
+        )
         if samples.size == 0:
             return None
-        expected_end = None if self._t0 is None else \
-            self._t0 + (self.samples_received + samples.size) / AUDIO_RATE_HZ
+        expected_end = None if self._t0 is None else self._t0 + (self.samples_received + samples.size) / AUDIO_RATE_HZ
         if expected_end is None or arrival - expected_end > _AUDIO_MAX_LAG_S:
             if expected_end is not None:
-                log.warning("%s: audio %.2f s behind the clock (lost packets?); timeline re-anchored",
-                            self.name, arrival - expected_end)
+                log.warning(
+                    "%s: audio %.2f s behind the clock (lost packets?); timeline re-anchored",
+                    self.name,
+                    arrival - expected_end,
+                )
             self._t0 = arrival - (self.samples_received + samples.size) / AUDIO_RATE_HZ
         times = self._t0 + (self.samples_received + np.arange(samples.size)) / AUDIO_RATE_HZ
         self.samples_received += samples.size

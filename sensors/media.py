@@ -92,8 +92,9 @@ def parse_media_option(text: str) -> list[MediaSource]:
     video, audio = paths
     for path, kind in ((video, "video"), (audio, "audio")):
         if kind not in _stream_kinds(path):
-            raise MediaOptionError(f"{path} has no {kind} (in {text!r}, the first file is the video, "
-                                   "the second the audio)")
+            raise MediaOptionError(
+                f"{path} has no {kind} (in {text!r}, the first file is the video, the second the audio)"
+            )
     return [MediaSource(video, camera_roles=(role,)), MediaSource(audio, microphone_role=role)]
 
 
@@ -145,4 +146,3 @@ class MediaFiles:
                 if track is not None:
                     track.stop()
         await self.ingest.stop()
-

@@ -66,8 +66,12 @@ class Offer:
         if role not in ROLES:
             raise OfferError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
         camera_roles = body.get("camera_roles") or [role]
-        if not isinstance(camera_roles, list) or not all(r in ROLES for r in camera_roles) \
-                or len(camera_roles) not in (1, 2) or len(set(camera_roles)) != len(camera_roles):
+        if (
+            not isinstance(camera_roles, list)
+            or not all(r in ROLES for r in camera_roles)
+            or len(camera_roles) not in (1, 2)
+            or len(set(camera_roles)) != len(camera_roles)
+        ):
             raise OfferError(f"camera_roles must list one or two different roles of {', '.join(ROLES)}")
         microphone_role = body.get("microphone_role", role)
         if microphone_role is not None and microphone_role not in ROLES:

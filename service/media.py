@@ -20,9 +20,13 @@ from dyadscope.sensors.media import MediaFiles, MediaSource, check_media_sources
 from dyadscope.stream.frames import Clock, FeatureSink
 
 
-async def attach_media(publish: FeatureSink, sources: Sequence[MediaSource],
-                       engine: Callable[[], Awaitable[ModelEngine]], clock: Clock,
-                       loop: bool = False) -> MediaFiles:
+async def attach_media(
+    publish: FeatureSink,
+    sources: Sequence[MediaSource],
+    engine: Callable[[], Awaitable[ModelEngine]],
+    clock: Clock,
+    loop: bool = False,
+) -> MediaFiles:
     """Start playing ``sources`` into a session; ``await files.stop()`` ends them.
 
     ``publish`` is the session's feature sink (``Session.publish``),

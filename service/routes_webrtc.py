@@ -48,8 +48,12 @@ class WebRtcHub:
     going to its session's sink.
     """
 
-    def __init__(self, sink_for: Callable[[str], FeatureSink | None],
-                 engine_factory: Callable[[], ModelEngine] = ModelEngine.from_dir, clock: Clock = local_clock):
+    def __init__(
+        self,
+        sink_for: Callable[[str], FeatureSink | None],
+        engine_factory: Callable[[], ModelEngine] = ModelEngine.from_dir,
+        clock: Clock = local_clock,
+    ):
         self._sink_for = sink_for
         self._engine_factory = engine_factory
         self._perception: LivePerception | None = None
@@ -78,6 +82,7 @@ class WebRtcHub:
         if sink is None:
             return None
         if session_id not in self._ingests:
+
             async def analysis() -> MediaAnalysis:
                 return (await self.perception()).analysis(sink)
 

@@ -44,6 +44,7 @@ from dyadscope.offline.export.common import (
     unit,
 )
 from dyadscope.offline.export.dictionary import channel_description, events_levels
+from dyadscope.stream.kinds import MARKER
 from dyadscope.xdf.reader import RecordedStream, Recording
 
 BIDS_VERSION = "1.9.0"
@@ -128,7 +129,7 @@ def _events_table(recording: Recording, t0: float) -> pd.DataFrame:
             }
         )
     for t, text, source in markers(recording):
-        rows.append({"onset": t - t0, "duration": "n/a", "trial_type": "marker", "role": "n/a", "value": text})
+        rows.append({"onset": t - t0, "duration": "n/a", "trial_type": MARKER, "role": "n/a", "value": text})
         rows[-1]["source"] = source
     table = pd.DataFrame(rows, columns=["onset", "duration", "trial_type", "role", "value", "source"])
     return table.fillna("n/a").sort_values("onset", kind="stable")

@@ -17,7 +17,7 @@ from dyadscope.stream.events import events_topic
 
 SESSION = "again"
 #: The old log's length before the restart: the new log's baseline lands below it.
-OLD_EVENTS = 60
+OLD_EVENTS = 100
 BASELINE = "document.getElementById('baseline-state').textContent"
 LAST_SEQ = "window.sessionSocket && window.sessionSocket.lastSeq"
 

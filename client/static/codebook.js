@@ -1,6 +1,6 @@
 // The codebook of event kinds as the service serves it (GET /api/kinds): what
 // each kind means, its fields and their units. A page names the kinds it
-// dispatch on once, with DyadScope.kindNames, and takes labels and units from
+// dispatches on once, with DyadScope.kindNames, and takes labels and units from
 // the codebook; a kind the codebook lacks is an error in the console.
 // Plain browser script: load it before the page's own.
 "use strict";

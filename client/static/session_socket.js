@@ -16,7 +16,7 @@
   /** The headers that authorise an API call with the page's token. */
   DyadScope.authHeaders = () => (DyadScope.token() ? { Authorization: `Bearer ${DyadScope.token()}` } : {});
 
-  /** Growing pauses between retries: first_ms, doubled each time, at most max_ms. */
+  /** Growing pauses between retries: firstMs, doubled each time, at most maxMs. */
   class Backoff {
     constructor(firstMs = 1000, maxMs = 10000) {
       this.firstMs = firstMs;

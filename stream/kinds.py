@@ -317,7 +317,7 @@ FACE_TRACKED = _kind(
     box=_f("list", "px", "[x, y, width, height] of the face when found", optional=True),
 )
 MOVEMENT = _kind(
-    "movement", "perception.movement.MovementAnalyzer", True,
+    "movement", "perception.movement.MotionEnergy", True,
     "motion energy of a person's region of the view, per frame",
     energy=_f("float", "1", "share of the region's pixels that changed since the previous frame"),
 )
@@ -335,12 +335,13 @@ VOICE_SEGMENT = _kind(
 # -- the session ------------------------------------------------------------
 
 BASELINE_START = _kind(
-    "baseline_start", "service.app (POST /api/sessions/{id}/baseline)", False, "the resting baseline phase begins",
+    "baseline_start", "service.routes_sessions (POST /api/sessions/{id}/baseline)", False,
+    "the resting baseline phase begins",
     duration_s=_f("float", "s", "length of the phase"),
     roles=_f("list", None, "whose baseline is taken"),
 )
 MARKER = _kind(
-    "marker", "service.app (POST /api/sessions/{id}/markers)", False, "a research assistant's marker",
+    "marker", "service.routes_sessions (POST /api/sessions/{id}/markers)", False, "a research assistant's marker",
     text=_f("str", None, "the marker's text"),
 )
 PROCESSING_ERROR = _kind(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -44,3 +45,12 @@ def test_the_kinds_verb_prints_the_page_and_the_json():
     assert page.stdout == markdown()
     printed = subprocess.run([str(DYADSCOPE), "kinds"], capture_output=True, text=True, check=True)
     assert json.loads(printed.stdout) == json.loads(json.dumps(codebook_json()))
+
+
+def test_every_kind_names_an_emitter_that_exists():
+    for kind in KINDS.values():
+        for part in kind.emitted_by.split(";"):
+            reference = "dyadscope." + part.strip().split(" ")[0]  # a module, or a class in one
+            module, _, name = reference.rpartition(".")
+            parent = importlib.import_module(module)
+            assert hasattr(parent, name) or importlib.util.find_spec(reference) is not None, (kind.name, reference)

@@ -18,13 +18,10 @@ to the session's feature sink, the same path every other feature takes.
 
 from __future__ import annotations
 
-from typing import Protocol, TypeVar
+from typing import Protocol
 
-from dyadscope.stream.frames import VideoFrame
-from dyadscope.stream.types import Chunk, Feature
-
-#: What an analyzer reads: video frames or 16 kHz mono audio chunks, on the session clock.
-Item = TypeVar("Item", bound=VideoFrame | Chunk, contravariant=True)
+from dyadscope.stream.frames import Item
+from dyadscope.stream.types import Feature
 
 
 class Analyzer(Protocol[Item]):

@@ -109,7 +109,7 @@ def audio_stream_info(name: str, role: Role | None) -> StreamInfo:
 class AudioReader(TrackReader):
     """One microphone: every sample, resampled to 16 kHz mono and stamped by sample count."""
 
-    def __init__(self, track: MediaStreamTrack, info: StreamInfo, sink: TrackSink, clock: Clock):
+    def __init__(self, track: MediaStreamTrack, info: StreamInfo, sink: TrackSink[Chunk], clock: Clock):
         super().__init__(track, sink, clock, info.name)
         self.info = info
         self.samples_received = 0

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import cv2
 import numpy as np
@@ -51,10 +51,14 @@ class VideoFrame:
         return self.image if self.image.ndim == 2 else cv2.cvtColor(self.image, cv2.COLOR_BGR2GRAY)
 
 
-class TrackSink(Protocol):
+#: What a track carries, stamped on the session clock: video frames or audio chunks.
+Item = TypeVar("Item", bound=VideoFrame | Chunk, contravariant=True)
+
+
+class TrackSink(Protocol[Item]):
     """Takes one track's stamped items, in time order, from the event loop."""
 
-    async def put(self, item: VideoFrame | Chunk) -> None:
+    async def put(self, item: Item) -> None:
         """One stamped item; returns as soon as it is taken (its analysis may come later)."""
         ...
 
@@ -67,7 +71,7 @@ class TrackSink(Protocol):
         ...
 
 
-class VideoSink(TrackSink, Protocol):
+class VideoSink(TrackSink[VideoFrame], Protocol):
     """A camera's sink, which says how frames must be decoded and what it sees."""
 
     #: Whether frames must be BGR; gray (the luma plane) otherwise.
@@ -86,6 +90,6 @@ class MediaSink(Protocol):
         """The sink of a camera that sees ``roles``, left to right."""
         ...
 
-    def audio(self, info: StreamInfo) -> TrackSink:
+    def audio(self, info: StreamInfo) -> TrackSink[Chunk]:
         """The sink of a microphone, described by ``info`` (its role: whose voice it is)."""
         ...

@@ -27,7 +27,7 @@ import pandas as pd
 from scipy import signal as sps
 
 from dyadscope.stream.pipeline import Pipeline
-from dyadscope.stream.processors.physio.baseline import Baseline
+from dyadscope.stream.processors.physio.baseline import Baseline, BaselineConfig
 from dyadscope.stream.processors.physio.ecg import HeartRateProcessor
 from dyadscope.stream.processors.physio.eda import EDAProcessor
 from dyadscope.stream.processors.registry import physiology_processors
@@ -149,7 +149,7 @@ def dyad_cpu(data: pd.DataFrame, seconds: int) -> tuple[float, dict[str, float]]
     def factory(info: StreamInfo):
         return tuple(Timed(p, totals) for p in physiology_processors(info))
 
-    baseline = Baseline(duration_s=180.0)
+    baseline = Baseline(BaselineConfig(duration_s=180.0))
     baseline.start(0.0)
     feature_processors = [RSAProcessor(), baseline, SessionSummary()]
     pipeline = Pipeline([factory], [Timed(p, totals) for p in feature_processors])

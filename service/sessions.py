@@ -14,7 +14,7 @@ from dyadscope.service.recording import SessionRecording
 from dyadscope.service.session import Session
 from dyadscope.stream import kinds
 from dyadscope.stream.bus import Bus
-from dyadscope.stream.processors.physio.baseline import Baseline
+from dyadscope.stream.processors.physio.baseline import Baseline, BaselineConfig
 from dyadscope.stream.processors.physio.history import History, SessionSummary, check_id
 from dyadscope.stream.processors.registry import default_pipeline
 from dyadscope.stream.types import ROLES, Chunk, Role, StreamInfo
@@ -108,7 +108,8 @@ class SessionManager:
                 raise SessionError(str(exc)) from None
         summary = SessionSummary()
         norms = await asyncio.to_thread(self._norms, participants)
-        pipeline = default_pipeline(baseline=Baseline(self.config.baseline_s), summary=summary, norms=norms)
+        baseline = Baseline(BaselineConfig(self.config.baseline_s))
+        pipeline = default_pipeline(baseline=baseline, summary=summary, norms=norms)
 
         def recording_failed(state: dict[str, Any]) -> None:  # disk full ...: say so in the session's log
             session.report(kinds.RECORDING_STOPPED, None, _session_clock(), **state)

@@ -14,7 +14,7 @@ import pytest
 import wfdb
 from scipy import signal as sps
 
-from dyadscope.stream.processors.physio.ecg import HeartRateProcessor, ecg_rpeaks
+from dyadscope.stream.processors.physio.ecg import HeartRateConfig, HeartRateProcessor, ecg_rpeaks
 from dyadscope.stream.processors.physio._rpeaks import LEARNING_PERIOD
 from dyadscope.stream.types import Chunk, Feature, StreamInfo
 
@@ -125,7 +125,7 @@ def test_beats_are_reported_within_half_a_second_of_data(record_100):
 def test_heart_rate_follows_hop_s_even_in_one_big_chunk(record_100, hop_s: float):
     ecg, rate, _ = record_100
     times = np.arange(60 * rate) / rate
-    processor = HeartRateProcessor(ecg_info(rate), hop_s=hop_s)
+    processor = HeartRateProcessor(ecg_info(rate), HeartRateConfig(hop_s=hop_s))
     rates = of_kind(feed(processor, ecg[: times.shape[0]], times, times.shape[0]), "heart_rate")
     hr_t = np.array([f.t for f in rates])
     assert hr_t.shape[0] >= (60 - LEARNING_PERIOD) / hop_s - 3

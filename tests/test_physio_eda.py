@@ -7,7 +7,7 @@ import pytest
 from _physio_support import RATE, T0, chunks, neurokit, of, recording, run, stream
 from scipy import signal as sps
 
-from dyadscope.stream.processors.physio.eda import EDAProcessor
+from dyadscope.stream.processors.physio.eda import EDAConfig, EDAProcessor
 
 
 @pytest.fixture
@@ -17,7 +17,7 @@ def path(shared_data):
 
 def eda_features(x, sizes=10, **options):
     info = stream("EDA")
-    return run(EDAProcessor(info, **options), chunks(info, np.asarray(x), sizes))
+    return run(EDAProcessor(info, EDAConfig(**options)), chunks(info, np.asarray(x), sizes))
 
 
 def test_scr_count_within_one_of_neurokit(path):

@@ -9,7 +9,7 @@ import pytest
 from _physio_support import T0, chunks, interleave, of, recording, run_pipeline, stream
 
 from dyadscope.stream.processors.physio.history import MEASURES, MIN_SESSIONS, DeviationProcessor, History, Norm, SessionSummary, check_id
-from dyadscope.stream.processors.physio.baseline import Baseline
+from dyadscope.stream.processors.physio.baseline import Baseline, BaselineConfig
 from dyadscope.stream.processors.physio.rsa import RSAProcessor
 from dyadscope.stream.types import Feature
 
@@ -19,7 +19,7 @@ def hr(t, bpm, quality="good", role="patient"):
 
 
 def test_baseline_collects_resting_values_and_completes_once():
-    baseline = Baseline(duration_s=10.0)
+    baseline = Baseline(BaselineConfig(duration_s=10.0))
     assert baseline.state("patient") == "idle" and baseline.consume(hr(0.0, 70.0)) == []
     baseline.start(100.0)
     assert baseline.state("patient") == "running" and baseline.end_t == 110.0
@@ -46,7 +46,7 @@ def test_baseline_collects_resting_values_and_completes_once():
 
 def test_baseline_and_session_summary_on_a_real_recording(shared_data):
     data = recording(shared_data / "physio" / "bio_resting_8min_100hz.csv")
-    baseline = Baseline(duration_s=180.0)
+    baseline = Baseline(BaselineConfig(duration_s=180.0))
     baseline.start(T0)
     summary = SessionSummary()
     streams = [chunks(stream(m), data[m].to_numpy(), 25) for m in ("ECG", "RSP", "EDA")]

@@ -8,7 +8,7 @@ import wfdb
 from _physio_support import T0, chunks, interleave, of, recording, run, run_pipeline, stream
 
 from dyadscope.stream.processors.physio.eda import EDAProcessor
-from dyadscope.stream.processors.physio.quality import QualityMonitor, QualityProcessor
+from dyadscope.stream.processors.physio.quality import QualityConfig, QualityMonitor, QualityProcessor
 from dyadscope.stream.processors.physio.rsa import RSAProcessor
 from dyadscope.stream.types import Chunk, StreamInfo
 
@@ -24,7 +24,7 @@ CLEAN = [
 
 def verdicts(x, modality="ECG", rate=100.0, sizes=10, t0=T0, **options):
     info = stream(modality, rate)
-    monitor = QualityMonitor(info, **options)
+    monitor = QualityMonitor(info, QualityConfig(**options))
     return [a for c in chunks(info, np.asarray(x, dtype=float), sizes, t0) for a in monitor.update(c)]
 
 

@@ -21,9 +21,9 @@ from _physio_support import (
     stream,
 )
 
-from dyadscope.stream.processors.physio.baseline import Baseline
+from dyadscope.stream.processors.physio.baseline import Baseline, BaselineConfig
 from dyadscope.stream.processors.physio.respiration import Breath, RespirationProcessor
-from dyadscope.stream.processors.physio.rsa import RSAProcessor, breath_p2t
+from dyadscope.stream.processors.physio.rsa import RSAConfig, RSAProcessor, breath_p2t
 from dyadscope.stream.types import Feature
 
 REFERENCE_FILES = ["bio_eventrelated_100hz", "bio_resting_5min_100hz"]
@@ -40,7 +40,7 @@ def end_to_end(path, *, with_rsp=True, sizes=10, baseline=None, **options):
     streams = [chunks(stream("ECG"), data["ECG"].to_numpy(), sizes)]
     if with_rsp:
         streams.append(chunks(stream("RSP"), data["RSP"].to_numpy(), sizes))
-    rsa = RSAProcessor(**options)
+    rsa = RSAProcessor(RSAConfig(**options))
     return run_pipeline([rsa] if baseline is None else [rsa, baseline], interleave(*streams))
 
 
@@ -76,7 +76,7 @@ def test_p2t_with_neurokit_beats_within_5_percent(path):
     info = stream("RSP")
     breaths = of(run(RespirationProcessor(info), chunks(info, recording(path)["RSP"].to_numpy(), 10)), "breath")
     features = sorted(rpeak_features(neurokit(path)["rpeaks"]) + breaths, key=lambda f: f.t)
-    rsa = RSAProcessor(p2t_window_s=1e6)
+    rsa = RSAProcessor(RSAConfig(p2t_window_s=1e6))
     out = [g for f in features for g in rsa.consume(f)]
     assert out[-1].data["source"] == "rsp"
     assert out[-1].data["p2t_mean_ms"] == pytest.approx(neurokit(path)["rsa"]["RSA_P2T_Mean"], rel=0.05)
@@ -159,7 +159,7 @@ def test_misplaced_beat_leaves_its_breath_undefined():
 
 def test_reactivity_against_the_resting_baseline(shared_data):
     path = shared_data / "physio" / "bio_resting_5min_100hz.csv"
-    baseline = Baseline(duration_s=120.0)
+    baseline = Baseline(BaselineConfig(duration_s=120.0))
     baseline.start(T0)
     features = end_to_end(path, baseline=baseline)
     done = of(features, "baseline")

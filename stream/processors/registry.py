@@ -16,48 +16,72 @@ Then, on the features: RSA (peak-to-trough and spectral), the resting
 baseline, the dyadic measures (synchrony, concordance, coregulation,
 dissonance), the session summary and, given each person's norms from past
 sessions, deviations from them.
+
+Every processor is configured the same way: one frozen dataclass of
+unit-named settings (``HeartRateConfig``, ``RSAConfig``, ``DyadicConfig`` ...)
+passed after its inputs; :class:`PipelineConfig` holds one of each, and the
+registry builds every processor from it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import partial
 
-from dyadscope.stream.processors.physio.history import DeviationProcessor, Norm, SessionSummary
 from dyadscope.stream.pipeline import Pipeline
-from dyadscope.stream.types import Role, StreamInfo
 from dyadscope.stream.processors.affect_streams import affect_stream_processors
 from dyadscope.stream.processors.base import ChunkProcessor, FeatureProcessor
-from dyadscope.stream.processors.physio.baseline import Baseline
 from dyadscope.stream.processors.dyadic.synchrony import DyadicConfig, dyadic_processors
-from dyadscope.stream.processors.physio.ecg import HeartRateProcessor
-from dyadscope.stream.processors.physio.eda import EDAProcessor
-from dyadscope.stream.processors.physio.quality import QualityProcessor
-from dyadscope.stream.processors.physio.respiration import RespirationProcessor
-from dyadscope.stream.processors.physio.rsa import RSAProcessor
+from dyadscope.stream.processors.physio.baseline import Baseline, BaselineConfig
+from dyadscope.stream.processors.physio.ecg import HeartRateConfig, HeartRateProcessor
+from dyadscope.stream.processors.physio.eda import EDAConfig, EDAProcessor
+from dyadscope.stream.processors.physio.history import DeviationConfig, DeviationProcessor, Norm, SessionSummary
+from dyadscope.stream.processors.physio.quality import QualityConfig, QualityProcessor, QualityTrack
+from dyadscope.stream.processors.physio.respiration import RespirationConfig, RespirationProcessor
+from dyadscope.stream.processors.physio.rsa import RSAConfig, RSAProcessor
+from dyadscope.stream.types import Role, StreamInfo
 
 
-def physiology_processors(info: StreamInfo) -> Sequence[ChunkProcessor]:
-    """The processors of one assigned physiological stream (none for others)."""
+@dataclass(frozen=True)
+class PipelineConfig:
+    """Every processor's configuration, one frozen dataclass each; the defaults are the documented ones."""
+
+    heart_rate: HeartRateConfig = HeartRateConfig()
+    respiration: RespirationConfig = RespirationConfig()
+    eda: EDAConfig = EDAConfig()
+    quality: QualityConfig = QualityConfig()
+    rsa: RSAConfig = RSAConfig()
+    baseline: BaselineConfig = BaselineConfig()
+    deviation: DeviationConfig = DeviationConfig()
+    dyadic: DyadicConfig = DyadicConfig()
+
+
+def physiology_processors(info: StreamInfo, config: PipelineConfig = PipelineConfig()) -> Sequence[ChunkProcessor]:
+    """The processors of one assigned physiological stream (none for others).
+
+    The stream's measure processor and its :class:`~.physio.quality.QualityProcessor`
+    share one quality track, so the signal is judged once.
+    """
     if info.role is None or info.channel_format == "string":
         return ()
-    if info.modality == "ECG":
-        heart = HeartRateProcessor(info)
-        return (heart, QualityProcessor(info, track=heart.quality))
-    if info.modality == "RSP":
-        breathing = RespirationProcessor(info)
-        return (breathing, QualityProcessor(info, track=breathing.quality))
-    if info.modality == "EDA":
-        eda = EDAProcessor(info)
-        return (eda, QualityProcessor(info, track=eda.quality))
-    return ()
+    made = {
+        "ECG": partial(HeartRateProcessor, config=config.heart_rate),
+        "RSP": partial(RespirationProcessor, config=config.respiration),
+        "EDA": partial(EDAProcessor, config=config.eda),
+    }.get(info.modality)
+    if made is None:
+        return ()
+    track = QualityTrack(info, config.quality)
+    return (made(info, quality=track), QualityProcessor(info, config.quality, track=track))
 
 
 def default_pipeline(
+    config: PipelineConfig = PipelineConfig(),
     *,
     baseline: Baseline | None = None,
     summary: SessionSummary | None = None,
     norms: Mapping[Role, Mapping[str, Norm]] | None = None,
-    dyadic: DyadicConfig | None = None,
 ) -> Pipeline:
     """A fresh pipeline with every default processor, for one session.
 
@@ -65,14 +89,15 @@ def default_pipeline(
     ``norms`` (per role, from :class:`~dyadscope.stream.processors.physio.history.History`) for
     live deviations from each person's past sessions.
     """
-    baseline = baseline or Baseline()
+    baseline = baseline or Baseline(config.baseline)
     feature_processors: list[FeatureProcessor] = [
-        RSAProcessor(),
+        RSAProcessor(config.rsa),
         baseline,
-        *dyadic_processors(dyadic or DyadicConfig()),
+        *dyadic_processors(config.dyadic),
     ]
     if summary is not None:
         feature_processors.append(summary)
     if norms:
-        feature_processors.append(DeviationProcessor(norms))
-    return Pipeline([physiology_processors, affect_stream_processors], feature_processors)
+        feature_processors.append(DeviationProcessor(norms, config.deviation))
+    factory = partial(physiology_processors, config=config)
+    return Pipeline([factory, affect_stream_processors], feature_processors)

@@ -87,15 +87,22 @@ class _Collection:
                 self.means["rsa_p2t_ms"].add(p2t)
 
 
+@dataclass(frozen=True)
+class BaselineConfig:
+    """How long the resting phase lasts (s) unless its ``baseline_start`` says otherwise."""
+
+    duration_s: float = 180.0
+
+
 class Baseline:
     """The resting baseline phase, per person; call :meth:`start` to begin it."""
 
     consumes = frozenset({"rsa", "heart_rate", "eda", "scr_rate", "baseline_start"})
 
-    def __init__(self, duration_s: float = 180.0):
-        if duration_s <= 0:
-            raise ValueError(f"duration_s must be positive, got {duration_s}")
-        self.duration_s = duration_s
+    def __init__(self, config: BaselineConfig = BaselineConfig()):
+        if config.duration_s <= 0:
+            raise ValueError(f"duration_s must be positive, got {config.duration_s}")
+        self.duration_s = config.duration_s
         self._start: float | None = None
         self._collecting: dict[Role, _Collection] = {}
         self._resting: dict[Role, RestingValues] = {}

@@ -31,6 +31,7 @@ tests and offline use.
 from __future__ import annotations
 
 from collections import deque
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -51,37 +52,36 @@ REASONS = {
 }
 
 
+@dataclass(frozen=True)
+class HeartRateConfig:
+    """Heart-rate cadence, window and what makes a rate poor (seconds, beats per minute)."""
+
+    hop_s: float = 1.0
+    window_s: float = 8.0
+    max_beat_gap_s: float = 3.0
+    min_bpm: float = 30.0
+    max_bpm: float = 220.0
+    max_step_s: float = 0.5
+
+
 class HeartRateProcessor:
     """Beats and heart rate from one ECG stream (channel 0), incrementally.
 
     ``window_s`` seconds of beats make each heart rate; ``max_beat_gap_s``
     seconds without a beat, a gap in the window, a poor signal, a rate
     outside ``min_bpm``..``max_bpm`` or wildly irregular intervals make it
-    ``"poor"``. ``quality`` (a :class:`~.quality.QualityTrack`, shared with
-    the stream's :class:`~.quality.QualityProcessor`) judges the signal; by
-    default its own.
+    ``"poor"`` (:class:`HeartRateConfig`). ``quality`` (a
+    :class:`~.quality.QualityTrack`, shared with the stream's
+    :class:`~.quality.QualityProcessor`) judges the signal; by default its own.
     """
 
     def __init__(
-        self,
-        info: StreamInfo,
-        *,
-        hop_s: float = 1.0,
-        window_s: float = 8.0,
-        max_beat_gap_s: float = 3.0,
-        min_bpm: float = 30.0,
-        max_bpm: float = 220.0,
-        max_step_s: float = 0.5,
-        quality: QualityTrack | None = None,
+        self, info: StreamInfo, config: HeartRateConfig = HeartRateConfig(), *, quality: QualityTrack | None = None
     ):
         self.info = info
-        self.window_s = window_s
-        self.max_beat_gap_s = max_beat_gap_s
-        self.min_bpm = min_bpm
-        self.max_bpm = max_bpm
-        self.max_step_s = max_step_s
+        self.config = config
         self.quality = quality if quality is not None else QualityTrack(info)
-        self._ticker = Ticker(hop_s)
+        self._ticker = Ticker(config.hop_s)
         self._detector = RPeakDetector(info.nominal_rate)
         # Detect in blocks of at most a second, well inside the detector's history.
         self._block = max(1, int(round(info.nominal_rate)))
@@ -146,7 +146,7 @@ class HeartRateProcessor:
         step = np.empty(times.shape[0])
         step[0] = np.nan if self._last_time is None else times[0] - self._last_time
         np.subtract(times[1:], times[:-1], out=step[1:])
-        return np.flatnonzero(((step > self.max_step_s) | (step < 0)) & ~missing)
+        return np.flatnonzero(((step > self.config.max_step_s) | (step < 0)) & ~missing)
 
     def _start_gap(self, times: np.ndarray) -> None:
         """Note a gap: no interval spans it, and the window around it is poor."""
@@ -169,7 +169,7 @@ class HeartRateProcessor:
 
     def _heart_rate(self, role: Role | None, now: float) -> list[Feature]:
         """The heart_rate feature at a tick, once an interval is known."""
-        while self._beats and self._beats[0][0] <= now - self.window_s:
+        while self._beats and self._beats[0][0] <= now - self.config.window_s:
             self._beats.popleft()
         ibis = np.array([ibi for _, ibi in self._beats if ibi is not None])
         if ibis.shape[0]:
@@ -189,15 +189,15 @@ class HeartRateProcessor:
     def _poor_reason(self, now: float, ibis: np.ndarray) -> str | None:
         """The first of :data:`REASONS` that applies to the current window, or None."""
         usual = 2.0 * self._median_ibi / 1000.0
-        if self._last_seen_beat is None or now - self._last_seen_beat > max(self.max_beat_gap_s, usual):
+        if self._last_seen_beat is None or now - self._last_seen_beat > max(self.config.max_beat_gap_s, usual):
             return "no_beat"
-        if self._last_gap is not None and now - self._last_gap < self.window_s:
+        if self._last_gap is not None and now - self._last_gap < self.config.window_s:
             return "dropout"
         problems = self.quality.problems_at(now)
         if problems:
             return problems[0]
         bpm = 60000.0 / self._median_ibi
-        if not self.min_bpm <= bpm <= self.max_bpm:
+        if not self.config.min_bpm <= bpm <= self.config.max_bpm:
             return "implausible_rate"
         off = np.abs(ibis - self._median_ibi) > 0.3 * self._median_ibi
         if ibis.shape[0] >= 3 and off.mean() > 0.2:

@@ -67,24 +67,23 @@ class SCR:
         return self.peak_t - self.onset_t
 
 
+@dataclass(frozen=True)
+class SCRConfig:
+    """What counts as a skin-conductance response: size (µS, relative) and rise (s)."""
+
+    amplitude_min_us: float = 0.05
+    relative_min: float = 0.1
+    relative_memory_s: float = 300.0
+    onset_slope_fraction: float = 0.2
+    max_rise_s: float = 4.0
+
+
 class SCRDetector:
     """Skin-conductance responses in a stream of phasic EDA samples (µS)."""
 
-    def __init__(
-        self,
-        rate: float,
-        *,
-        amplitude_min_us: float = 0.05,
-        relative_min: float = 0.1,
-        relative_memory_s: float = 300.0,
-        onset_slope_fraction: float = 0.2,
-        max_rise_s: float = 4.0,
-    ):
-        self.amplitude_min_us = amplitude_min_us
-        self.relative_min = relative_min
-        self.relative_memory_s = relative_memory_s
-        self.onset_slope_fraction = onset_slope_fraction
-        self.max_rise_s = max_rise_s
+    def __init__(self, rate: float, config: SCRConfig = SCRConfig()):
+        self.config = config
+        max_rise_s = config.max_rise_s
         # a rise is judged on its last 2 * max_rise_s at most
         self._history = RingBuffer(max(4, int(np.ceil(2 * max_rise_s * rate))), channels=2)
         self._recent: deque[SCR] = deque()
@@ -127,15 +126,15 @@ class SCRDetector:
         if rise.shape[0] < 2:
             return None
         slope = np.diff(rise[:, 1])
-        onset = int(np.argmax(slope >= self.onset_slope_fraction * slope.max()))
+        onset = int(np.argmax(slope >= self.config.onset_slope_fraction * slope.max()))
         onset_t, onset_v = rise[onset]
         peak_t, peak_v = rise[-1]
         amplitude = float(peak_v - onset_v)
-        while self._recent and self._recent[0].peak_t < peak_t - self.relative_memory_s:
+        while self._recent and self._recent[0].peak_t < peak_t - self.config.relative_memory_s:
             self._recent.popleft()
         largest = max((r.amplitude_us for r in self._recent), default=0.0)
-        if peak_t - onset_t > self.max_rise_s or amplitude < max(
-            self.amplitude_min_us, self.relative_min * largest
+        if peak_t - onset_t > self.config.max_rise_s or amplitude < max(
+            self.config.amplitude_min_us, self.config.relative_min * largest
         ):
             return None
         scr = SCR(float(onset_t), float(peak_t), amplitude, found_t)
@@ -143,39 +142,40 @@ class SCRDetector:
         return scr
 
 
+@dataclass(frozen=True)
+class EDAConfig:
+    """Tonic/phasic split (Hz), output cadences (Hz, s), SCR-rate window and gap (s), and SCRs."""
+
+    cutoff_hz: float = 0.05
+    eda_hz: float = 4.0
+    hop_s: float = 1.0
+    rate_window_s: float = 60.0
+    gap_s: float = 2.0
+    scr: SCRConfig = SCRConfig()
+
+
 class EDAProcessor:
     """Tonic, phasic, SCRs and SCR rate from one EDA stream (first channel, µS).
 
-    A gap in the timestamps longer than ``gap_s`` restarts the filters (from
-    the first sample back, so no step transient) and the SCR detector.
-    ``quality`` (a :class:`~.quality.QualityTrack`, shared with the stream's
-    :class:`~.quality.QualityProcessor`) marks the features; by default its own.
+    A gap in the timestamps longer than ``gap_s`` (:class:`EDAConfig`)
+    restarts the filters (from the first sample back, so no step transient)
+    and the SCR detector. ``quality`` (a :class:`~.quality.QualityTrack`,
+    shared with the stream's :class:`~.quality.QualityProcessor`) marks the
+    features; by default its own.
     """
 
-    def __init__(
-        self,
-        info: StreamInfo,
-        *,
-        cutoff_hz: float = 0.05,
-        eda_hz: float = 4.0,
-        hop_s: float = 1.0,
-        rate_window_s: float = 60.0,
-        gap_s: float = 2.0,
-        quality: QualityTrack | None = None,
-        **scr_options: float,
-    ):
+    def __init__(self, info: StreamInfo, config: EDAConfig = EDAConfig(), *, quality: QualityTrack | None = None):
         self.info = info
-        self.rate_window_s = rate_window_s
-        self.gap_s = gap_s
+        self.config = config
         rate = info.nominal_rate
         # NeuroKit2 skips cleaning at 6 Hz or less (its low-pass would not fit)
         self._clean = StreamingSOSFilter.butter(rate, high=3.0, order=4) if rate > 6 else None
-        self._tonic = StreamingSOSFilter.butter(rate, high=cutoff_hz, order=2)
-        self._phasic = StreamingSOSFilter.butter(rate, low=cutoff_hz, order=2)
-        self._detector = SCRDetector(rate, **scr_options)
+        self._tonic = StreamingSOSFilter.butter(rate, high=config.cutoff_hz, order=2)
+        self._phasic = StreamingSOSFilter.butter(rate, low=config.cutoff_hz, order=2)
+        self._detector = SCRDetector(rate, config.scr)
         self._fill = ForwardFill()
-        self._eda_ticker = Ticker(1.0 / eda_hz)
-        self._rate_ticker = Ticker(hop_s)
+        self._eda_ticker = Ticker(1.0 / config.eda_hz)
+        self._rate_ticker = Ticker(config.hop_s)
         self.quality = quality if quality is not None else QualityTrack(info)
         self._recent: deque[SCR] = deque()
         self._first_t: float | None = None
@@ -196,8 +196,8 @@ class EDAProcessor:
         tonic = np.empty_like(x)
         phasic = np.empty_like(x)
         scrs: list[SCR] = []
-        for run in contiguous_runs(t, self.gap_s):
-            if self._last_t is not None and t[run.start] - self._last_t > self.gap_s:
+        for run in contiguous_runs(t, self.config.gap_s):
+            if self._last_t is not None and t[run.start] - self._last_t > self.config.gap_s:
                 for f in (self._clean, self._tonic, self._phasic):
                     if f is not None:
                         f.reset()
@@ -245,16 +245,16 @@ class EDAProcessor:
         )
 
     def _rate(self, now: float) -> Feature:
-        while self._recent and self._recent[0].peak_t <= now - self.rate_window_s:
+        while self._recent and self._recent[0].peak_t <= now - self.config.rate_window_s:
             self._recent.popleft()
-        observed = min(self.rate_window_s, max(now - self._first_t, 1.0))
+        observed = min(self.config.rate_window_s, max(now - self._first_t, 1.0))
         return Feature(
             "scr_rate",
             self.info.role,
             now,
             {
                 "per_min": 60.0 * len(self._recent) / observed,
-                "window_s": self.rate_window_s,
+                "window_s": self.config.rate_window_s,
                 "quality": self.quality.at(now),
             },
         )

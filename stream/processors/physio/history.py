@@ -161,20 +161,23 @@ class History:
         return out
 
 
+#: How far back (data seconds) the summary keeps values until the baseline's end is known.
+RECENT_S = 30.0
+
+
 class SessionSummary:
     """Builds each person's session summary from the live features.
 
     In-session means use the good-quality features at or after the baseline's
     end (all of them if there was no baseline); resting values come from the
     ``baseline`` feature. That feature follows the first feature at or after
-    the end, so the last ``recent_s`` seconds of values are kept to count
+    the end, so the last :data:`RECENT_S` seconds of values are kept to count
     those that came before it.
     """
 
     consumes = frozenset({"rsa", "heart_rate", "eda", "scr_rate", "baseline"})
 
-    def __init__(self, *, recent_s: float = 30.0) -> None:
-        self.recent_s = recent_s
+    def __init__(self) -> None:
         self._sums: dict[tuple[Role | None, str], tuple[float, int]] = {}
         self._recent: dict[Role | None, deque[tuple[float, str, float]]] = {}
         self._resting: dict[Role | None, dict[str, float | None]] = {}
@@ -208,7 +211,7 @@ class SessionSummary:
     def _remember(self, role: Role | None, t: float, measure: str, value: float) -> None:
         recent = self._recent.setdefault(role, deque())
         recent.append((t, measure, value))
-        while recent[0][0] < t - self.recent_s:
+        while recent[0][0] < t - RECENT_S:
             recent.popleft()
 
     def summary(self, role: Role | None) -> dict[str, float | None]:
@@ -221,14 +224,21 @@ class SessionSummary:
         return out
 
 
+@dataclass(frozen=True)
+class DeviationConfig:
+    """At most one deviation per measure and person every ``hop_s`` seconds of data."""
+
+    hop_s: float = 1.0
+
+
 class DeviationProcessor:
     """Live values as deviations from each person's own past sessions (state vs trait)."""
 
     consumes = frozenset(kind for kind, _ in LIVE_MEASURES)
 
-    def __init__(self, norms: Mapping[Role, Mapping[str, Norm]], *, hop_s: float = 1.0):
+    def __init__(self, norms: Mapping[Role, Mapping[str, Norm]], config: DeviationConfig = DeviationConfig()):
         self.norms = norms
-        self.hop_s = hop_s
+        self.config = config
         self._tickers: dict[tuple[Role | None, str], Ticker] = {}
 
     def consume(self, feature: Feature) -> list[Feature]:
@@ -240,7 +250,7 @@ class DeviationProcessor:
         for (kind, field), measure in LIVE_MEASURES.items():
             value = feature.data.get(field) if kind == feature.kind else None
             norm = norms.get(measure)
-            ticker = self._tickers.setdefault((feature.role, measure), Ticker(self.hop_s))
+            ticker = self._tickers.setdefault((feature.role, measure), Ticker(self.config.hop_s))
             if value is None or norm is None or not ticker.ready(feature.t):
                 continue
             z = norm.z(value)

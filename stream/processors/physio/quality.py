@@ -35,8 +35,6 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
-from typing import Any
-
 import numpy as np
 
 from dyadscope.stream.types import Chunk, Feature, StreamInfo
@@ -114,42 +112,44 @@ class _Block:
             self.out += int(((x < valid_range[0]) | (x > valid_range[1])).sum())
 
 
+@dataclass(frozen=True)
+class QualityConfig:
+    """What the quality verdicts look at, and how often they are resent (seconds, fractions).
+
+    ``valid_range`` None takes the modality's :data:`DEFAULT_RANGES`; ``gap_s``
+    None the larger of 0.25 s and five nominal sample periods.
+    """
+
+    window_s: float = 8.0
+    hop_s: float = 1.0
+    flat_tolerance: float = 1e-6
+    flat_s: float = 2.0
+    clip_fraction: float = 0.05
+    valid_range: tuple[float, float] | None = None
+    gap_s: float | None = None
+    rate_tolerance: float = 0.1
+    kurtosis_min: float = 5.0
+    resend_s: float = 10.0
+
+
 class QualityMonitor:
     """Assesses one numeric stream once a second over a trailing window; pure and incremental.
 
-    ``valid_range`` (default by modality, :data:`DEFAULT_RANGES`) bounds
-    plausible values; ``gap_s`` defaults to the larger of 0.25 s and five
-    nominal sample periods.
+    ``config`` (:class:`QualityConfig`) sets the window, the tolerances and
+    the plausible range.
     """
 
-    def __init__(
-        self,
-        info: StreamInfo,
-        *,
-        window_s: float = 8.0,
-        hop_s: float = 1.0,
-        flat_tolerance: float = 1e-6,
-        flat_s: float = 2.0,
-        clip_fraction: float = 0.05,
-        valid_range: tuple[float, float] | None = None,
-        gap_s: float | None = None,
-        rate_tolerance: float = 0.1,
-        kurtosis_min: float = 5.0,
-    ):
+    def __init__(self, info: StreamInfo, config: QualityConfig = QualityConfig()):
         if info.channel_format == "string":
             raise ValueError(f"stream {info.name!r} carries strings: there is no signal quality to judge")
         self.info = info
-        self.window_s = window_s
-        self.flat_tolerance = flat_tolerance
-        self.flat_blocks = max(1, int(round(flat_s / hop_s)))
-        self.clip_fraction = clip_fraction
-        self.valid_range = valid_range if valid_range is not None else DEFAULT_RANGES.get(info.modality)
+        self.config = config
+        self.flat_blocks = max(1, int(round(config.flat_s / config.hop_s)))
+        self.valid_range = config.valid_range if config.valid_range is not None else DEFAULT_RANGES.get(info.modality)
         rate = info.nominal_rate
-        self.gap_s = gap_s if gap_s is not None else max(0.25, 5.0 / rate if rate > 0 else 0.0)
-        self.rate_tolerance = rate_tolerance
-        self.kurtosis_min = kurtosis_min
+        self.gap_s = config.gap_s if config.gap_s is not None else max(0.25, 5.0 / rate if rate > 0 else 0.0)
         self._channels = max(1, info.channel_count)
-        self._ticker = Ticker(hop_s)
+        self._ticker = Ticker(config.hop_s)
         self._blocks: deque[_Block] = deque()
         self._block = _Block(self._channels)
         self._last_t: float | None = None
@@ -198,12 +198,12 @@ class QualityMonitor:
         """Per channel: did it stay within the tolerance over these blocks?"""
         lo = np.min([b.lo for b in blocks], axis=0)
         hi = np.max([b.hi for b in blocks], axis=0)
-        return hi - lo <= self.flat_tolerance * np.maximum(1.0, np.abs(hi))
+        return hi - lo <= self.config.flat_tolerance * np.maximum(1.0, np.abs(hi))
 
     def _assess(self, t: float) -> Assessment:
         self._blocks.append(self._block)
         self._block = _Block(self._channels)
-        while self._blocks and self._blocks[0].t1 < t - self.window_s:
+        while self._blocks and self._blocks[0].t1 < t - self.config.window_s:
             self._blocks.popleft()
         blocks = self._blocks
         n = sum(b.n for b in blocks)
@@ -219,7 +219,7 @@ class QualityMonitor:
             problems.append("flat")
         # Every window has a sample at its minimum and one at its maximum;
         # clipping is the samples pinned there beyond those two.
-        if n and (((at_lo + at_hi - 2) / n >= self.clip_fraction) & ~flat).any():
+        if n and (((at_lo + at_hi - 2) / n >= self.config.clip_fraction) & ~flat).any():
             problems.append("clipping")
         if sum(b.out for b in blocks):
             problems.append("out_of_range")
@@ -227,14 +227,14 @@ class QualityMonitor:
             problems.append("gap")
         duration = blocks[-1].t1 - blocks[0].t0
         rate = self.info.nominal_rate
-        if rate > 0 and duration >= 0.5 * self.window_s and n > 1:
+        if rate > 0 and duration >= 0.5 * self.config.window_s and n > 1:
             effective = (n - 1) / duration
-            if abs(effective / rate - 1.0) > self.rate_tolerance:
+            if abs(effective / rate - 1.0) > self.config.rate_tolerance:
                 problems.append("rate")
         if self._ecg_band is not None and n and not self._flat(blocks)[0]:
             m2 = sum(b.m2 for b in blocks) / n
             m4 = sum(b.m4 for b in blocks) / n
-            if m2 > 0 and m4 / (m2 * m2) < self.kurtosis_min:
+            if m2 > 0 and m4 / (m2 * m2) < self.config.kurtosis_min:
                 problems.append("noisy")
         return Assessment(t, tuple(problems))
 
@@ -251,8 +251,8 @@ class QualityTrack:
     ``memory`` verdicts (``"good"`` before the first one).
     """
 
-    def __init__(self, info: StreamInfo, *, memory: int = 64, **monitor_options: Any):
-        self.monitor = QualityMonitor(info, **monitor_options)
+    def __init__(self, info: StreamInfo, config: QualityConfig = QualityConfig(), *, memory: int = 64):
+        self.monitor = QualityMonitor(info, config)
         self._verdicts: deque[Assessment] = deque(maxlen=memory)
         self._chunk: Chunk | None = None
         self._new: list[Assessment] = []
@@ -286,12 +286,10 @@ class QualityProcessor:
     respiration or EDA processor (``.quality``) to share their monitor.
     """
 
-    def __init__(
-        self, info: StreamInfo, *, track: QualityTrack | None = None, resend_s: float = 10.0, **monitor_options: Any
-    ):
+    def __init__(self, info: StreamInfo, config: QualityConfig = QualityConfig(), *, track: QualityTrack | None = None):
         self.info = info
-        self.resend_s = resend_s
-        self.track = track if track is not None else QualityTrack(info, **monitor_options)
+        self.resend_s = config.resend_s
+        self.track = track if track is not None else QualityTrack(info, config)
         self._sent: Assessment | None = None
 
     def process(self, chunk: Chunk) -> list[Feature]:

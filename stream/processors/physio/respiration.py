@@ -188,36 +188,39 @@ class BreathDetector:
         return [Breath(onset[0], peak[0], point[0], peak[1] - onset[1], found_t)]
 
 
+@dataclass(frozen=True)
+class RespirationConfig:
+    """Breath detection band (Hz) and depth, breathing-rate window and cadence (s), plausible rates."""
+
+    band_hz: tuple[float, float] = (0.05, 3.0)
+    amplitude_min: float = 0.3
+    rate_window_s: float = 30.0
+    hop_s: float = 1.0
+    gap_s: float = 2.0
+    plausible_bpm: tuple[float, float] = (4.0, 40.0)
+
+
 class RespirationProcessor:
     """Breaths and breathing rate from one RSP stream (first channel).
 
-    A gap in the timestamps longer than ``gap_s`` restarts the cleaning
-    filter and the detector, so no breath spans missing data. ``quality`` (a
-    :class:`~.quality.QualityTrack`, shared with the stream's
-    :class:`~.quality.QualityProcessor`) marks the features; by default its own.
+    A gap in the timestamps longer than ``gap_s`` (:class:`RespirationConfig`)
+    restarts the cleaning filter and the detector, so no breath spans missing
+    data. ``quality`` (a :class:`~.quality.QualityTrack`, shared with the
+    stream's :class:`~.quality.QualityProcessor`) marks the features; by
+    default its own.
     """
 
     def __init__(
-        self,
-        info: StreamInfo,
-        *,
-        band: tuple[float, float] = (0.05, 3.0),
-        amplitude_min: float = 0.3,
-        rate_window_s: float = 30.0,
-        hop_s: float = 1.0,
-        gap_s: float = 2.0,
-        plausible_bpm: tuple[float, float] = (4.0, 40.0),
-        quality: QualityTrack | None = None,
+        self, info: StreamInfo, config: RespirationConfig = RespirationConfig(), *, quality: QualityTrack | None = None
     ):
         self.info = info
-        self.rate_window_s = rate_window_s
-        self.gap_s = gap_s
-        self.plausible_bpm = plausible_bpm
+        self.config = config
+        band = config.band_hz
         self._filter = StreamingSOSFilter.butter(info.nominal_rate, low=band[0], high=band[1], order=2)
         self._locator = StreamingSOSFilter.butter(info.nominal_rate, high=band[1], order=2)
-        self._detector = BreathDetector(amplitude_min=amplitude_min)
+        self._detector = BreathDetector(amplitude_min=config.amplitude_min)
         self._fill = ForwardFill()
-        self._ticker = Ticker(hop_s)
+        self._ticker = Ticker(config.hop_s)
         self.quality = quality if quality is not None else QualityTrack(info)
         self._recent: deque[Breath] = deque()
         self._last_t: float | None = None
@@ -232,8 +235,8 @@ class RespirationProcessor:
         finite = np.isfinite(x)
         t, x = t[finite], x[finite]
         breaths: list[Breath] = []
-        for run in contiguous_runs(t, self.gap_s):
-            if self._last_t is not None and t[run.start] - self._last_t > self.gap_s:
+        for run in contiguous_runs(t, self.config.gap_s):
+            if self._last_t is not None and t[run.start] - self._last_t > self.config.gap_s:
                 self._filter.reset()
                 self._locator.reset()
                 self._detector.reset()
@@ -267,11 +270,11 @@ class RespirationProcessor:
         return Feature("breath", self.info.role, b.onset_t, data)
 
     def _rate(self, now: float) -> Feature:
-        while self._recent and self._recent[0].next_onset_t < now - self.rate_window_s:
+        while self._recent and self._recent[0].next_onset_t < now - self.config.rate_window_s:
             self._recent.popleft()
         counted = self._recent
         rate = 60.0 * len(counted) / sum(b.duration_s for b in counted) if counted else None
-        plausible = rate is not None and self.plausible_bpm[0] <= rate <= self.plausible_bpm[1]
+        plausible = rate is not None and self.config.plausible_bpm[0] <= rate <= self.config.plausible_bpm[1]
         quality = self.quality.at(now) if plausible else "poor"
         return Feature(
             "breathing_rate",

@@ -29,7 +29,7 @@ that began in the last ``p2t_window_s`` seconds (default 60 s).
 **Spectral** (``spectral_ln``): ln of the power of the inter-beat-interval
 (heart *period*) series in 0.12-0.40 Hz, in ln(ms²), over the last
 ``window_s`` seconds (default 60 s). Each new beat adds the 4 Hz samples of
-the interpolated interval series (:class:`IntervalSeries`, cubic Hermite) up
+the interpolated interval series (:class:`~._heart_period.IntervalSeries`, cubic Hermite) up
 to the previous beat to a ring buffer (O(1) per beat); at each output (once
 a second) a Welch spectrum (30 s Hann segments, half overlap, linear
 detrend) of the ~240 buffered points is integrated over the band: O(window)
@@ -87,16 +87,14 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 import numpy as np
-from scipy import signal as sps
 
 from dyadscope.stream.ring import RingBuffer
 from dyadscope.stream.types import ROLES, Feature, Role
 from dyadscope.stream.processors.physio._filters import StreamingSOSFilter
+from dyadscope.stream.processors.physio._heart_period import RSA_BAND, IntervalSeries, band_power_ln
 from dyadscope.stream.processors.physio.respiration import Breath, BreathDetector
 from dyadscope.stream.processors.ticks import Ticker
 
-#: RSA frequency band (Hz), as NeuroKit2 and the Porges-Bohrer method use.
-RSA_BAND = (0.12, 0.40)
 #: Beats up to this long past a phase boundary still count for it (NeuroKit2's P2T).
 PHASE_SLACK_S = 0.75
 #: Plausible inter-beat intervals (ms); others are artefacts.
@@ -141,78 +139,12 @@ def _between(beats: Sequence[float], start: float, stop: float) -> Sequence[floa
     return beats[bisect.bisect_left(beats, start) : bisect.bisect_left(beats, stop)]
 
 
-def band_power_ln(series: np.ndarray, rate: float, band: tuple[float, float] = RSA_BAND) -> float:
-    """ln of the power (units²) of an evenly sampled series in ``band``, by Welch's method."""
-    nperseg = min(series.shape[0], int(round(30.0 * rate)))
-    freqs, psd = sps.welch(series, fs=rate, nperseg=nperseg, noverlap=nperseg // 2, detrend="linear")
-    inside = (freqs >= band[0]) & (freqs <= band[1])
-    power = float(psd[inside].sum() * (freqs[1] - freqs[0]))
-    return math.log(power) if power > 0 else math.nan
-
-
 @dataclass(slots=True)
 class _Scored:
     onset_t: float
     value: float
 
 
-class IntervalSeries:
-    """The inter-beat-interval series, evenly resampled, incrementally.
-
-    Each interval (ms) sits at the time of the beat that ends it; the series
-    between them is a cubic Hermite curve with central-difference slopes
-    (the segment before a beat is drawn when the beat after it arrives, one
-    beat late), sampled at multiples of ``1 / rate``. Unlike straight lines,
-    which damp a 0.25 Hz oscillation sampled by beats 0.8 s apart to 77 % of
-    its power, the curve keeps about 95 % of it. A pause longer than
-    ``max_gap_s`` between intervals starts the series afresh.
-    """
-
-    def __init__(self, rate: float, max_gap_s: float):
-        self.rate = rate
-        self.max_gap_s = max_gap_s
-        self._points: deque[tuple[float, float]] = deque(maxlen=4)
-        self._next: float | None = None
-
-    def continues(self, t: float) -> bool:
-        """Whether an interval ending at ``t`` continues the current series."""
-        return not self._points or t - self._points[-1][0] <= self.max_gap_s
-
-    def restart(self) -> None:
-        """Start afresh: the next interval begins a new series."""
-        self._points.clear()
-        self._next = None
-
-    def add(self, t: float, ibi_ms: float) -> tuple[np.ndarray, np.ndarray]:
-        """Add the interval ending at beat time ``t``; return the new (times, values) samples."""
-        points = self._points
-        if not self.continues(t):
-            self.restart()
-        points.append((t, ibi_ms))
-        if len(points) < 3:
-            return _EMPTY, _EMPTY
-        (t0, y0), (t1, y1), (t2, y2) = list(points)[-3:]
-        if len(points) == 4:  # central difference at t0, one-sided at the series' start
-            m0 = (y1 - points[0][1]) / (t1 - points[0][0])
-        else:
-            m0 = (y1 - y0) / (t1 - t0)
-        m1 = (y2 - y0) / (t2 - t0)
-        step = 1.0 / self.rate
-        if self._next is None:
-            self._next = (math.floor(t0 / step) + 1) * step
-        n = int(math.floor((t1 - self._next) / step)) + 1 if t1 >= self._next else 0
-        if n <= 0:
-            return _EMPTY, _EMPTY
-        grid = self._next + step * np.arange(n)
-        self._next = float(grid[-1] + step)
-        h = t1 - t0
-        s = (grid - t0) / h
-        s2, s3 = s * s, s * s * s
-        values = (2 * s3 - 3 * s2 + 1) * y0 + (s3 - 2 * s2 + s) * h * m0 + (3 * s2 - 2 * s3) * y1 + (s3 - s2) * h * m1
-        return grid, values
-
-
-_EMPTY = np.empty(0)
 
 
 class _PersonRSA:
@@ -221,10 +153,10 @@ class _PersonRSA:
     def __init__(self, proc: RSAProcessor):
         self.proc = proc
         self.beats: list[float] = []
-        self.series = IntervalSeries(proc.resample_hz, proc.max_gap_s)
-        self.ibis = RingBuffer(int(round(proc.window_s * proc.resample_hz)))
+        self.series = IntervalSeries(proc.config.resample_hz, proc.config.max_gap_s)
+        self.ibis = RingBuffer(int(round(proc.config.window_s * proc.config.resample_hz)))
         self.artefacts: deque[tuple[float, bool]] = deque()
-        self.edr_filter = StreamingSOSFilter.butter(proc.resample_hz, low=RSA_BAND[0], high=RSA_BAND[1])
+        self.edr_filter = StreamingSOSFilter.butter(proc.config.resample_hz, low=RSA_BAND[0], high=RSA_BAND[1])
         self.edr_detector = BreathDetector()
         self.pending: dict[str, deque[tuple[Breath, str]]] = {"rsp": deque(), "edr": deque()}
         self.scored: dict[str, deque[_Scored]] = {"rsp": deque(), "edr": deque()}
@@ -234,7 +166,7 @@ class _PersonRSA:
         self.heart_quality = "good"
         self.stream_status: dict[str, str] = {}  # modality -> latest quality status
         self.resting: dict[str, float | None] = {}  # the baseline feature's data, once it came
-        self.ticker = Ticker(proc.hop_s)
+        self.ticker = Ticker(proc.config.hop_s)
 
     # -- beats and the interval series -------------------------------------------------
     def beat(self, t: float, ibi_ms: float | None) -> None:
@@ -242,14 +174,14 @@ class _PersonRSA:
             return
         previous = self.beats[-1] if self.beats else None
         self.beats.append(t)
-        keep_s = self.proc.window_s + 60.0
+        keep_s = self.proc.config.window_s + 60.0
         if len(self.beats) > 64 and self.beats[0] < t - 2 * keep_s:
             del self.beats[: bisect.bisect_left(self.beats, t - keep_s)]
         if previous is not None and ibi_ms is not None:
             ibi = (t - previous) * 1000.0
             artefact = not IBI_RANGE_MS[0] <= ibi <= IBI_RANGE_MS[1]
             self.artefacts.append((t, artefact))
-            while self.artefacts[0][0] < t - self.proc.window_s:
+            while self.artefacts[0][0] < t - self.proc.config.window_s:
                 self.artefacts.popleft()
             if not artefact:
                 self._extend_series(t, ibi)
@@ -272,7 +204,7 @@ class _PersonRSA:
         self.last_rsp_breath = breath.next_onset_t
         pending = self.pending["rsp"]
         pending.append((breath, quality))
-        while pending[0][0].next_onset_t < breath.next_onset_t - self.proc.window_s:
+        while pending[0][0].next_onset_t < breath.next_onset_t - self.proc.config.window_s:
             pending.popleft()  # no beats came for it (no ECG): give up rather than pile up
         if self.beats:
             self._score_pending(self.beats[-1])
@@ -285,24 +217,24 @@ class _PersonRSA:
                 self.scored[source].append(scored)
                 self.unreported[source].append(scored)
                 self.scored_quality[source] = quality
-                horizon = breath.onset_t - self.proc.p2t_window_s
+                horizon = breath.onset_t - self.proc.config.p2t_window_s
                 while self.scored[source][0].onset_t < horizon:
                     self.scored[source].popleft()
 
     # -- output ------------------------------------------------------------------------
     def source(self, now: float) -> str:
-        recent = self.last_rsp_breath is not None and now - self.last_rsp_breath <= self.proc.edr_after_s
+        recent = self.last_rsp_breath is not None and now - self.last_rsp_breath <= self.proc.config.edr_after_s
         return "rsp" if recent else "edr"
 
     def rsa(self, role: Role | None, now: float) -> Feature | None:
         proc = self.proc
         source = self.source(now)
         scored = self.scored[source]
-        while scored and scored[0].onset_t < now - proc.p2t_window_s:
+        while scored and scored[0].onset_t < now - proc.config.p2t_window_s:
             scored.popleft()
         values = [s.value for s in scored if not math.isnan(s.value)]
-        enough_series = len(self.ibis) >= proc.min_coverage * self.ibis.capacity
-        spectral = band_power_ln(self.ibis.latest(), proc.resample_hz) if enough_series else None
+        enough_series = len(self.ibis) >= proc.config.min_coverage * self.ibis.capacity
+        spectral = band_power_ln(self.ibis.latest(), proc.config.resample_hz) if enough_series else None
         if spectral is not None and math.isnan(spectral):
             spectral = None
         if not values and spectral is None:
@@ -321,7 +253,7 @@ class _PersonRSA:
             self.heart_quality != "good"
             or self.stream_status.get("ECG") == "poor"
             or (source == "rsp" and self.stream_status.get("RSP") == "poor")
-            or artefact_share > proc.artefact_max
+            or artefact_share > proc.config.artefact_max
             or (bool(values) and self.scored_quality[source] != "good")
         )
         rest_p2t, rest_spectral = self.resting.get("rsa_p2t_ms"), self.resting.get("rsa_spectral_ln")
@@ -337,7 +269,7 @@ class _PersonRSA:
                 "p2t_breaths": len(values),
                 "spectral_ln": spectral,
                 "source": source,
-                "window_s": proc.window_s,
+                "window_s": proc.config.window_s,
                 "reactivity_p2t_ms": _difference(p2t_mean, rest_p2t),
                 "reactivity_spectral": _difference(spectral, rest_spectral),
                 "quality": "poor" if poor else "good",
@@ -349,36 +281,32 @@ def _difference(current: float | None, resting: float | None) -> float | None:
     return None if current is None or resting is None else current - resting
 
 
+@dataclass(frozen=True)
+class RSAConfig:
+    """RSA windows and cadence (s), interval resampling (Hz), source switch and what makes it poor."""
+
+    window_s: float = 60.0
+    p2t_window_s: float = 60.0
+    hop_s: float = 1.0
+    resample_hz: float = 4.0
+    edr_after_s: float = 30.0
+    max_gap_s: float = 3.0
+    min_coverage: float = 0.75
+    artefact_max: float = 0.1
+
+
 class RSAProcessor:
     """Peak-to-trough and spectral RSA per person, from ``rpeak`` and ``breath`` features.
 
     ``window_s`` is the spectral window, ``p2t_window_s`` the window of the
-    mean peak-to-trough, ``hop_s`` the output interval; a ``baseline``
-    feature adds reactivity to the person's values from then on.
+    mean peak-to-trough, ``hop_s`` the output interval (:class:`RSAConfig`);
+    a ``baseline`` feature adds reactivity to the person's values from then on.
     """
 
     consumes = frozenset({"rpeak", "breath", "heart_rate", "quality", "baseline", "baseline_start"})
 
-    def __init__(
-        self,
-        *,
-        window_s: float = 60.0,
-        p2t_window_s: float = 60.0,
-        hop_s: float = 1.0,
-        resample_hz: float = 4.0,
-        edr_after_s: float = 30.0,
-        max_gap_s: float = 3.0,
-        min_coverage: float = 0.75,
-        artefact_max: float = 0.1,
-    ):
-        self.window_s = window_s
-        self.p2t_window_s = p2t_window_s
-        self.hop_s = hop_s
-        self.resample_hz = resample_hz
-        self.edr_after_s = edr_after_s
-        self.max_gap_s = max_gap_s
-        self.min_coverage = min_coverage
-        self.artefact_max = artefact_max
+    def __init__(self, config: RSAConfig = RSAConfig()):
+        self.config = config
         self._people: dict[Role | None, _PersonRSA] = {}
 
     def consume(self, feature: Feature) -> list[Feature]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
+import numpy as np
 import pytest
 from _models_support import default_models, espeak, face_video, speech_track, write_wav
 
@@ -114,3 +115,59 @@ def test_missing_file_is_reported(perception, tmp_path):
     files = MediaFiles([MediaSource(tmp_path / "absent.mp4", ("patient",))], perception.analysis(None), time.monotonic)
     with pytest.raises(FileNotFoundError, match="absent.mp4"):
         asyncio.run(files.start())
+
+
+class _Kept:
+    """One track's sink that keeps what it is given."""
+
+    colour = False  # gray frames, as for the default face model
+    visible = ()
+
+    def __init__(self):
+        self.items = []
+        self.ended = False
+
+    async def put(self, item):
+        self.items.append(item)
+
+    async def end(self):
+        self.ended = True
+
+    async def stop(self):
+        pass
+
+
+class _Keeper:
+    """A media sink that keeps every track's items: the sensors need nothing but the stream contract."""
+
+    def __init__(self):
+        self.tracks: dict[str, _Kept] = {}
+
+    def video(self, name, roles):
+        return self.tracks.setdefault(name, _Kept())
+
+    def audio(self, info):
+        return self.tracks.setdefault(info.name, _Kept())
+
+
+def test_files_reach_any_media_sink_decoded_and_stamped(tmp_path):
+    signal = speech_track([espeak(SENTENCES[1])], [0.3])[0]
+    video = face_video(tmp_path / "room.mp4", 1.0, audio=write_wav(tmp_path / "voice.wav", signal))
+    keeper = _Keeper()
+
+    async def main():
+        files = MediaFiles([MediaSource(video, ("patient",), "patient")], keeper, time.monotonic)
+        await files.start()
+        await files.wait(timeout=15)
+        await files.stop()
+
+    asyncio.run(main())
+    assert sorted(keeper.tracks) == ["room-audio", "room-video"]
+    assert all(track.ended for track in keeper.tracks.values())
+    frames, chunks = keeper.tracks["room-video"].items, keeper.tracks["room-audio"].items
+    assert len(frames) == 15 and all(f.image.shape == (480, 640) for f in frames)  # gray: the luma plane
+    assert all(b.t > a.t for a, b in zip(frames, frames[1:]))
+    times = np.concatenate([c.timestamps for c in chunks])
+    np.testing.assert_allclose(np.diff(times), 1 / 16000, rtol=1e-6)
+    assert chunks[0].info.role == "patient" and chunks[0].info.nominal_rate == 16000
+    assert times.size == pytest.approx(1.0 * 16000, rel=0.05)

@@ -32,8 +32,10 @@ async def attach_media(
     ``publish`` is the session's feature sink (``Session.publish``),
     ``engine`` gives the shared model engine (``WebRtcHub.engine``, built off
     the event loop) and ``clock`` is the session clock the frames are stamped
-    on at arrival. Raises :class:`~dyadscope.sensors.media.MediaOptionError`
-    before starting anything if a person has two cameras or two microphones.
+    on at arrival. The files get a perception of their own over that engine
+    (one face detector, parsed once, for all their cameras). Raises
+    :class:`~dyadscope.sensors.media.MediaOptionError` before starting
+    anything if a person has two cameras or two microphones.
     """
     check_media_sources(sources)
     perception = await asyncio.to_thread(LivePerception, await engine())

@@ -22,68 +22,14 @@ Times (``t``, ``*_t``, ``since`` ...) are on the session clock, in seconds.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from dyadscope.stream._codebook import Field, Kind
+
 #: Version of :func:`codebook_json`'s shape.
 VERSION = 1
-TYPES = ("float", "int", "bool", "str", "list", "object")
-_NULL = " | null"
-
-
-@dataclass(frozen=True, slots=True)
-class Field:
-    """One data field of an event kind."""
-
-    type: str
-    unit: str | None
-    meaning: str
-    optional: bool = False
-
-    def __post_init__(self) -> None:
-        if self.type.removesuffix(_NULL) not in TYPES:
-            raise ValueError(f"unknown field type {self.type!r}; expected one of {TYPES}, optionally {_NULL!r}")
-
-    @property
-    def nullable(self) -> bool:
-        """Whether the value may be None."""
-        return self.type.endswith(_NULL)
-
-    def accepts(self, value: Any) -> bool:
-        """Whether ``value`` (as decoded from JSON) is of this field's type."""
-        if value is None:
-            return self.nullable
-        base = self.type.removesuffix(_NULL)
-        if base == "float":  # an int is a float that happens to be whole; NaN travels as None
-            return isinstance(value, (int, float)) and not isinstance(value, bool) and not math.isnan(value)
-        if base == "int":
-            return isinstance(value, int) and not isinstance(value, bool)
-        return isinstance(value, {"bool": bool, "str": str, "list": (list, tuple), "object": dict}[base])
-
-
-@dataclass(frozen=True, slots=True)
-class Kind:
-    """One event kind: what it says, who emits it, whether it is one person's, its data fields."""
-
-    name: str
-    meaning: str
-    emitted_by: str
-    role: bool
-    fields: Mapping[str, Field] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "meaning": self.meaning,
-            "role": self.role,
-            "emitted_by": self.emitted_by,
-            "fields": {
-                name: {"type": f.type, "unit": f.unit, "meaning": f.meaning, "optional": f.optional}
-                for name, f in self.fields.items()
-            },
-        }
 
 
 def _f(type_: str, unit: str | None, meaning: str, optional: bool = False) -> Field:
@@ -273,7 +219,7 @@ CONCORDANCE = _kind(
 COREGULATION = _kind(
     "coregulation", f"{_DYADIC}.coregulation.CoregulationProcessor", True,
     "how a person's next change in arousal depends on self and partner (lagged regression)",
-    modality=_f("str", None, "the arousal-like modality: eda_level or heart_rate"),
+    modality=_f("str", None, "the arousal-like modality: eda_level, heart_rate or vocal_arousal"),
     intercept=_f("float", "a.u.", "α, in the modality's unit"),
     beta_self=_f("float", "1", "pull toward one's own baseline (< 0)"),
     beta_gap=_f("float", "1", "pull toward the partner (> 0)"),
@@ -389,7 +335,7 @@ CLOCK_OFFSET = _kind(
     measured_at=_f("float", "s", "when it was measured"),
 )
 STREAM_UNASSIGNED = _kind(
-    "stream_unassigned", _LSL, True, "a stream of a wanted modality whose person cannot be told (role None)", **_STREAM
+    "stream_unassigned", _LSL, False, "a stream of a wanted modality whose person cannot be told (role None)", **_STREAM
 )
 STREAM_INVALID = _kind(
     "stream_invalid", _LSL, True, "a stream not ingested: wrong format, channels or rate, or a duplicate", **_STREAM,

@@ -14,7 +14,7 @@ def test_linear_grid_matches_numpy_interp_on_irregular_samples():
     rng = np.random.default_rng(0)
     t = np.cumsum(rng.uniform(0.05, 0.3, 300)) + 0.37
     v = rng.standard_normal(300)
-    series = GridSeries(rate=4.0, max_gap=1.0, method="linear")
+    series = GridSeries(rate_hz=4.0, max_gap_s=1.0, method="linear")
     for ti, vi in zip(t, v):
         series.add(ti, ti, vi)
     grid = np.arange(series.first_index, series.next_index) / 4.0
@@ -23,7 +23,7 @@ def test_linear_grid_matches_numpy_interp_on_irregular_samples():
 
 
 def test_gap_longer_than_max_gap_is_missing():
-    series = GridSeries(rate=2.0, max_gap=1.0, method="linear")
+    series = GridSeries(rate_hz=2.0, max_gap_s=1.0, method="linear")
     for t, v in [(0.0, 0.0), (0.5, 1.0), (3.0, 5.0), (3.5, 6.0)]:
         series.add(t, t, v)
     assert series.first_index == 0
@@ -34,7 +34,7 @@ def test_gap_longer_than_max_gap_is_missing():
 
 
 def test_held_utterances_fill_their_span_and_the_pause_up_to_max_gap():
-    series = GridSeries(rate=1.0, max_gap=3.0, method="hold")
+    series = GridSeries(rate_hz=1.0, max_gap_s=3.0, method="hold")
     series.add(1.2, 3.5, 0.4)  # grid 2, 3
     series.add(5.0, 6.0, -0.2)  # pause 4 held, 5, 6 new value
     series.add(12.0, 13.0, 0.9)  # pause 7..11: held while within 3 s of 6.0, i.e. 7, 8, 9
@@ -44,7 +44,7 @@ def test_held_utterances_fill_their_span_and_the_pause_up_to_max_gap():
 
 
 def test_pairs_are_aligned_and_a_silent_role_does_not_hold_up_the_other():
-    source = FeatureSource("eda", ("phasic_us",), rate=4.0, max_gap=1.0, max_latency=5.0)
+    source = FeatureSource("eda", ("phasic_us",), rate_hz=4.0, max_gap_s=1.0, max_latency_s=5.0)
     grid = PairedGrid(source)
     released = []
     for k in range(80):  # 20 s of both, then the therapist's sensor falls off for 20 s

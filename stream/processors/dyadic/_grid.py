@@ -8,17 +8,17 @@ clock (the same ``k`` for both roles) by one of two documented methods:
 
 * ``"linear"`` (point samples: EDA, heart rate, RSA, face, movement): linear
   interpolation between consecutive samples; grid points between two samples
-  more than ``max_gap`` seconds apart are missing (NaN). A grid point is
+  more than ``max_gap_s`` seconds apart are missing (NaN). A grid point is
   final once a sample at or after it has arrived.
 * ``"hold"`` (segments, i.e. per-utterance vocal arousal): a segment's value
   holds over its span ``[start, end]`` and, after it, through the pause until
   the next segment (zero-order hold, "the arousal of the last utterance") for
-  at most ``max_gap`` seconds; beyond that the series is missing.
+  at most ``max_gap_s`` seconds; beyond that the series is missing.
 
 Both people's grid points are released in pairs once both are final. When one
-role falls silent (sensor off, no speech) for ``max_latency`` seconds behind
+role falls silent (sensor off, no speech) for ``max_latency_s`` seconds behind
 the other, its grid points up to that lag are settled with what is known
-(NaN, or the held value within ``max_gap``) so the other role is not held up
+(NaN, or the held value within ``max_gap_s``) so the other role is not held up
 and memory stays bounded; data that arrives later than that for settled grid
 points is dropped.
 """
@@ -49,10 +49,10 @@ class FeatureSource:
 
     kind: str
     fields: tuple[str, ...]
-    rate: float
-    max_gap: float
+    rate_hz: float
+    max_gap_s: float
     method: GridMethod = "linear"
-    max_latency: float = 5.0
+    max_latency_s: float = 5.0
 
     def span(self, feature: Feature) -> tuple[float, float, float]:
         """(start, end, value) of a feature; value NaN when missing or marked poor."""
@@ -70,25 +70,25 @@ class FeatureSource:
 #: The input contract of the dyadic measures: modality -> the feature it reads.
 #: Edit this one table when an upstream processor renames a kind or a field.
 SOURCES: dict[str, FeatureSource] = {
-    "eda": FeatureSource("eda", ("phasic_us",), rate=4.0, max_gap=1.0),
-    "eda_level": FeatureSource("eda", ("tonic_us", "phasic_us"), rate=4.0, max_gap=1.0),
-    "heart_rate": FeatureSource("heart_rate", ("bpm",), rate=1.0, max_gap=3.0),
-    "rsa": FeatureSource("rsa", ("p2t_ms",), rate=1.0, max_gap=5.0),
-    "face_valence": FeatureSource("face_affect", ("valence",), rate=5.0, max_gap=1.0),
-    "face_arousal": FeatureSource("face_affect", ("arousal",), rate=5.0, max_gap=1.0),
+    "eda": FeatureSource("eda", ("phasic_us",), rate_hz=4.0, max_gap_s=1.0),
+    "eda_level": FeatureSource("eda", ("tonic_us", "phasic_us"), rate_hz=4.0, max_gap_s=1.0),
+    "heart_rate": FeatureSource("heart_rate", ("bpm",), rate_hz=1.0, max_gap_s=3.0),
+    "rsa": FeatureSource("rsa", ("p2t_ms",), rate_hz=1.0, max_gap_s=5.0),
+    "face_valence": FeatureSource("face_affect", ("valence",), rate_hz=5.0, max_gap_s=1.0),
+    "face_arousal": FeatureSource("face_affect", ("arousal",), rate_hz=5.0, max_gap_s=1.0),
     "vocal_arousal": FeatureSource(
-        "voice_segment", ("arousal",), rate=1.0, max_gap=30.0, method="hold", max_latency=15.0
+        "voice_segment", ("arousal",), rate_hz=1.0, max_gap_s=30.0, method="hold", max_latency_s=15.0
     ),
-    "movement": FeatureSource("movement", ("energy",), rate=10.0, max_gap=1.0),
+    "movement": FeatureSource("movement", ("energy",), rate_hz=10.0, max_gap_s=1.0),
 }
 
 
 class GridSeries:
     """One role's series on the grid ``k / rate``; final grid values queue up in ``values``."""
 
-    def __init__(self, rate: float, max_gap: float, method: GridMethod):
-        self._rate = rate
-        self._max_gap = max_gap
+    def __init__(self, rate_hz: float, max_gap_s: float, method: GridMethod):
+        self._rate = rate_hz
+        self._max_gap = max_gap_s
         self._method = method
         self.next_index: int | None = None  # first grid index not yet final
         self.first_index: int | None = None  # grid index of values[0]
@@ -132,7 +132,7 @@ class GridSeries:
         self._last = (end, value)
 
     def _held(self, times: np.ndarray) -> np.ndarray:
-        """Grid values after the last segment: its value within ``max_gap``, else NaN."""
+        """Grid values after the last segment: its value within ``max_gap_s``, else NaN."""
         if self._last is None:
             return np.full(times.size, math.nan)
         last_t, last_v = self._last
@@ -164,7 +164,7 @@ class PairedGrid:
 
     def __init__(self, source: FeatureSource):
         self.source = source
-        self._series = {role: GridSeries(source.rate, source.max_gap, source.method) for role in ROLES}
+        self._series = {role: GridSeries(source.rate_hz, source.max_gap_s, source.method) for role in ROLES}
         self._latest = {role: -math.inf for role in ROLES}
 
     def add(self, feature: Feature) -> tuple[float, np.ndarray, np.ndarray]:
@@ -175,10 +175,10 @@ class PairedGrid:
         start, end, value = self.source.span(feature)
         self._series[role].add(start, end, value)
         self._latest[role] = max(self._latest[role], end)
-        front = max(self._latest.values()) - self.source.max_latency
+        front = max(self._latest.values()) - self.source.max_latency_s
         for other in ROLES:
             lagging = self._series[other]
-            if lagging.next_index is None or lagging.next_index / self.source.rate <= front:
+            if lagging.next_index is None or lagging.next_index / self.source.rate_hz <= front:
                 lagging.settle(front)
         return self._release()
 
@@ -188,4 +188,4 @@ class PairedGrid:
             return 0.0, np.empty(0), np.empty(0)
         start = max(patient.first_index, therapist.first_index)
         count = max(0, min(patient.next_index, therapist.next_index) - start)
-        return start / self.source.rate, patient.pop_from(start, count), therapist.pop_from(start, count)
+        return start / self.source.rate_hz, patient.pop_from(start, count), therapist.pop_from(start, count)

@@ -77,11 +77,11 @@ class ConcordanceProcessor:
         self.consumes = frozenset({source.kind})
         self._config = config
         self._grid = PairedGrid(source)
-        self._rate = source.rate
-        taps = round(config.slope_window_s * source.rate)
-        self._slopes = {role: _SlopeSeries(taps, source.rate) for role in ROLES}
-        self._correlation = LaggedCrossCorrelation(round(config.corr_window_s * source.rate), 0)
-        self._step = round(config.corr_step_s * source.rate)
+        self._rate = source.rate_hz
+        taps = round(config.slope_window_s * source.rate_hz)
+        self._slopes = {role: _SlopeSeries(taps, source.rate_hz) for role in ROLES}
+        self._correlation = LaggedCrossCorrelation(round(config.corr_window_s * source.rate_hz), 0)
+        self._step = round(config.corr_step_s * source.rate_hz)
         self._recent: deque[tuple[float, float]] = deque()
         self._rolling = [0.0, 0.0]  # Σr⁺, Σr⁻ over the horizon
         self._session = [0.0, 0.0]  # Σr⁺, Σr⁻ over the session

@@ -45,7 +45,7 @@ class CoregulationConfig:
     lag_s: float = 2.0
     window_s: float = 120.0
     baseline_tau_s: float = 300.0
-    rate: float = 1.0
+    rate_hz: float = 1.0
     report_s: float = 10.0
     min_rows: int = 30
 
@@ -131,9 +131,9 @@ class RollingCoregulation:
 class _ModalityCoregulation:
     def __init__(self, modality: str, source: FeatureSource, config: CoregulationConfig):
         self.modality = modality
-        self.grid = PairedGrid(replace(source, rate=config.rate))
-        alpha = 1.0 - math.exp(-1.0 / (config.baseline_tau_s * config.rate))
-        lag, window = round(config.lag_s * config.rate), round(config.window_s * config.rate)
+        self.grid = PairedGrid(replace(source, rate_hz=config.rate_hz))
+        alpha = 1.0 - math.exp(-1.0 / (config.baseline_tau_s * config.rate_hz))
+        lag, window = round(config.lag_s * config.rate_hz), round(config.window_s * config.rate_hz)
         self.people = {role: RollingCoregulation(lag, window, alpha, config.min_rows) for role in ROLES}
         self.config = config
         self.reports = Ticker(config.report_s)
@@ -144,7 +144,7 @@ class _ModalityCoregulation:
             return []
         self.people["patient"].extend(patient, therapist)
         self.people["therapist"].extend(therapist, patient)
-        t = t0 + (patient.size - 1) / self.config.rate
+        t = t0 + (patient.size - 1) / self.config.rate_hz
         self.reports.start(t)  # the first grid sample begins the cadence, with no report
         if not self.reports.ready(t):
             return []

@@ -107,12 +107,12 @@ class DyadicConfig:
 class ModalitySynchrony:
     """Synchrony of one modality, from paired grid samples to sync features."""
 
-    def __init__(self, modality: str, rate: float, sync: SyncConfig, config: DyadicConfig = DyadicConfig()):
+    def __init__(self, modality: str, rate_hz: float, sync: SyncConfig, config: DyadicConfig = DyadicConfig()):
         self.modality = modality
-        self.rate = rate
-        step = max(1, round(sync.lag_step_s * rate))
-        max_lag = step * round(sync.max_lag_s * rate / step)
-        window = round(sync.window_s * rate)
+        self.rate = rate_hz
+        step = max(1, round(sync.lag_step_s * rate_hz))
+        max_lag = step * round(sync.max_lag_s * rate_hz / step)
+        window = round(sync.window_s * rate_hz)
         self._sync = sync
         self._window, self._max_lag = window, max_lag
         self.engine = LaggedCrossCorrelation(window, max_lag, step)
@@ -215,7 +215,7 @@ class SynchronyProcessor:
         self._modalities = []
         for modality, sync in config.sync.items():
             source = config.sources[modality]
-            pipeline = ModalitySynchrony(modality, source.rate, sync, config)
+            pipeline = ModalitySynchrony(modality, source.rate_hz, sync, config)
             self._modalities.append((PairedGrid(source), pipeline))
         self.consumes = frozenset(grid.source.kind for grid, _ in self._modalities)
 

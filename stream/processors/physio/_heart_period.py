@@ -1,7 +1,7 @@
 """The heart-period series behind spectral RSA: beats to an evenly sampled interval series, and its band power.
 
 :class:`IntervalSeries` resamples inter-beat intervals (ms) onto multiples of
-``1 / rate`` incrementally, one beat late; :func:`band_power_ln` integrates a
+``1 / rate_hz`` incrementally, one beat late; :func:`band_power_ln` integrates a
 Welch spectrum of such a series over the RSA band.
 """
 
@@ -32,14 +32,14 @@ class IntervalSeries:
     Each interval (ms) sits at the time of the beat that ends it; the series
     between them is a cubic Hermite curve with central-difference slopes
     (the segment before a beat is drawn when the beat after it arrives, one
-    beat late), sampled at multiples of ``1 / rate``. Unlike straight lines,
+    beat late), sampled at multiples of ``1 / rate_hz``. Unlike straight lines,
     which damp a 0.25 Hz oscillation sampled by beats 0.8 s apart to 77 % of
     its power, the curve keeps about 95 % of it. A pause longer than
     ``max_gap_s`` between intervals starts the series afresh.
     """
 
-    def __init__(self, rate: float, max_gap_s: float):
-        self.rate = rate
+    def __init__(self, rate_hz: float, max_gap_s: float):
+        self.rate = rate_hz
         self.max_gap_s = max_gap_s
         self._points: deque[tuple[float, float]] = deque(maxlen=4)
         self._next: float | None = None

@@ -75,29 +75,29 @@ class RPeakDetector:
         self,
         rate: float,
         *,
-        band: tuple[float, float] = (0.5, 40.0),
-        smooth_window: float = 0.1,
-        average_window: float = 0.75,
+        band_hz: tuple[float, float] = (0.5, 40.0),
+        smooth_window_s: float = 0.1,
+        average_window_s: float = 0.75,
         threshold_weight: float = 1.5,
         min_length_weight: float = 0.4,
-        min_delay: float = 0.25,
-        refine_window: float = 0.02,
-        history: float = 4.0,
+        min_delay_s: float = 0.25,
+        refine_window_s: float = 0.02,
+        history_s: float = 4.0,
     ):
         if not rate > 0:
             raise ValueError(f"the ECG needs a positive sample rate, got {rate}")
         self.rate = float(rate)
-        self._clean = StreamingSOSFilter.butter(rate, low=band[0], high=band[1])
-        self._smooth = MovingAverage(max(1, int(round(smooth_window * rate))))
-        self._average = MovingAverage(max(1, int(round(average_window * rate))))
+        self._clean = StreamingSOSFilter.butter(rate, low=band_hz[0], high=band_hz[1])
+        self._smooth = MovingAverage(max(1, int(round(smooth_window_s * rate))))
+        self._average = MovingAverage(max(1, int(round(average_window_s * rate))))
         self._lookahead = self._average.size // 2
         self._threshold_weight = threshold_weight
         self._min_length_weight = min_length_weight
-        self._min_delay = int(round(min_delay * rate))
-        capacity = max(int(history * rate), 4 * self._average.size)
+        self._min_delay = int(round(min_delay_s * rate))
+        capacity = max(int(history_s * rate), 4 * self._average.size)
         self._raw = RingBuffer(capacity)
         self._cleaned = RingBuffer(capacity)
-        self._refine = max(1, int(round(refine_window * rate)))
+        self._refine = max(1, int(round(refine_window_s * rate)))
         self._lengths: deque[int] = deque(maxlen=LENGTH_MEMORY)
         self._upswings: deque[float] = deque(maxlen=POLARITY_MEMORY)
         self._downswings: deque[float] = deque(maxlen=POLARITY_MEMORY)
@@ -256,7 +256,7 @@ class RPeakDetector:
         return full * 0.5 ** (waited / SWING_HALF_LIFE), full
 
     def _refined(self, peak: int, polarity: int) -> int:
-        """The extremum of the raw signal within ``refine_window`` of the cleaned signal's peak.
+        """The extremum of the raw signal within ``refine_window_s`` of the cleaned signal's peak.
 
         The causal band-pass delays the cleaned peak by a few milliseconds; the
         raw signal has the R wave where it was recorded.

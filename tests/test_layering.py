@@ -20,7 +20,7 @@ FORBIDDEN = {
     "stream": {"xdf", "models", "sensors", "perception", "offline", "service", "client"},
     "xdf": {"models", "sensors", "perception", "offline", "service", "client"},
     "models": {"xdf", "sensors", "perception", "offline", "service", "client"},
-    "sensors": {"perception", "offline", "service", "client"},
+    "sensors": {"models", "perception", "offline", "service", "client"},
     "perception": {"xdf", "sensors", "offline", "service", "client"},
     "offline": {"service", "client"},
     "service": set(),

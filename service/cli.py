@@ -3,7 +3,11 @@
 Each verb lives in its own module ``dyadscope.service.cmd_<verb>``, which
 offers ``register(subparsers)``: it adds its parser (with help on every option)
 and sets ``func`` to a callable that takes the parsed arguments and returns the
-exit code. Errors a user can act on are raised as
+exit code. Building the parser imports every verb module, so each keeps its
+top-level imports argparse-light and imports its real work inside ``run``:
+``dyadscope --help`` and every verb's ``--help`` start at once and work
+without the model runtime (``tests/test_service_cli_imports.py`` checks it).
+Errors a user can act on are raised as
 :class:`~dyadscope.service.errors.CliError` and printed as one line, never as
 a traceback.
 """

@@ -24,20 +24,23 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dyadscope.xdf.reader import RecordedStream, Recording, merged_chunks
-from dyadscope.stream.events import EventStamper
 from dyadscope.offline.export.common import events as logged_events
 from dyadscope.offline.export.common import is_derived, is_events
 from dyadscope.offline.export.tables import measure_tables
+from dyadscope.stream import kinds
+from dyadscope.stream.events import EventStamper
 from dyadscope.stream.pipeline import Pipeline
 from dyadscope.stream.processors.registry import default_pipeline
 from dyadscope.stream.types import Chunk, Feature, StreamInfo
 from dyadscope.stream.wire import to_json
+from dyadscope.xdf.reader import RecordedStream, Recording, merged_chunks
 
 #: Logged kinds that come from outside the pipeline and are fed back into it.
-INPUT_KINDS = frozenset({"baseline_start", "marker", "face_affect", "face_tracked", "voice_segment", "movement"})
+INPUT_KINDS = frozenset(
+    {kinds.BASELINE_START, kinds.MARKER, kinds.FACE_AFFECT, kinds.FACE_TRACKED, kinds.VOICE_SEGMENT, kinds.MOVEMENT}
+)
 #: Table file names that differ from the feature kind.
-TABLE_NAMES = {"rpeak": "rpeaks"}
+TABLE_NAMES = {kinds.RPEAK: "rpeaks"}
 
 
 class AnalysisError(ValueError):

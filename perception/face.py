@@ -26,6 +26,7 @@ import numpy as np
 from dyadscope.models.face_affect import Box, FaceAffectModel
 from dyadscope.perception.face_track import FaceTracker, Track
 from dyadscope.perception.people import CameraView
+from dyadscope.stream import kinds
 from dyadscope.stream.frames import VideoFrame
 from dyadscope.stream.types import Feature, Role
 
@@ -68,7 +69,7 @@ class FaceAnalyzer:
         for (role, track), (valence, arousal) in zip(assigned.items(), affect, strict=True):
             features.append(
                 Feature(
-                    "face_affect",
+                    kinds.FACE_AFFECT,
                     role,
                     frame.t,
                     {"valence": valence, "arousal": arousal, "face_id": track.id, "model": self.model.name},
@@ -87,11 +88,14 @@ class FaceAnalyzer:
         for role in self.view.roles:
             before, now = self._faces.get(role), assigned.get(role)
             if before is not None and (now is None or now.id != before.id):
-                features.append(Feature("face_tracked", role, t, {"state": "lost", "face_id": before.id}))
+                features.append(Feature(kinds.FACE_TRACKED, role, t, {"state": "lost", "face_id": before.id}))
             if now is not None and (before is None or now.id != before.id):
                 features.append(
                     Feature(
-                        "face_tracked", role, t, {"state": "found", "face_id": now.id, "box": [int(v) for v in now.box]}
+                        kinds.FACE_TRACKED,
+                        role,
+                        t,
+                        {"state": "found", "face_id": now.id, "box": [int(v) for v in now.box]},
                     )
                 )
         self._faces = dict(assigned)

@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 
 from dyadscope.perception.people import CameraView
+from dyadscope.stream import kinds
 from dyadscope.stream.frames import VideoFrame
 from dyadscope.stream.types import Feature
 
@@ -36,8 +37,9 @@ class MotionEnergy:
         """Movement of each person between the previous frame and this one."""
         image = frame.gray
         scale = self.width / image.shape[1]
-        small = cv2.resize(image, (self.width, max(1, int(round(image.shape[0] * scale)))),
-                           interpolation=cv2.INTER_AREA)
+        small = cv2.resize(
+            image, (self.width, max(1, int(round(image.shape[0] * scale)))), interpolation=cv2.INTER_AREA
+        )
         gray = cv2.GaussianBlur(small, (3, 3), 0)
         previous, self._previous = self._previous, gray
         if previous is None or previous.shape != gray.shape:
@@ -46,6 +48,5 @@ class MotionEnergy:
         features = []
         for role, (start, stop) in self.view.regions(self.width).items():
             region = moved[:, start:stop]
-            features.append(Feature("movement", role, frame.t, {"energy": float(region.mean())}))
+            features.append(Feature(kinds.MOVEMENT, role, frame.t, {"energy": float(region.mean())}))
         return features
-

@@ -21,6 +21,7 @@ from dyadscope.models.vad import SAMPLE_RATE, WINDOW, VadStream
 from dyadscope.models.voice_affect import SpeechAffectModel
 from dyadscope.perception.prosody import ArousalBaseline, prosody
 from dyadscope.perception.speech_units import Ipu, IpuSegmenter
+from dyadscope.stream import kinds
 from dyadscope.stream.ring import RingBuffer
 from dyadscope.stream.types import Chunk, Feature, Role
 
@@ -30,8 +31,13 @@ ACOUSTIC_MODEL = "acoustic_arousal"
 class VoiceAnalyzer:
     """VAD, speech units and their affect for one person's microphone (an :class:`~.base.Analyzer` of chunks)."""
 
-    def __init__(self, role: Role | None, vad: VadStream, segmenter: IpuSegmenter | None = None,
-                 affect_model: SpeechAffectModel | None = None):
+    def __init__(
+        self,
+        role: Role | None,
+        vad: VadStream,
+        segmenter: IpuSegmenter | None = None,
+        affect_model: SpeechAffectModel | None = None,
+    ):
         self.role = role
         self.vad = vad
         self.segmenter = segmenter or IpuSegmenter()
@@ -77,7 +83,16 @@ class VoiceAnalyzer:
             model = self.affect_model.name
         else:
             arousal, valence, model = self.baseline.arousal(prosody(audio, SAMPLE_RATE)), None, ACOUSTIC_MODEL
-        return Feature("voice_segment", self.role, unit.end, {
-            "start": unit.start, "end": unit.end, "duration_s": unit.duration,
-            "arousal": arousal, "valence": valence, "model": model,
-        })
+        return Feature(
+            kinds.VOICE_SEGMENT,
+            self.role,
+            unit.end,
+            {
+                "start": unit.start,
+                "end": unit.end,
+                "duration_s": unit.duration,
+                "arousal": arousal,
+                "valence": valence,
+                "model": model,
+            },
+        )

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from dyadscope.sensors.lsl_config import configure_lsl
+from dyadscope.stream import kinds
 from dyadscope.stream.types import Chunk, StreamInfo
 
 configure_lsl()
@@ -113,10 +114,10 @@ class StreamWorker:
         except pylsl.util.LostError:
             self.closed = True
             if not self.lost:
-                self._status("stream_lost", f"{self.info.name}: the outlet closed", reason="closed")
+                self._status(kinds.STREAM_LOST, f"{self.info.name}: the outlet closed", reason="closed")
         except Exception as exc:  # a worker never takes the process down
             log.exception("ingest of %s failed", self.info.name)
-            self._status("stream_lost", f"{self.info.name}: ingest failed: {exc}", reason="error")
+            self._status(kinds.STREAM_LOST, f"{self.info.name}: ingest failed: {exc}", reason="error")
         finally:
             self._inlet.close_stream()
             self._ingest._worker_ended(self)
@@ -130,7 +131,7 @@ class StreamWorker:
         if offset is not None and abs(measured - offset) < _OFFSET_STEP:
             return offset
         self._status(
-            "clock_offset",
+            kinds.CLOCK_OFFSET,
             f"{self.info.name}: clock offset {measured * 1e3:.2f} ms",
             offset=measured,
             measured_at=local_clock(),
@@ -192,12 +193,14 @@ class StreamWorker:
             if len(stamps) == 0:
                 if not self.lost and now - last_data > ingest.lost_after:
                     self.lost = True
-                    self._status("stream_lost", f"{info.name}: no data for {now - last_data:.1f} s", reason="no data")
+                    self._status(
+                        kinds.STREAM_LOST, f"{info.name}: no data for {now - last_data:.1f} s", reason="no data"
+                    )
                 continue
             last_data = now
             if self.lost:
                 self.lost = False
-                self._status("stream_returned", f"{info.name}: data flows again")
+                self._status(kinds.STREAM_RETURNED, f"{info.name}: data flows again")
             chunk = Chunk(info, stamps + offset, values)
             self._check_quality(chunk, now, rate, nan_flag, rate_flag)
             try:
@@ -214,9 +217,9 @@ class StreamWorker:
             nans = int(np.isnan(chunk.values).any(axis=1).sum())
             if nan_flag.observe(nans > 0, now):
                 if nan_flag.raised:
-                    self._status("stream_quality", f"{name}: {nans} of {len(chunk)} samples are NaN", problem="nan")
+                    self._status(kinds.STREAM_QUALITY, f"{name}: {nans} of {len(chunk)} samples are NaN", problem="nan")
                 else:
-                    self._status("stream_quality_ok", f"{name}: no more NaN samples", problem="nan")
+                    self._status(kinds.STREAM_QUALITY_OK, f"{name}: no more NaN samples", problem="nan")
         if rate is None:
             return
         effective = rate.update(chunk.timestamps)
@@ -229,6 +232,6 @@ class StreamWorker:
                     f"{name}: effective sample rate {effective:.1f} Hz is {abs(off):.0%} "
                     f"{'below' if off < 0 else 'above'} the nominal {self.info.nominal_rate:g} Hz"
                 )
-                self._status("stream_quality", message, problem="rate", effective_rate=effective)
+                self._status(kinds.STREAM_QUALITY, message, problem="rate", effective_rate=effective)
             else:
-                self._status("stream_quality_ok", f"{name}: sample rate back to nominal", problem="rate")
+                self._status(kinds.STREAM_QUALITY_OK, f"{name}: sample rate back to nominal", problem="rate")

@@ -76,6 +76,7 @@ from typing import Any
 from dyadscope.sensors._lsl_checks import CHANNEL_LIMITS, RATE_LIMITS, check_stream
 from dyadscope.sensors._lsl_worker import RateMonitor, StreamWorker, full_header
 from dyadscope.sensors.lsl_config import configure_lsl
+from dyadscope.stream import kinds
 from dyadscope.stream.assign import Override, assign, describe, header_from_xml, normalize_modality, parse_overrides
 from dyadscope.stream.types import Chunk, StreamInfo
 
@@ -201,7 +202,7 @@ class LslIngest:
     def _report(self, kind: str, info: StreamInfo, **data: Any) -> None:
         # Clock offsets are routine (every few seconds per stream); the rest is
         # what a research assistant watching the console needs to see.
-        level = logging.DEBUG if kind == "clock_offset" else logging.INFO
+        level = logging.DEBUG if kind == kinds.CLOCK_OFFSET else logging.INFO
         log.log(level, "%s: %s", kind, data.get("message", info.name))
         try:
             self._on_status(kind, info, data)
@@ -272,7 +273,7 @@ class LslIngest:
             self._waiting[uid] = (info.role, info.modality)
         if not reported:
             self._report(
-                "stream_invalid",
+                kinds.STREAM_INVALID,
                 info,
                 message=(
                     f"{info.name}: the {info.role}'s {info.modality} already comes from {in_use.name} "
@@ -302,7 +303,7 @@ class LslIngest:
             self._skip(uid, inlet)
             described = describe(header)
             self._report(
-                "stream_unassigned",
+                kinds.STREAM_UNASSIGNED,
                 described,
                 message=f"{described.name}: cannot tell whose stream this is "
                 "(no <role> in its desc, no patient/therapist in its name, no assignment)",
@@ -315,7 +316,7 @@ class LslIngest:
         problem = None if self.raw else check_stream(info, self._channel_limits, self._rate_limits)
         if problem is not None:
             self._skip(uid, inlet)
-            self._report("stream_invalid", info, message=f"{info.name}: {problem[1]}", problem=problem[0])
+            self._report(kinds.STREAM_INVALID, info, message=f"{info.name}: {problem[1]}", problem=problem[0])
             return
         worker = StreamWorker(self, inlet, info, uid)
         with self._lock:
@@ -329,7 +330,7 @@ class LslIngest:
             self._hold_back(uid, info, in_use, inlet)
             return
         if returned:
-            self._report("stream_returned", info, message=f"{info.name}: the stream is back", xml=xml)
+            self._report(kinds.STREAM_RETURNED, info, message=f"{info.name}: the stream is back", xml=xml)
         else:
-            self._report("stream_found", info, message=f"{info.name}: {info.role} {info.modality}", xml=xml)
+            self._report(kinds.STREAM_FOUND, info, message=f"{info.name}: {info.role} {info.modality}", xml=xml)
         worker.thread.start()

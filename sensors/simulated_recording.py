@@ -17,6 +17,7 @@ import math
 import numpy as np
 
 from dyadscope.sensors.simulate import SimulatedDyad
+from dyadscope.stream import kinds
 from dyadscope.stream.types import ROLES, Event, Role
 from dyadscope.xdf.recorder import Recorder
 
@@ -37,29 +38,36 @@ def simulated_events(dyad: SimulatedDyad, start: float, stop: float, seq: int = 
 
     if start <= s.rest_duration < stop:
         for role in ROLES:
-            add(s.rest_duration, "baseline", role, start_t=dyad.start_time, end_t=dyad.start_time + s.rest_duration)
+            add(s.rest_duration, kinds.BASELINE, role, start_t=dyad.start_time, end_t=dyad.start_time + s.rest_duration)
     for t in np.arange(math.ceil(start * 4) / 4, stop, 0.25):
         wave = math.sin(2 * math.pi * t / 97.0)
         for role in ROLES:
             arousal = float(s.arousal(role, t))
-            add(t, "eda", role, tonic_us=2.0 + 0.5 * arousal + 0.1 * wave, phasic_us=0.05 * arousal)
+            add(t, kinds.EDA, role, tonic_us=2.0 + 0.5 * arousal + 0.1 * wave, phasic_us=0.05 * arousal)
             if t % 1.0 == 0:
-                add(t, "heart_rate", role, bpm=70 + 18 * arousal + 2 * wave, quality="good")
-                add(t, "rsa", role, p2t_ms=1e3 * 2 * float(s.rsa_amplitude(role, t)), source="rsp")
-                add(t, "face_affect", role, valence=0.3 * wave - 0.4 * arousal, arousal=arousal)
+                add(t, kinds.HEART_RATE, role, bpm=70 + 18 * arousal + 2 * wave, quality="good")
+                add(t, kinds.RSA, role, p2t_ms=1e3 * 2 * float(s.rsa_amplitude(role, t)), source="rsp")
+                add(t, kinds.FACE_AFFECT, role, valence=0.3 * wave - 0.4 * arousal, arousal=arousal)
         if t % 1.0 == 0:
             follow = float(s.following(t))
             for m, modality in enumerate(SYNCHRONY_MODALITIES):
-                add(t, "sync", None, modality=modality, r=0.2 + 0.5 * follow + 0.2 * math.sin(t / 13.0 + m), lag_s=-1.5)
+                add(
+                    t,
+                    kinds.SYNC,
+                    None,
+                    modality=modality,
+                    r=0.2 + 0.5 * follow + 0.2 * math.sin(t / 13.0 + m),
+                    lag_s=-1.5,
+                )
         if t % 3.0 == 0:
             for role in ROLES:
                 arousal = float(s.arousal(role, t))
-                add(t, "voice_segment", role, start=t - 1.8, end=t, arousal=0.8 * arousal - 0.2, valence=None)
+                add(t, kinds.VOICE_SEGMENT, role, start=t - 1.8, end=t, arousal=0.8 * arousal - 0.2, valence=None)
         if t % 90.0 == 45.0:
-            add(t, "dissonance", "patient", start=t - 2.0, end=t, score=0.7, dissonant=True)
+            add(t, kinds.DISSONANCE, "patient", start=t - 2.0, end=t, score=0.7, dissonant=True)
         if t % 600.0 == 400.0:
-            add(t, "quality", "therapist", stream="EDA", status="poor", problems=["flat"])
-            add(t, "desync_flag", None, modality="eda", since=t - 30.0, out_of_sync_s=30.0)
+            add(t, kinds.QUALITY, "therapist", stream="EDA", status="poor", problems=["flat"])
+            add(t, kinds.DESYNC_FLAG, None, modality="eda", since=t - 30.0, out_of_sync_s=30.0)
     return out
 
 

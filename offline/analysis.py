@@ -11,7 +11,9 @@ Outputs, in ``out``:
 
 * ``events.jsonl`` -- every event, one JSON object per line, as on the websocket;
 * ``<kind>.csv`` -- one table per kind of measure (``rpeaks.csv``: every beat),
-  with ``t`` (seconds, the file's clock), ``role`` and the values;
+  with ``t`` (seconds, the file's clock), ``role`` and the values, and its
+  data dictionary ``<kind>.json`` beside it (as ``dyadscope export`` writes,
+  :mod:`dyadscope.offline.export.dictionary`): each column's meaning and unit;
 * ``summary.json`` -- the streams used and skipped (and why), events per kind.
 """
 
@@ -26,6 +28,7 @@ from typing import Any
 
 from dyadscope.offline.export.common import events as logged_events
 from dyadscope.offline.export.common import is_derived, is_events
+from dyadscope.offline.export.dictionary import measure_dictionary, write_sidecar
 from dyadscope.offline.export.tables import measure_tables
 from dyadscope.stream import kinds
 from dyadscope.stream.events import EventStamper
@@ -170,8 +173,10 @@ def analyze(
     with events_path.open() as log:
         tables = measure_tables([json.loads(line) for line in log])
     for kind, table in sorted(tables.items()):
-        name = TABLE_NAMES.get(kind, kind)
-        table.drop(columns=["seq", "t_emit"]).rename(columns={"time": "t"}).to_csv(out / f"{name}.csv", index=False)
-        result.tables.append(f"{name}.csv")
+        table = table.drop(columns=["seq", "t_emit"]).rename(columns={"time": "t"})
+        path = out / f"{TABLE_NAMES.get(kind, kind)}.csv"
+        table.to_csv(path, index=False)
+        write_sidecar(path, measure_dictionary(kind, table.columns))
+        result.tables.append(path.name)
     (out / "summary.json").write_text(json.dumps(result.to_dict(), indent=2) + "\n")
     return result

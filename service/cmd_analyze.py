@@ -15,7 +15,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=(
             "Read an XDF recording, assign its streams to roles and modalities (from their metadata or "
             "--assign), run the same processors as a live session at full speed, and write events.jsonl, "
-            "one CSV per kind of measure and summary.json into --out."
+            "one CSV per kind of measure (each with its data dictionary, <table>.json) and summary.json "
+            "into --out."
         ),
     )
     parser.add_argument("file", type=Path, metavar="FILE.xdf", help="the recording")

@@ -10,8 +10,8 @@ import pytest
 from _physio_support import RATE, neurokit, recording
 
 from dyadscope.service.cli import main
-from dyadscope.xdf.recorder import Recorder
 from dyadscope.stream.types import Chunk, StreamInfo
+from dyadscope.xdf.recorder import Recorder
 
 
 @pytest.fixture(scope="module")
@@ -27,13 +27,28 @@ def physio_xdf(eventrelated, tmp_path_factory):
     recorder = Recorder(path, {"session": "s01"})
     t = 500.0 + np.arange(len(data)) / RATE
     for modality in ("ECG", "RSP", "EDA"):
-        info = StreamInfo(f"Patient {modality}", modality, 1, RATE, "float32", source_id=f"pat-{modality}", role="patient")
+        info = StreamInfo(
+            f"Patient {modality}", modality, 1, RATE, "float32", source_id=f"pat-{modality}", role="patient"
+        )
         recorder.add_stream(info)
         for start in range(0, len(data), 25):  # 0.25 s chunks, as an amplifier sends them
             values = data[modality].to_numpy()[start : start + 25, None]
             recorder.write(Chunk(info, t[start : start + 25], values))
     recorder.close()
     return path
+
+
+def assert_every_table_has_its_dictionary(out):
+    """Each table analyze wrote has ``<table>.json`` beside it, describing every column from the codebook."""
+    tables = json.loads((out / "summary.json").read_text())["tables"]
+    assert tables and sorted(tables) == sorted(p.name for p in out.glob("*.csv"))
+    for name in tables:
+        columns = list(pd.read_csv(out / name, nrows=0).columns)
+        sidecar = json.loads((out / name).with_suffix(".json").read_text(encoding="utf-8"))
+        assert list(sidecar) == columns, name
+        for column, entry in sidecar.items():
+            assert entry["LongName"] == column
+            assert "not described" not in entry["Description"], (name, column)
 
 
 def test_analyze_writes_events_and_tables_that_agree_with_neurokit2(physio_xdf, eventrelated, tmp_path, capsys):
@@ -57,13 +72,15 @@ def test_analyze_writes_events_and_tables_that_agree_with_neurokit2(physio_xdf, 
     assert sum(e["kind"] == "rpeak" for e in events) == len(rpeaks)
     summary = json.loads((out / "summary.json").read_text())
     assert all(s["used"] for s in summary["streams"]) and summary["events"]["rpeak"] == len(rpeaks)
+    assert_every_table_has_its_dictionary(out)
+    assert json.loads((out / "rpeaks.json").read_text(encoding="utf-8"))["ibi_ms"]["Units"] == "ms"
 
 
 def test_analyze_replays_the_baseline_the_assistant_started(physio_xdf, tmp_path):
     """A baseline_start in the recording's event log starts the baseline offline too."""
-    from dyadscope.xdf.reader import load_recording
     from dyadscope.offline.analysis import analyze
     from dyadscope.stream.types import Event
+    from dyadscope.xdf.reader import load_recording
 
     copy = tmp_path / "with-baseline.xdf"
     recorder = Recorder(copy, {"session": "s02"})
@@ -102,10 +119,26 @@ def test_analyze_a_dyad_writes_synchrony_coregulation_and_dissonance(tmp_path):
     for step in range(1, 241):
         for chunk in dyad.read_until(float(step)):
             recorder.write(chunk)
-    face = StreamInfo("Patient FaceAffect", "FaceAffect", 2, 10.0, "float32", source_id="face-p",
-                      role="patient", channel_labels=("valence", "arousal"))
-    voice = StreamInfo("Patient VoiceAffect", "VoiceAffect", 3, 0.0, "float32", source_id="voice-p",
-                       role="patient", channel_labels=("valence", "arousal", "duration_s"))
+    face = StreamInfo(
+        "Patient FaceAffect",
+        "FaceAffect",
+        2,
+        10.0,
+        "float32",
+        source_id="face-p",
+        role="patient",
+        channel_labels=("valence", "arousal"),
+    )
+    voice = StreamInfo(
+        "Patient VoiceAffect",
+        "VoiceAffect",
+        3,
+        0.0,
+        "float32",
+        source_id="voice-p",
+        role="patient",
+        channel_labels=("valence", "arousal", "duration_s"),
+    )
     frames = np.arange(0.0, 240.0, 0.1)
     recorder.write(Chunk(face, frames, np.tile([0.6, 0.2], (frames.size, 1))))
     ends = np.arange(10.0, 240.0, 10.0)  # a 2 s utterance every 10 s; every other one sounds negative
@@ -127,11 +160,12 @@ def test_analyze_a_dyad_writes_synchrony_coregulation_and_dissonance(tmp_path):
     # |V_voice - V_face| is 1.1 for the negative utterances and 0.1 for the others, T = 0.5
     np.testing.assert_array_equal(dissonance["dissonant"].to_numpy(), valence < 0)
     np.testing.assert_allclose(dissonance["end"], ends, atol=1e-6)
+    assert_every_table_has_its_dictionary(out)
 
 
 def test_a_stream_the_processors_refuse_is_skipped_with_its_reason(physio_xdf, tmp_path):
-    from dyadscope.xdf.reader import load_recording
     from dyadscope.offline.analysis import analyze
+    from dyadscope.xdf.reader import load_recording
 
     path = tmp_path / "with-bad.xdf"
     recorder = Recorder(path, {"session": "s03"})

@@ -24,8 +24,8 @@ from dyadscope.offline.export.common import unit
 from dyadscope.stream.kinds import ENVELOPE, KINDS, MARKER, Field
 from dyadscope.xdf.reader import RecordedStream
 
-#: Measure-table columns that come from the event's envelope, by column name.
-_ENVELOPE_COLUMNS = {"time": "t", "seq": "seq", "t_emit": "t_emit", "role": "role"}
+#: Measure-table columns that come from the event's envelope, by column name (``t`` in analyze's tables).
+_ENVELOPE_COLUMNS = {"time": "t", "t": "t", "seq": "seq", "t_emit": "t_emit", "role": "role"}
 _TIME = {"LongName": "time", "Description": "the common clock (clock offsets applied), seconds", "Units": "s"}
 
 

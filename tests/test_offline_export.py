@@ -202,3 +202,31 @@ def test_nested_and_unknown_measure_columns_are_described() -> None:
     assert "Units" not in described["dissonant"]
     assert "not described" in described["later_field"]["Description"]  # a newer recording's field: still listed
     assert set(measure_dictionary("a_future_kind", ["time", "x"])) == {"time", "x"}
+
+
+def test_report_flags_lost_streams_and_stream_quality_problems(tmp_path: Path) -> None:
+    """``stream_lost`` and ``stream_quality`` carry no status: each is drawn as a quality flag, the all-clears not."""
+    from dyadscope.offline.export.common import events
+    from dyadscope.offline.export.report import flag_events
+    from dyadscope.stream import kinds
+    from dyadscope.stream.types import Event
+
+    ecg = StreamInfo("Patient ECG", "ECG", 1, 130.0, "float32", source_id="pat-ecg", role="patient")
+    stream = {"stream": ecg.name, "modality": "ECG"}
+    logged = [  # (t, kind, data); every event the patient's
+        (101.0, kinds.STREAM_FOUND, {**stream, "message": "found"}),
+        (102.0, kinds.QUALITY, {**stream, "status": "good", "problems": []}),
+        (103.0, kinds.STREAM_QUALITY, {**stream, "message": "3 of 130 samples are NaN", "problem": "nan"}),
+        (104.0, kinds.STREAM_QUALITY_OK, {**stream, "message": "no more NaN samples", "problem": "nan"}),
+        (105.0, kinds.QUALITY, {**stream, "status": "poor", "problems": ["flat"]}),
+        (106.0, kinds.STREAM_LOST, {**stream, "message": "no data for 5.0 s", "reason": "no data"}),
+    ]
+    path = tmp_path / "lost.xdf"
+    with Recorder(path, {"session": "lost"}) as recorder:
+        recorder.write(Chunk(ecg, 100.0 + np.arange(130) / 130.0, np.zeros((130, 1), dtype=np.float32)))
+        recorder.write_events(
+            Event("lost", seq, t, t, kind, "patient", data) for seq, (t, kind, data) in enumerate(logged, 1)
+        )
+    flags = flag_events(events(load_recording(path)))
+    assert flags["quality"] == [(103.0, "patient"), (105.0, "patient"), (106.0, "patient")]
+    assert flags["dissonance"] == flags["desync"] == []

@@ -135,7 +135,19 @@ def _synchrony(logged: list[dict[str, Any]]) -> dict[str, tuple[np.ndarray, np.n
     return {m: tuple(np.array(col) for col in zip(*pairs)) for m, pairs in sorted(rows.items())}
 
 
-def _flags(logged: list[dict[str, Any]]) -> dict[str, list[tuple[float, Any]]]:
+def is_quality_problem(event: dict[str, Any]) -> bool:
+    """Whether a logged event is a signal-quality problem, by what its kind carries.
+
+    A ``quality`` event says so in its ``status``; ``stream_quality`` (NaNs or an
+    off-nominal rate began) and ``stream_lost`` carry no status: each is a problem.
+    """
+    if event["kind"] == kinds.QUALITY:
+        return (event.get("data") or {}).get("status") not in _GOOD
+    return event["kind"] in QUALITY_KINDS
+
+
+def flag_events(logged: list[dict[str, Any]]) -> dict[str, list[tuple[float, Any]]]:
+    """The flags row's marks, ``(t, role)`` by row: dissonant segments, desynchrony flags, quality problems."""
     flags: dict[str, list[tuple[float, Any]]] = {"dissonance": [], "desync": [], "quality": []}
     for event in logged:
         data = event.get("data") or {}
@@ -143,7 +155,7 @@ def _flags(logged: list[dict[str, Any]]) -> dict[str, list[tuple[float, Any]]]:
             flags["dissonance"].append((event["t"], event.get("role")))
         elif event["kind"] == kinds.DESYNC_FLAG:
             flags["desync"].append((event["t"], None))
-        elif event["kind"] in QUALITY_KINDS and data.get("status") not in _GOOD:
+        elif is_quality_problem(event):
             flags["quality"].append((event["t"], event.get("role")))
     return flags
 
@@ -170,7 +182,7 @@ def export_report(recording: Recording, out: Path, progress: Progress = no_progr
     logged = events(recording)
     t0 = start_time(recording)
     rows = _plan(recording, logged)
-    synchrony, flags, marks = _synchrony(logged), _flags(logged), markers(recording)
+    synchrony, flags, marks = _synchrony(logged), flag_events(logged), markers(recording)
     has_flags = any(flags.values()) or bool(marks)
     heights = (
         [2.0] * len(rows) + ([0.5 * max(1, len(synchrony)) + 0.4] if synchrony else []) + ([0.9] if has_flags else [])

@@ -100,14 +100,21 @@ class HeartRateProcessor:
         self.quality.update(chunk)
         values = chunk.values[:, 0].astype(np.float64)
         times = chunk.timestamps.astype(np.float64)
-        finite = np.flatnonzero(np.isfinite(times))
-        ticks = finite[self._ticker.due(times[finite])] + 1  # a block ends at each tick
-        stops = np.union1d(ticks, np.r_[self._block : times.shape[0] : self._block, times.shape[0]])
+        n = times.shape[0]
+        finite = np.isfinite(times)
+        if finite.all():
+            due = self._ticker.due(times)
+        else:
+            present = np.flatnonzero(finite)
+            due = present[self._ticker.due(times[present])].tolist()
+        ends = {i + 1 for i in due}  # a block ends at each tick, and at least every second
         features: list[Feature] = []
-        for start, stop in zip(np.r_[0, stops[:-1]], stops):
+        start = 0
+        for stop in sorted(ends.union(range(self._block, n, self._block), (n,))):
             features.extend(self._process_block(chunk.info.role, values[start:stop], times[start:stop]))
-            if stop in ticks:
+            if stop in ends:
                 features.extend(self._heart_rate(chunk.info.role, float(times[stop - 1])))
+            start = stop
         return features
 
     def _process_block(self, role: Role | None, values: np.ndarray, times: np.ndarray) -> list[Feature]:

@@ -23,8 +23,9 @@ class Ticker:
     on a stream's very first sample). Feature processors, whose inputs are
     single features, ask :meth:`ready` whether a feature's time reached the
     next multiple (the first feature always has, unless :meth:`start` began
-    the grid without an output) and call :meth:`advance` once they did output. After a gap longer than the period, the missed
-    ticks are skipped rather than emitted in a burst.
+    the grid without an output) and call :meth:`advance` once they did
+    output. After a gap longer than the period, the missed ticks are skipped
+    rather than emitted in a burst.
     """
 
     def __init__(self, period: float):

@@ -1,10 +1,11 @@
 """Periodic outputs on data time, and gap-free input for recursive filters.
 
 Processors that report "at least once a second" do so on the data's own
-clock, never on the wall clock: a :class:`Ticker` marks the samples at which
-an output is due, on a grid of multiples of the period, so patient and
-therapist outputs line up and the same ticks fall on the same samples however
-a stream is chunked. :class:`ForwardFill` keeps NaNs (dropped samples) out of
+clock, never on the wall clock: a :class:`Ticker` marks the samples (or, for
+feature processors, the features) at which an output is due, on a grid of
+multiples of the period, so patient and therapist outputs line up and the
+same ticks fall on the same samples however a stream is chunked. Every
+periodic output of the processors goes through it. :class:`ForwardFill` keeps NaNs (dropped samples) out of
 stateful filters, which a single NaN would poison for good.
 """
 

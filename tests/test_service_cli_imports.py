@@ -19,12 +19,12 @@ from dyadscope.service.cli import VERBS
 #: Libraries that ``--help`` must not load: slow to import and heavy on memory.
 HEAVY = ("onnxruntime", "scipy", "numba", "torch", "pandas")
 
-#: Runs ``dyadscope ARGV --help`` in-process and prints which of HEAVY got imported.
+#: Runs ``dyadscope ARGV`` in-process and prints its exit code and which of HEAVY got imported.
 _PROBE = """
 import json, sys
 from dyadscope.service.cli import main
 try:
-    main(sys.argv[1:] + ["--help"])
+    code = main(sys.argv[1:])
 except SystemExit as exc:
     code = exc.code
 print(json.dumps({"code": code, "loaded": [m for m in %r if m in sys.modules]}))
@@ -37,10 +37,17 @@ def _run(args: list[str], **kwargs) -> subprocess.CompletedProcess:
 
 @pytest.mark.parametrize("verb", [None, *VERBS])
 def test_help_imports_no_heavy_library(verb: str | None) -> None:
-    proc = _run(["-c", _PROBE % (HEAVY,), *([verb] if verb else [])])
+    assert _probe([*([verb] if verb else []), "--help"]) == {"code": 0, "loaded": []}
+
+
+def test_simulate_publishes_without_the_model_runtime_or_the_processors() -> None:
+    assert _probe(["simulate", "--duration", "0.5"]) == {"code": 0, "loaded": []}
+
+
+def _probe(argv: list[str]) -> dict:
+    proc = _run(["-c", _PROBE % (HEAVY,), *argv])
     assert proc.returncode == 0, proc.stderr
-    result = json.loads(proc.stdout.splitlines()[-1])
-    assert result == {"code": 0, "loaded": []}
+    return json.loads(proc.stdout.splitlines()[-1])
 
 
 @pytest.fixture

@@ -11,7 +11,10 @@ whatever its owner wants) and decides what to skip when it falls behind.
   arrival.
 * **Audio** is never dropped: every frame is resampled to 16 kHz mono
   float32 and stamped (the first sample at arrival, then by sample count so
-  the timeline has no jitter; moved forward if audio goes missing).
+  the timeline has no jitter). Audio that went missing (lost packets: a jump
+  in the frames' own presentation timestamps) moves the timeline forward by
+  the missing time. Audio that merely arrives late, because this machine is
+  busy, keeps its sample-count stamps, so speech keeps its duration.
 """
 
 from __future__ import annotations
@@ -28,10 +31,16 @@ from dyadscope.stream.types import Chunk, Role, StreamInfo
 
 log = logging.getLogger(__name__)
 
-#: Audio that arrives this much later than its sample count says (lost
-#: packets) moves the timeline forward; it is never moved back, so
-#: timestamps always increase.
+#: A jump this large in the frames' presentation timestamps is missing audio.
+_AUDIO_PTS_GAP_S = 0.01
+#: Audio whose frames carry no presentation timestamp and arrive this much
+#: later than their sample count says is taken as lost and moves the
+#: timeline forward; it is never moved back, so timestamps always increase.
 _AUDIO_MAX_LAG_S = 0.5
+#: With presentation timestamps, losses show in them; arrival this much later
+#: than the sample count (a sender's clock running slow, a long stall) still
+#: moves the timeline forward so that audio stays near the other streams.
+_AUDIO_MAX_DRIFT_S = 2.0
 
 
 class TrackReader:
@@ -115,6 +124,7 @@ class AudioReader(TrackReader):
         self.samples_received = 0
         self._resampler = av.AudioResampler(format="fltp", rate=AUDIO_RATE_HZ)
         self._t0: float | None = None
+        self._next_pts_s: float | None = None
 
     async def _stamp(self, frame: av.AudioFrame, arrival: float) -> Chunk | None:
         return self._to_chunk(frame, arrival)
@@ -125,20 +135,33 @@ class AudioReader(TrackReader):
         samples = np.concatenate(
             [f.to_ndarray().mean(axis=0) for f in self._resampler.resample(frame)] or [np.zeros(0, np.float32)]
         )
+        missing_s = self._missing_s(frame)
         if samples.size == 0:
             return None
+        if self._t0 is not None and missing_s > 0:
+            log.warning("%s: %.2f s of audio missing (lost packets); timeline moved forward", self.name, missing_s)
+            self._t0 += missing_s
         expected_end = None if self._t0 is None else self._t0 + (self.samples_received + samples.size) / AUDIO_RATE_HZ
-        if expected_end is None or arrival - expected_end > _AUDIO_MAX_LAG_S:
+        max_lag_s = _AUDIO_MAX_LAG_S if self._next_pts_s is None else _AUDIO_MAX_DRIFT_S
+        if expected_end is None or arrival - expected_end > max_lag_s:
             if expected_end is not None:
                 log.warning(
-                    "%s: audio %.2f s behind the clock (lost packets?); timeline re-anchored",
-                    self.name,
-                    arrival - expected_end,
+                    "%s: audio %.2f s behind the clock; timeline re-anchored", self.name, arrival - expected_end
                 )
             self._t0 = arrival - (self.samples_received + samples.size) / AUDIO_RATE_HZ
         times = self._t0 + (self.samples_received + np.arange(samples.size)) / AUDIO_RATE_HZ
         self.samples_received += samples.size
         return Chunk(self.info, times, samples.astype(np.float32)[:, None])
+
+    def _missing_s(self, frame: av.AudioFrame) -> float:
+        """Seconds of audio between the previous frame's end and ``frame`` (0 without timestamps)."""
+        if frame.pts is None or frame.time_base is None or not frame.sample_rate:
+            self._next_pts_s = None
+            return 0.0
+        start_s = float(frame.pts * frame.time_base)
+        gap_s = 0.0 if self._next_pts_s is None else start_s - self._next_pts_s
+        self._next_pts_s = start_s + frame.samples / frame.sample_rate
+        return gap_s if gap_s > _AUDIO_PTS_GAP_S else 0.0
 
 
 class MediaIngest:

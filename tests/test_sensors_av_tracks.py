@@ -11,12 +11,13 @@ import pytest
 from dyadscope.sensors.av_tracks import AudioReader, audio_stream_info
 
 
-def _frame(index: int, rate: int = 48000, samples: int = 960) -> av.AudioFrame:
-    """20 ms of stereo s16 at 48 kHz, as WebRTC's Opus decoder gives it."""
+def _frame(index: int, rate: int = 48000, samples: int = 960, skipped_s: float = 0.0) -> av.AudioFrame:
+    """20 ms of stereo s16 at 48 kHz, as WebRTC's Opus decoder gives it, ``skipped_s`` after lost packets."""
     t = (index * samples + np.arange(samples)) / rate
     tone = (0.2 * np.sin(2 * np.pi * 220 * t) * 32767).astype("<i2")
     frame = av.AudioFrame.from_ndarray(np.repeat(tone, 2)[None, :], format="s16", layout="stereo")
-    frame.sample_rate, frame.pts, frame.time_base = rate, index * samples, fractions.Fraction(1, rate)
+    frame.sample_rate, frame.time_base = rate, fractions.Fraction(1, rate)
+    frame.pts = index * samples + round(skipped_s * rate)
     return frame
 
 
@@ -44,7 +45,7 @@ def test_lost_audio_moves_the_timeline_forward_never_back():
     times = []
     for i in range(20):
         late = 2.0 if i >= 10 else 0.0  # a two-second loss after frame 10
-        chunk = consumer._to_chunk(_frame(i), 5.0 + 0.02 * (i + 1) + late)
+        chunk = consumer._to_chunk(_frame(i, skipped_s=late), 5.0 + 0.02 * (i + 1) + late)
         if chunk is not None:
             times.append(chunk.timestamps)
     early = 3.0 - 0.02 * 5  # a burst: frames arriving sooner than real time
@@ -54,4 +55,29 @@ def test_lost_audio_moves_the_timeline_forward_never_back():
     steps = np.diff(stamps)
     assert (steps > 0).all()
     assert steps.max() == pytest.approx(2.0, abs=0.05)
+    assert (steps < 1e-3).sum() == steps.size - 1
+
+
+def test_late_audio_without_a_loss_keeps_its_sample_count_stamps():
+    """A busy machine reads frames late; their timestamps say nothing is missing, so speech keeps its length."""
+    consumer = _reader()
+    chunks = []
+    for i in range(40):
+        stall = 0.55 if i >= 20 else 0.0  # the reader stalls once, then catches up late
+        chunks.append(consumer._to_chunk(_frame(i), 5.0 + 0.02 * (i + 1) + stall))
+    stamps = np.concatenate([c.timestamps for c in chunks if c is not None])
+    np.testing.assert_allclose(np.diff(stamps), 1 / 16000, rtol=1e-6)
+
+
+def test_audio_without_timestamps_moves_forward_after_half_a_second_late():
+    consumer = _reader()
+    stamps = []
+    for i in range(20):
+        frame = _frame(i)
+        frame.pts = None
+        chunk = consumer._to_chunk(frame, 5.0 + 0.02 * (i + 1) + (0.8 if i >= 10 else 0.0))
+        if chunk is not None:
+            stamps.append(chunk.timestamps)
+    steps = np.diff(np.concatenate(stamps))
+    assert steps.max() == pytest.approx(0.8, abs=0.05)
     assert (steps < 1e-3).sum() == steps.size - 1

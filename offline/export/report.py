@@ -176,6 +176,48 @@ def _plan(recording: Recording, logged: list[dict[str, Any]]) -> list[tuple[str,
     ]
 
 
+def _draw_series(ax, title: str, series: dict, minutes) -> None:
+    """One signal panel: a line per person."""
+    for role, (t, y) in sorted(series.items(), key=lambda item: str(item[0])):
+        tt, yy = break_gaps(*envelope(minutes(t), y))
+        ax.plot(tt, yy, lw=0.8, color=ROLE_COLOURS.get(role, "tab:grey"), label=role or "stream")
+    ax.set_ylabel(title, fontsize=8)
+    ax.legend(loc="upper right", fontsize=7, frameon=False, ncols=2)
+
+
+def _draw_synchrony(ax, figure, synchrony: dict, minutes) -> None:
+    """The synchrony panel: one row of r per modality, coloured from −1 to 1."""
+    mesh = None
+    for row, (t, r) in enumerate(synchrony.values()):
+        x = minutes(t)
+        edges = np.concatenate([[x[0]], (x[1:] + x[:-1]) / 2, [x[-1]]]) if len(x) > 1 else np.array([x[0], x[0] + 0.05])
+        mesh = ax.pcolormesh(edges, [row - 0.4, row + 0.4], r[None, :], cmap="RdBu_r", vmin=-1, vmax=1)
+    ax.set_yticks(range(len(synchrony)), list(synchrony), fontsize=7)
+    ax.set_ylabel("Synchrony r", fontsize=8)
+    figure.colorbar(mesh, ax=ax, fraction=0.02, pad=0.01)
+
+
+def _draw_flags(ax, flags: dict, marks: list, minutes) -> None:
+    """The flag panel: dissonance, desynchrony and quality problems, and the markers."""
+    styles = {"dissonance": ("v", "tab:red"), "desync": ("D", "tab:purple"), "quality": ("s", None)}
+    for row, (name, (marker, colour)) in enumerate(styles.items()):
+        for t, role in flags[name]:
+            ax.plot(minutes(t), row, marker=marker, ms=4, color=colour or ROLE_COLOURS.get(role, "tab:grey"))
+    for t, _, _ in marks:
+        ax.plot(minutes(t), len(styles), marker="|", ms=10, color="black")
+    ax.set_yticks(range(len(styles) + 1), [*styles, "markers"], fontsize=7)
+    ax.set_ylim(-0.6, len(styles) + 0.6)
+
+
+def _draw_context(axes, logged, marks: list, minutes) -> None:
+    """Resting baselines shaded and (when few) markers as lines, on every panel."""
+    for ax in axes:
+        for start, end in _baselines(logged):
+            ax.axvspan(minutes(start), minutes(end), color="0.85", zorder=0, lw=0)
+        for t, _, _ in marks if len(marks) <= MAX_MARKER_LINES else ():
+            ax.axvline(minutes(t), color="0.4", lw=0.5, ls="--", zorder=0)
+
+
 def export_report(recording: Recording, out: Path, progress: Progress = no_progress) -> list[Path]:
     """Draw the session figure into ``out`` as PNG and PDF; returns the two paths."""
     out.mkdir(parents=True, exist_ok=True)
@@ -194,40 +236,12 @@ def export_report(recording: Recording, out: Path, progress: Progress = no_progr
     axes = list(axes[:, 0])
     minutes = lambda t: (np.asarray(t, dtype=np.float64) - t0) / 60.0  # noqa: E731
     for ax, (title, series) in progress(list(zip(axes, rows)), desc="report panels"):
-        for role, (t, y) in sorted(series.items(), key=lambda item: str(item[0])):
-            tt, yy = break_gaps(*envelope(minutes(t), y))
-            ax.plot(tt, yy, lw=0.8, color=ROLE_COLOURS.get(role, "tab:grey"), label=role or "stream")
-        ax.set_ylabel(title, fontsize=8)
-        ax.legend(loc="upper right", fontsize=7, frameon=False, ncols=2)
-    index = len(rows)
+        _draw_series(ax, title, series, minutes)
     if synchrony:
-        ax = axes[index]
-        index += 1
-        mesh = None
-        for row, (t, r) in enumerate(synchrony.values()):
-            x = minutes(t)
-            edges = (
-                np.concatenate([[x[0]], (x[1:] + x[:-1]) / 2, [x[-1]]]) if len(x) > 1 else np.array([x[0], x[0] + 0.05])
-            )
-            mesh = ax.pcolormesh(edges, [row - 0.4, row + 0.4], r[None, :], cmap="RdBu_r", vmin=-1, vmax=1)
-        ax.set_yticks(range(len(synchrony)), list(synchrony), fontsize=7)
-        ax.set_ylabel("Synchrony r", fontsize=8)
-        figure.colorbar(mesh, ax=ax, fraction=0.02, pad=0.01)
+        _draw_synchrony(axes[len(rows)], figure, synchrony, minutes)
     if has_flags:
-        ax = axes[index]
-        styles = {"dissonance": ("v", "tab:red"), "desync": ("D", "tab:purple"), "quality": ("s", None)}
-        for row, (name, (marker, colour)) in enumerate(styles.items()):
-            for t, role in flags[name]:
-                ax.plot(minutes(t), row, marker=marker, ms=4, color=colour or ROLE_COLOURS.get(role, "tab:grey"))
-        for t, _, _ in marks:
-            ax.plot(minutes(t), len(styles), marker="|", ms=10, color="black")
-        ax.set_yticks(range(len(styles) + 1), [*styles, "markers"], fontsize=7)
-        ax.set_ylim(-0.6, len(styles) + 0.6)
-    for ax in axes:
-        for start, end in _baselines(logged):
-            ax.axvspan(minutes(start), minutes(end), color="0.85", zorder=0, lw=0)
-        for t, _, _ in marks if len(marks) <= MAX_MARKER_LINES else ():
-            ax.axvline(minutes(t), color="0.4", lw=0.5, ls="--", zorder=0)
+        _draw_flags(axes[len(rows) + bool(synchrony)], flags, marks, minutes)
+    _draw_context(axes, logged, marks, minutes)
     axes[-1].set_xlabel("time (min from the start of the recording)")
     duration = (max((float(s.timestamps[-1]) for s in recording.streams if len(s)), default=t0) - t0) / 60
     figure.suptitle(f"{bids_stem(recording)} · {duration:.1f} min", fontsize=10)

@@ -26,37 +26,59 @@ def test_capture_page_in_chromium_delivers_face_and_voice_to_the_monitor(tmp_pat
     assert page.status_code == 200 and "capture.js" in page.text
     monitor = MonitorFeed(service.ws_url("room1"), service.headers)
     hub = service.service.app.state.webrtc
-    signal, spans = speech_track([espeak("I have been feeling anxious all week."),
-                                  espeak("Tell me more about that.")], [0.8, 2.0], lead_s=1.0)
+    signal, spans = speech_track(
+        [espeak("I have been feeling anxious all week."), espeak("Tell me more about that.")], [0.8, 2.0], lead_s=1.0
+    )
     wav = write_wav(tmp_path / "speech.wav", signal)
     y4m = face_video(tmp_path / "face.y4m", 4.0)
     # the token travels in the fragment, never to the server; the page sends it as a Bearer header
     url = f"http://127.0.0.1:{service.port}/capture?session=room1&role=patient&autostart=1#token={service.token}"
-    browser = Chromium(url, tmp_path / "profile", [
-        "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-        f"--use-file-for-fake-video-capture={y4m}", f"--use-file-for-fake-audio-capture={wav}",
-        "--autoplay-policy=no-user-gesture-required",
-    ])
+    browser = Chromium(
+        url,
+        tmp_path / "profile",
+        [
+            "--use-fake-ui-for-media-stream",
+            "--use-fake-device-for-media-stream",
+            f"--use-file-for-fake-video-capture={y4m}",
+            f"--use-file-for-fake-audio-capture={wav}",
+            "--autoplay-policy=no-user-gesture-required",
+        ],
+    )
     try:
-        deadline = time.monotonic() + 45
-        while time.monotonic() < deadline:
-            if len(monitor.of_kind("voice_segment")) >= 2:
-                break
-            time.sleep(0.5)
+        _wait_until(lambda: len(monitor.of_kind("voice_segment")) >= 2, 45)
         page_state = browser.evaluate("window.captureState")
         service.call(hub.close_session("room1"))  # as a network loss would
         before = len(monitor.events)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
+
+        def reconnected():
             after = browser.evaluate("window.captureState")
             again = [e for e in monitor.of_kind("face_tracked", before) if e["data"]["state"] == "found"]
-            if after["reconnects"] >= 1 and after["receiving"] and again:
-                break
-            time.sleep(0.5)
+            return after, again, after["reconnects"] >= 1 and after["receiving"] and bool(again)
+
+        _wait_until(lambda: reconnected()[2], 30)
+        after, again, _ = reconnected()
     finally:
         browser.close()
         monitor.close()
 
+    _assert_face_and_movement(monitor, page_state)
+    _assert_voice_and_dissonance(monitor, spans)
+    seqs = [e["seq"] for e in monitor.events]
+    assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), "the monitor saw every event once, in order"
+    assert page_state["receiving"] is True and page_state["connected"] is True
+    assert page_state["lastStatus"]["faces"] == ["patient"]
+    assert after["reconnects"] >= 1 and after["receiving"] is True, after
+    assert again, "no face from the reconnected page"
+
+
+def _wait_until(condition, timeout_s: float) -> None:
+    """Poll ``condition`` until it holds or ``timeout_s`` passes (an upper bound only: the asserts decide)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and not condition():
+        time.sleep(0.5)
+
+
+def _assert_face_and_movement(monitor, page_state) -> None:
     tracked = monitor.of_kind("face_tracked")
     assert tracked, f"no face tracked; page state {page_state}"
     assert tracked[0]["data"]["state"] == "found" and tracked[0]["role"] == "patient"
@@ -65,6 +87,9 @@ def test_capture_page_in_chromium_delivers_face_and_voice_to_the_monitor(tmp_pat
     assert sum(e["data"]["valence"] > 0.5 for e in affect) > 0.8 * len(affect)
     assert all(-1 <= e["data"]["arousal"] <= 1 for e in affect)
     assert monitor.of_kind("movement")
+
+
+def _assert_voice_and_dissonance(monitor, spans) -> None:
     units = monitor.of_kind("voice_segment")[:2]
     assert len(units) == 2
     for unit, (start, end) in zip(units, spans, strict=True):
@@ -75,9 +100,3 @@ def test_capture_page_in_chromium_delivers_face_and_voice_to_the_monitor(tmp_pat
     judged = {(round(e["data"]["start"], 3), round(e["data"]["end"], 3)) for e in monitor.of_kind("dissonance")}
     assert {(round(u["data"]["start"], 3), round(u["data"]["end"], 3)) for u in units} <= judged
     assert all(e["data"]["dimensions"] == ["arousal"] for e in monitor.of_kind("dissonance"))
-    seqs = [e["seq"] for e in monitor.events]
-    assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), "the monitor saw every event once, in order"
-    assert page_state["receiving"] is True and page_state["connected"] is True
-    assert page_state["lastStatus"]["faces"] == ["patient"]
-    assert after["reconnects"] >= 1 and after["receiving"] is True, after
-    assert again, "no face from the reconnected page"

@@ -166,10 +166,14 @@ def test_every_channel_format_and_irregular_streams_come_back_exactly(tmp_path: 
     np.testing.assert_array_equal(irregular["time_series"], irregular_values)
     np.testing.assert_allclose(irregular["time_stamps"], irregular_stamps, rtol=0, atol=1e-6)
 
-    # the sender's whole header, as its own inlets see it, is in the file; ours is one element added to desc
+    _assert_sender_header_kept(run.file(), text_name)
+
+
+def _assert_sender_header_kept(path: Path, text_name: str) -> None:
+    """The sender's whole header, as its own inlets see it, is in the file; ours is one element added to desc."""
     (sender,) = [i for i in pylsl.resolve_byprop("name", text_name, timeout=5.0)]
     sent = ET.fromstring(pylsl.StreamInlet(sender).info(timeout=5.0).as_xml())
-    recorded = _header_of(run.file(), text_name)
+    recorded = _header_of(path, text_name)
     desc = recorded.find("desc")
     desc.remove(desc.find("dyadscope"))
     assert recorded.findtext("desc/acquisition/manufacturer") == "Acme Ω"

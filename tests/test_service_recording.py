@@ -112,8 +112,21 @@ def test_a_live_session_records_its_raw_samples_events_and_markers(shared_data, 
     assert stopped.status_code == 200 and not stopped.json()["recording"] and stopped.json()["error"] is None
     assert not is_unfinished(path)
 
-    streams = _streams(path)
-    raw = streams[info.name]
+    _assert_file_holds(_streams(path), info.name, ecg, stamps, relative, marker.json()["t"])
+
+    logged = [(e["kind"], e["data"].get("path")) for e in _logged(service, "rec") if e["kind"].startswith("recording_")]
+    assert logged == [("recording_started", relative), ("recording_stopped", relative)]
+
+    # a second recording is a new run; stopping the session closes it
+    second = httpx.post(api, json={"subject": "P07", "session": "2"}, headers=headers).json()
+    assert second["path"].endswith("run-02_physio.xdf")
+    assert httpx.delete(f"{service.base}/api/sessions/rec", headers=headers).status_code == 204
+    assert not is_unfinished(tmp_path / "recordings" / second["path"])
+
+
+def _assert_file_holds(streams: dict, name: str, ecg, stamps, relative: str, marker_t: float) -> None:
+    """The closed file holds every raw sample with its header, the session's events and the marker."""
+    raw = streams[name]
     np.testing.assert_array_equal(raw["time_series"], ecg[:, None])
     np.testing.assert_allclose(raw["time_stamps"], stamps, rtol=0, atol=1e-6)
     assert raw["footer"]["info"]["sample_count"] == [str(len(ecg))]
@@ -129,16 +142,7 @@ def test_a_live_session_records_its_raw_samples_events_and_markers(shared_data, 
     assert "DyadScope heart_rate patient" in streams
     markers = streams["DyadScope markers"]
     assert markers["time_series"] == [["patient laughs"]]
-    assert markers["time_stamps"][0] == pytest.approx(marker.json()["t"], abs=1e-6)
-
-    logged = [(e["kind"], e["data"].get("path")) for e in _logged(service, "rec") if e["kind"].startswith("recording_")]
-    assert logged == [("recording_started", relative), ("recording_stopped", relative)]
-
-    # a second recording is a new run; stopping the session closes it
-    second = httpx.post(api, json={"subject": "P07", "session": "2"}, headers=headers).json()
-    assert second["path"].endswith("run-02_physio.xdf")
-    assert httpx.delete(f"{service.base}/api/sessions/rec", headers=headers).status_code == 204
-    assert not is_unfinished(tmp_path / "recordings" / second["path"])
+    assert markers["time_stamps"][0] == pytest.approx(marker_t, abs=1e-6)
 
 
 def test_a_full_disk_stops_the_recording_and_the_session_goes_on(tmp_path, make_service):

@@ -32,8 +32,8 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from dyadscope.stream.pipeline import Pipeline
-from dyadscope.stream.processors.dyadic.synchrony import dyadic_processors
 from dyadscope.stream.processors.dyadic._xcorr import LaggedCrossCorrelation
+from dyadscope.stream.processors.dyadic.synchrony import dyadic_processors
 from dyadscope.stream.types import Feature
 
 DATA = Path(os.environ.get("DYADSCOPE_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))

@@ -59,11 +59,11 @@ def main() -> None:
     costs: dict[str, list[float]] = {"one": [], "ten": [], "nk": []}
     for second in range(duration):
         hop = slice(second * rate, (second + 1) * rate)
-        one, ten = timed(lambda: ours_one(hop)), timed(lambda: ours_ten(hop))
+        one, ten = timed(lambda hop=hop: ours_one(hop)), timed(lambda hop=hop: ours_ten(hop))
         if second + 1 >= WINDOW_S:
             costs["one"].append(one)
             costs["ten"].append(ten)
-            costs["nk"].append(timed(lambda: neurokit(hop.stop)))
+            costs["nk"].append(timed(lambda hop=hop: neurokit(hop.stop)))
 
     reference = float(np.mean(costs["nk"]))
     rows = [

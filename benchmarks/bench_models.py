@@ -38,21 +38,23 @@ from aiortc.mediastreams import MediaStreamTrack
 from dyadscope.models.batcher import MicroBatcher
 from dyadscope.models.build import build_defaults
 from dyadscope.models.engine import EngineSettings, ModelEngine
+from dyadscope.models.library import ModelLibrary
+from dyadscope.models.runtime import RuntimeOptions, default_model_dir
+from dyadscope.models.vad import WINDOW, VadStream, direct_scorer, run_vad_batch
 from dyadscope.perception.face import FaceAnalyzer
 from dyadscope.perception.face_track import FaceTracker
 from dyadscope.perception.live import LivePerception
-from dyadscope.stream.frames import VideoFrame
-from dyadscope.models.library import ModelLibrary
 from dyadscope.perception.people import CameraView
-from dyadscope.models.runtime import RuntimeOptions, default_model_dir
-from dyadscope.models.vad import WINDOW, VadStream, direct_scorer, run_vad_batch
 from dyadscope.perception.voice import VoiceAnalyzer
 from dyadscope.sensors.av_tracks import MediaIngest
+from dyadscope.stream.frames import VideoFrame
 from dyadscope.stream.types import Chunk, StreamInfo
 
 RATE = 16000
-TEXT = ("I have been feeling anxious all week. It started on Monday morning, when I woke up early. "
-        "Tell me more about that. What happened next? I went to work, but I could not focus at all. ")
+TEXT = (
+    "I have been feeling anxious all week. It started on Monday morning, when I woke up early. "
+    "Tell me more about that. What happened next? I went to work, but I could not focus at all. "
+)
 
 
 def face_frame() -> np.ndarray:
@@ -64,8 +66,12 @@ def face_frame() -> np.ndarray:
 
 def speech(repeats: int) -> np.ndarray:
     wav = subprocess.run(["espeak-ng", "--stdout", TEXT * repeats], check=True, capture_output=True).stdout
-    raw = subprocess.run(["sox", "-t", "wav", "-", "-t", "raw", "-r", str(RATE), "-c", "1", "-b", "16",
-                          "-e", "signed-integer", "-"], input=wav, check=True, capture_output=True).stdout
+    raw = subprocess.run(
+        ["sox", "-t", "wav", "-", "-t", "raw", "-r", str(RATE), "-c", "1", "-b", "16", "-e", "signed-integer", "-"],
+        input=wav,
+        check=True,
+        capture_output=True,
+    ).stdout
     return np.frombuffer(raw, "<i2").astype(np.float32) / 32768.0
 
 
@@ -82,11 +88,16 @@ def bench_face(library: ModelLibrary, n: int) -> list[tuple[str, str]]:
     model = library.face_model()
     ours = frames_per_second(FaceAnalyzer(CameraView(("patient",)), model, FaceTracker(detect_every=5)), frames)
     from dyadscope.perception.face_detect import HaarFaceDetector
-    reference = frames_per_second(FaceAnalyzer(CameraView(("patient",)), model, FaceTracker(
-        HaarFaceDetector(detect_width=640), detect_every=1)), frames)
-    return [("face: detect+track+affect, 640x480, frames/s", f"{ours:.0f}"),
-            ("face: reference (full-frame Haar every frame), frames/s", f"{reference:.0f}"),
-            ("face: our time / reference time", f"{reference / ours:.2f}")]
+
+    reference = frames_per_second(
+        FaceAnalyzer(CameraView(("patient",)), model, FaceTracker(HaarFaceDetector(detect_width=640), detect_every=1)),
+        frames,
+    )
+    return [
+        ("face: detect+track+affect, 640x480, frames/s", f"{ours:.0f}"),
+        ("face: reference (full-frame Haar every frame), frames/s", f"{reference:.0f}"),
+        ("face: our time / reference time", f"{reference / ours:.2f}"),
+    ]
 
 
 def bench_voice(library: ModelLibrary, signal: np.ndarray) -> list[tuple[str, str]]:
@@ -105,10 +116,12 @@ def bench_voice(library: ModelLibrary, signal: np.ndarray) -> list[tuple[str, st
         vad.probability(signal[i : i + WINDOW])
     reference = time.perf_counter() - start
     seconds = signal.size / RATE
-    return [("voice: audio analysed, s (speech units found)", f"{seconds:.0f} ({units})"),
-            ("voice: VAD+units+arousal, x real time", f"{seconds / ours:.0f}"),
-            ("voice: reference (Silero VAD alone), x real time", f"{seconds / reference:.0f}"),
-            ("voice: our time / reference time", f"{ours / reference:.2f}")]
+    return [
+        ("voice: audio analysed, s (speech units found)", f"{seconds:.0f} ({units})"),
+        ("voice: VAD+units+arousal, x real time", f"{seconds / ours:.0f}"),
+        ("voice: reference (Silero VAD alone), x real time", f"{seconds / reference:.0f}"),
+        ("voice: our time / reference time", f"{ours / reference:.2f}"),
+    ]
 
 
 def batched_throughput(run_batch, items: list, max_batch: int, callers: int = 16) -> tuple[float, float]:
@@ -137,14 +150,18 @@ def bench_batching(library: ModelLibrary, n: int, max_batch: int) -> list[tuple[
     crop = model.prepare(face_frame(), (250, 90, 140, 140))
     window = (np.zeros(WINDOW + 64, np.float32), np.zeros((2, 128), np.float32))
     rows = []
-    for label, run_batch, item in (("face crops", model.run_batch, crop),
-                                   ("VAD windows", lambda items: run_vad_batch(vad_session, items), window)):
+    for label, run_batch, item in (
+        ("face crops", model.run_batch, crop),
+        ("VAD windows", lambda items: run_vad_batch(vad_session, items), window),
+    ):
         # Best of three: the machine is shared, and the best run is the least disturbed one.
         single = max(batched_throughput(run_batch, [item] * n, 1)[0] for _ in range(3))
         batched, mean = max(batched_throughput(run_batch, [item] * n, max_batch) for _ in range(3))
-        rows += [(f"batching: {label}/s, max batch 1", f"{single:.0f}"),
-                 (f"batching: {label}/s, max batch {max_batch} (mean {mean:.1f})", f"{batched:.0f}"),
-                 (f"batching: {label}, throughput gain", f"{batched / single:.2f}x")]
+        rows += [
+            (f"batching: {label}/s, max batch 1", f"{single:.0f}"),
+            (f"batching: {label}/s, max batch {max_batch} (mean {mean:.1f})", f"{batched:.0f}"),
+            (f"batching: {label}, throughput gain", f"{batched / single:.2f}x"),
+        ]
     return rows
 
 
@@ -161,8 +178,10 @@ def bench_batch_sizes(library: ModelLibrary, n: int) -> list[tuple[str, str]]:
             model.run_batch(batch)
         rates[size] = max(1, n // size) * size / (time.perf_counter() - start)
     best = max(rates, key=rates.get)
-    return [("batch size: face crops/s at 1 / 4 / 16 / 64", " / ".join(f"{r:.0f}" for r in rates.values())),
-            ("batch size: best for this device", str(best))]
+    return [
+        ("batch size: face crops/s at 1 / 4 / 16 / 64", " / ".join(f"{r:.0f}" for r in rates.values())),
+        ("batch size: best for this device", str(best)),
+    ]
 
 
 class ReplayCamera(MediaStreamTrack):
@@ -208,9 +227,11 @@ def bench_latency(model_dir, seconds: float, max_batch: int, options: RuntimeOpt
     received, analysed = asyncio.run(main())
     engine.close()
     ms = np.asarray(latencies) * 1000
-    return [("latency: 2 cameras x 15 fps, frames received / analysed", f"{received} / {analysed}"),
-            ("latency: frame to face_affect, p50 ms", f"{np.percentile(ms, 50):.1f}"),
-            ("latency: frame to face_affect, p95 ms", f"{np.percentile(ms, 95):.1f}")]
+    return [
+        ("latency: 2 cameras x 15 fps, frames received / analysed", f"{received} / {analysed}"),
+        ("latency: frame to face_affect, p50 ms", f"{np.percentile(ms, 50):.1f}"),
+        ("latency: frame to face_affect, p95 ms", f"{np.percentile(ms, 95):.1f}"),
+    ]
 
 
 def main() -> None:

@@ -30,10 +30,10 @@ from dyadscope.stream.pipeline import Pipeline
 from dyadscope.stream.processors.physio.baseline import Baseline, BaselineConfig
 from dyadscope.stream.processors.physio.ecg import HeartRateProcessor
 from dyadscope.stream.processors.physio.eda import EDAProcessor
-from dyadscope.stream.processors.registry import physiology_processors
+from dyadscope.stream.processors.physio.history import SessionSummary
 from dyadscope.stream.processors.physio.respiration import RespirationProcessor
 from dyadscope.stream.processors.physio.rsa import RSAProcessor
-from dyadscope.stream.processors.physio.history import SessionSummary
+from dyadscope.stream.processors.registry import physiology_processors
 from dyadscope.stream.types import Chunk, Feature, StreamInfo
 
 RATE = 100
@@ -69,7 +69,9 @@ def per_hop(data: pd.DataFrame, hops: int) -> list[tuple[str, float, float]]:
     beat_t = rpeaks / RATE
     given: dict[int, list[Feature]] = {}
     for i, t in enumerate(beat_t):
-        feature = Feature("rpeak", "patient", float(t), {"ibi_ms": None if i == 0 else float((t - beat_t[i - 1]) * 1000)})
+        feature = Feature(
+            "rpeak", "patient", float(t), {"ibi_ms": None if i == 0 else float((t - beat_t[i - 1]) * 1000)}
+        )
         given.setdefault(int(np.floor(t / CHUNK_S + 1e-9)), []).append(feature)
 
     def hop(second: int, with_ecg: bool) -> None:

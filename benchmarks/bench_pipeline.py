@@ -60,8 +60,11 @@ async def live(dyads: int, seconds: float) -> tuple[float, int]:
     service = Service(Config.from_env({}, port=0, token="none"))
     await service.start()
     simulators = [
-        subprocess.Popen([DYADSCOPE, "simulate", "--seed", str(100 + k), "--duration", str(seconds + 30)],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.Popen(
+            [DYADSCOPE, "simulate", "--seed", str(100 + k), "--duration", str(seconds + 30)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         for k in range(dyads)
     ]
     try:

@@ -33,20 +33,27 @@ from pathlib import Path
 import numpy as np
 import pyxdf
 
-from dyadscope.sensors.simulate import SimulatedDyad
-from dyadscope.sensors.simulated_recording import record_simulated_session, simulated_events
-from dyadscope.xdf.reader import load_recording
 from dyadscope.offline.export.bids import export_bids
 from dyadscope.offline.export.report import export_report
 from dyadscope.offline.export.tables import export_tables
-from dyadscope.xdf.recorder import Recorder
+from dyadscope.sensors.simulate import SimulatedDyad
+from dyadscope.sensors.simulated_recording import record_simulated_session, simulated_events
 from dyadscope.stream.types import Chunk, Event, StreamInfo
+from dyadscope.xdf.reader import load_recording
+from dyadscope.xdf.recorder import Recorder
 
 STEP = 0.1  # s of data per block, as LSL chunks arrive
 VOICE = [
-    StreamInfo(name=f"voice features {role}", modality="VoiceFeatures", channel_count=3, nominal_rate=100.0,
-               channel_format="float32", source_id=f"voice-{role}", role=role,
-               channel_labels=("pitch", "energy", "voicing"))  # fmt: skip
+    StreamInfo(
+        name=f"voice features {role}",
+        modality="VoiceFeatures",
+        channel_count=3,
+        nominal_rate=100.0,
+        channel_format="float32",
+        source_id=f"voice-{role}",
+        role=role,
+        channel_labels=("pitch", "energy", "voicing"),
+    )  # fmt: skip
     for role in ("patient", "therapist")
 ]
 
@@ -87,6 +94,7 @@ def record(path: Path, blocks, pace: bool = False) -> None:
 
 class _SecondlyFsync:
     """A file written as the references need: plain writes, fsync'd about every second."""
+
     def __init__(self, path: Path):
         self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         self.last = time.monotonic()
@@ -120,7 +128,9 @@ def naive_xdf(path: Path, blocks) -> None:
         for chunk in chunks:
             sid = ids.setdefault(chunk.info.key, len(ids) + 1)
             fmt = "<Bd" + "f" * chunk.values.shape[1]
-            body = b"".join(struct.pack(fmt, 8, t, *row) for t, row in zip(chunk.timestamps.tolist(), chunk.values.tolist()))
+            body = b"".join(
+                struct.pack(fmt, 8, t, *row) for t, row in zip(chunk.timestamps.tolist(), chunk.values.tolist())
+            )
             content = struct.pack("<IBI", sid, 4, len(chunk)) + body
             out.write(struct.pack("<BIH", 4, len(content) + 2, 3) + content)
         for event in events:

@@ -60,23 +60,55 @@ class Contract:
 CONTRACTS: dict[str, Contract] = {
     c.name: c
     for c in (
-        Contract("fer_mini_xception", "face", (None, 1, 64, 64), ("probabilities",), 7,
-                 preprocessing=Preprocessing((64, 64), "gray", 255.0, (0.5,), (0.5,)),
-                 labels=("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"),
-                 meaning="7 FER2013 class probabilities -> circumplex valence/arousal"),
-        Contract("hsemotion_va", "face", (None, 3, 224, 224), (), 10,
-                 preprocessing=Preprocessing((224, 224), "rgb", 255.0, IMAGENET_MEAN, IMAGENET_STD),
-                 labels=("anger", "contempt", "disgust", "fear", "happiness", "neutral", "sadness", "surprise"),
-                 meaning="8 expression logits, then valence, arousal"),
-        Contract("emonet", "face", (None, 3, 256, 256), ("valence", "arousal"),
-                 preprocessing=Preprocessing((256, 256), "rgb", 255.0, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0)),
-                 meaning="valence and arousal in [-1, 1]"),
-        Contract("audeering_dim", "voice", (1, None), ("logits",), 3, input_name="signal", layout="NT",
-                 preprocessing=Preprocessing(sample_rate=16000),
-                 meaning="arousal, dominance, valence in 0..1, mapped with 2x - 1"),
-        Contract("silero_vad", "voice", (None, None), ("output", "stateN"), input_name="input", layout="NT",
-                 preprocessing=Preprocessing(sample_rate=16000),
-                 meaning="speech probability per 512-sample window at 16 kHz"),
+        Contract(
+            "fer_mini_xception",
+            "face",
+            (None, 1, 64, 64),
+            ("probabilities",),
+            7,
+            preprocessing=Preprocessing((64, 64), "gray", 255.0, (0.5,), (0.5,)),
+            labels=("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"),
+            meaning="7 FER2013 class probabilities -> circumplex valence/arousal",
+        ),
+        Contract(
+            "hsemotion_va",
+            "face",
+            (None, 3, 224, 224),
+            (),
+            10,
+            preprocessing=Preprocessing((224, 224), "rgb", 255.0, IMAGENET_MEAN, IMAGENET_STD),
+            labels=("anger", "contempt", "disgust", "fear", "happiness", "neutral", "sadness", "surprise"),
+            meaning="8 expression logits, then valence, arousal",
+        ),
+        Contract(
+            "emonet",
+            "face",
+            (None, 3, 256, 256),
+            ("valence", "arousal"),
+            preprocessing=Preprocessing((256, 256), "rgb", 255.0, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0)),
+            meaning="valence and arousal in [-1, 1]",
+        ),
+        Contract(
+            "audeering_dim",
+            "voice",
+            (1, None),
+            ("logits",),
+            3,
+            input_name="signal",
+            layout="NT",
+            preprocessing=Preprocessing(sample_rate=16000),
+            meaning="arousal, dominance, valence in 0..1, mapped with 2x - 1",
+        ),
+        Contract(
+            "silero_vad",
+            "voice",
+            (None, None),
+            ("output", "stateN"),
+            input_name="input",
+            layout="NT",
+            preprocessing=Preprocessing(sample_rate=16000),
+            meaning="speech probability per 512-sample window at 16 kHz",
+        ),
     )
 }
 
@@ -107,7 +139,8 @@ def check_session(session: ModelSession, contract: Contract) -> Manifest:
     if not _dims_match(shape, contract.input_dims):
         raise ContractError(
             f"{session.path.name}: input {name!r} has shape {list(shape)}, "
-            f"contract {contract.name} needs {list(contract.input_dims)} (None: any)")
+            f"contract {contract.name} needs {list(contract.input_dims)} (None: any)"
+        )
     missing = [o for o in contract.output_names if o not in session.outputs]
     if missing:
         raise ContractError(f"{session.path.name}: missing outputs {missing} (has {', '.join(session.outputs)})")
@@ -117,7 +150,8 @@ def check_session(session: ModelSession, contract: Contract) -> Manifest:
         if isinstance(width, int) and width != contract.output_width:
             raise ContractError(
                 f"{session.path.name}: output {out_name!r} has {width} values per item, "
-                f"contract {contract.name} needs {contract.output_width}")
+                f"contract {contract.name} needs {contract.output_width}"
+            )
     return Manifest(
         name=session.path.stem,
         contract=contract.name,
@@ -141,4 +175,3 @@ def check_model(path: Path | str, contract_name: str) -> Manifest:
     except Exception as exc:  # onnxruntime raises its own types for unreadable files
         raise ContractError(f"{path.name} is not a loadable ONNX model: {exc}") from None
     return check_session(session, contract)
-

@@ -86,14 +86,22 @@ class _GraphBuilder:
         self.nodes.append(helper.make_node(op, inputs, [output], name=output, **attrs))
         return output
 
-    def conv(self, x: str, name: str, weight: np.ndarray, cfg: dict, bias: np.ndarray | None = None,
-             group: int = 1) -> str:
+    def conv(
+        self, x: str, name: str, weight: np.ndarray, cfg: dict, bias: np.ndarray | None = None, group: int = 1
+    ) -> str:
         """Add a Conv with Keras strides and padding (``weight`` already in ONNX layout)."""
         inputs = [x, self.constant(f"{name}.weight", weight)]
         if bias is not None:
             inputs.append(self.constant(f"{name}.bias", bias))
-        return self.node("Conv", inputs, name, group=group, strides=list(cfg.get("strides", (1, 1))),
-                         kernel_shape=list(weight.shape[2:]), **_padding(cfg))
+        return self.node(
+            "Conv",
+            inputs,
+            name,
+            group=group,
+            strides=list(cfg.get("strides", (1, 1))),
+            kernel_shape=list(weight.shape[2:]),
+            **_padding(cfg),
+        )
 
 
 def _padding(cfg: dict) -> dict:
@@ -130,15 +138,25 @@ def _activation(g: _GraphBuilder, x: str, name: str, activation: str) -> str:
 def _convert_layer(g: _GraphBuilder, layer: dict, inputs: list[str], weights: dict[str, np.ndarray]) -> str:
     kind, name, cfg = layer["class"], layer["name"], layer["config"]
     if kind == "Conv2D":
-        out = g.conv(inputs[0], name, _conv_weight(weights["kernel"]), cfg,
-                     bias=weights.get("bias") if cfg.get("use_bias") else None)
+        out = g.conv(
+            inputs[0],
+            name,
+            _conv_weight(weights["kernel"]),
+            cfg,
+            bias=weights.get("bias") if cfg.get("use_bias") else None,
+        )
         return _activation(g, out, f"{name}.act", cfg.get("activation", "linear"))
     if kind == "SeparableConv2D":
         depthwise = _depthwise_weight(weights["depthwise_kernel"])
         mid = g.conv(inputs[0], f"{name}.depthwise", depthwise, cfg, group=weights["depthwise_kernel"].shape[2])
         pointwise = _conv_weight(weights["pointwise_kernel"])
-        out = g.conv(mid, name, pointwise, {"strides": (1, 1), "padding": "valid"},
-                     bias=weights.get("bias") if cfg.get("use_bias") else None)
+        out = g.conv(
+            mid,
+            name,
+            pointwise,
+            {"strides": (1, 1), "padding": "valid"},
+            bias=weights.get("bias") if cfg.get("use_bias") else None,
+        )
         return _activation(g, out, f"{name}.act", cfg.get("activation", "linear"))
     if kind == "BatchNormalization":
         if cfg.get("axis", -1) not in (-1, 3):
@@ -148,8 +166,9 @@ def _convert_layer(g: _GraphBuilder, layer: dict, inputs: list[str], weights: di
     if kind == "Activation":
         return _activation(g, inputs[0], name, cfg["activation"])
     if kind == "MaxPooling2D":
-        return g.node("MaxPool", inputs, name, kernel_shape=list(cfg["pool_size"]),
-                      strides=list(cfg["strides"]), **_padding(cfg))
+        return g.node(
+            "MaxPool", inputs, name, kernel_shape=list(cfg["pool_size"]), strides=list(cfg["strides"]), **_padding(cfg)
+        )
     if kind == "Add":
         return g.node("Add", inputs, name)
     if kind == "GlobalAveragePooling2D":
@@ -169,7 +188,8 @@ def convert_keras_hdf5(data: bytes) -> onnx.ModelProto:
             if layer["class"] == "InputLayer":
                 _, height, width, channels = layer["config"]["batch_input_shape"]
                 graph_input = helper.make_tensor_value_info(
-                    INPUT_NAME, TensorProto.FLOAT, ["batch", channels, height, width])
+                    INPUT_NAME, TensorProto.FLOAT, ["batch", channels, height, width]
+                )
                 produced[layer["name"]] = INPUT_NAME
                 continue
             inputs = [produced[name] for name in layer["inputs"]]
@@ -180,12 +200,13 @@ def convert_keras_hdf5(data: bytes) -> onnx.ModelProto:
         g.nodes.append(helper.make_node("Identity", [last], [OUTPUT_NAME], name=OUTPUT_NAME))
     n_out = layers[-1]["config"].get("filters") or len(FER_LABELS)
     graph = helper.make_graph(
-        g.nodes, MODEL_NAME, [graph_input],
+        g.nodes,
+        MODEL_NAME,
+        [graph_input],
         [helper.make_tensor_value_info(OUTPUT_NAME, TensorProto.FLOAT, ["batch", n_out])],
         g.initializers,
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)],
-                              producer_name="dyadscope.convert_fer")
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], producer_name="dyadscope.convert_fer")
     model.ir_version = 8
     onnx.checker.check_model(model)
     return model

@@ -42,8 +42,11 @@ class ModelLibrary:
         """Every model with a manifest, by name."""
         if not self.model_dir.is_dir():
             return []
-        return [InstalledModel(p, read_manifest(p)) for p in sorted(self.model_dir.glob("*.onnx"))
-                if p.with_suffix(".json").is_file()]
+        return [
+            InstalledModel(p, read_manifest(p))
+            for p in sorted(self.model_dir.glob("*.onnx"))
+            if p.with_suffix(".json").is_file()
+        ]
 
     def path(self, name_or_path: str | Path) -> Path:
         """A model file by name (in the directory) or by path."""
@@ -52,8 +55,7 @@ class ModelLibrary:
             return candidate
         path = self.model_dir / f"{name_or_path}.onnx"
         if not path.is_file():
-            raise ModelMissing(
-                f"model {name_or_path!r} is not in {self.model_dir}; run `dyadscope models build`")
+            raise ModelMissing(f"model {name_or_path!r} is not in {self.model_dir}; run `dyadscope models build`")
         return path
 
     def session(self, name_or_path: str | Path) -> tuple[ModelSession, Manifest]:

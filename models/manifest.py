@@ -57,9 +57,7 @@ class Manifest:
     def from_dict(cls, obj: dict[str, Any]) -> Manifest:
         """Read the JSON form (lists become tuples)."""
         pre = obj.get("preprocessing") or {}
-        pre = Preprocessing(
-            **{k: tuple(v) if isinstance(v, list) else v for k, v in pre.items()}
-        )
+        pre = Preprocessing(**{k: tuple(v) if isinstance(v, list) else v for k, v in pre.items()})
         return cls(
             name=obj["name"],
             contract=obj["contract"],

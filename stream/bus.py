@@ -121,8 +121,10 @@ class MemoryBus:
         # Ids are dense unless callers supplied their own, so index arithmetic
         # usually finds the start; a scan covers the sparse case.
         start = max(0, after - first_id + 1)
-        if start >= len(t.messages) or t.messages[start][0] <= after or (
-            start > 0 and t.messages[start - 1][0] > after
+        if (
+            start >= len(t.messages)
+            or t.messages[start][0] <= after
+            or (start > 0 and t.messages[start - 1][0] > after)
         ):
             start = next(i for i, (mid, _) in enumerate(t.messages) if mid > after)
         end = min(start + limit, len(t.messages))

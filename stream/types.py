@@ -78,8 +78,7 @@ class Chunk:
             raise ValueError(f"timestamps must be 1-D, got shape {self.timestamps.shape}")
         if self.values.ndim != 2 or self.values.shape[0] != self.timestamps.shape[0]:
             raise ValueError(
-                f"values must be (n, channels) with n={self.timestamps.shape[0]}, "
-                f"got shape {self.values.shape}"
+                f"values must be (n, channels) with n={self.timestamps.shape[0]}, got shape {self.values.shape}"
             )
 
     def __len__(self) -> int:

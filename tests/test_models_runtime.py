@@ -18,7 +18,8 @@ from dyadscope.models.runtime import ModelSession, RuntimeOptions, available_pro
 def _scale_model(path, factor: float = 2.0):
     """y = factor * x over a dynamic batch of 4-vectors."""
     graph = helper.make_graph(
-        [helper.make_node("Mul", ["x", "k"], ["y"])], "scale",
+        [helper.make_node("Mul", ["x", "k"], ["y"])],
+        "scale",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 4])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 4])],
         [numpy_helper.from_array(np.array(factor, np.float32), "k")],
@@ -52,9 +53,13 @@ def test_model_dir_follows_environment(monkeypatch, tmp_path):
 
 def test_manifest_round_trips(tmp_path):
     manifest = Manifest(
-        name="m", contract="emonet", input_name="image", input_shape=("batch", 3, 256, 256),
+        name="m",
+        contract="emonet",
+        input_name="image",
+        input_shape=("batch", 3, 256, 256),
         preprocessing=Preprocessing(size=(256, 256), colour="rgb", mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0)),
-        outputs={"valence": "v", "arousal": "a"}, labels=("x", "y"),
+        outputs={"valence": "v", "arousal": "a"},
+        labels=("x", "y"),
     )
     model = tmp_path / "m.onnx"
     assert manifest.write(model) == tmp_path / "m.json"
@@ -136,7 +141,10 @@ def test_cuda_comes_first_when_the_build_offers_it(monkeypatch):
     # No GPU here: stand in for the GPU build's provider list (the only mock the tests use).
     import onnxruntime
 
-    monkeypatch.setattr(onnxruntime, "get_available_providers",
-                        lambda: ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"])
+    monkeypatch.setattr(
+        onnxruntime,
+        "get_available_providers",
+        lambda: ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"],
+    )
     assert available_providers() == ["CUDAExecutionProvider", "CPUExecutionProvider"]
     assert available_providers(use_cuda=False) == ["CPUExecutionProvider"]

@@ -7,17 +7,16 @@ import time
 import uuid
 
 import numpy as np
+import pylsl
 import pytest
 from _physio_support import RATE, recording
 
+from dyadscope.offline.analysis import analyze
 from dyadscope.sensors.lsl import local_clock
 from dyadscope.sensors.lsl_outlets import lsl_stream_info
-from dyadscope.xdf.reader import load_recording
-from dyadscope.offline.analysis import analyze
-from dyadscope.xdf.recorder import Recorder
 from dyadscope.stream.types import Chunk, StreamInfo
-
-import pylsl  # noqa: E402  (after dyadscope.sensors.lsl has configured liblsl)
+from dyadscope.xdf.reader import load_recording
+from dyadscope.xdf.recorder import Recorder
 
 SECONDS = 90
 CHUNK = 20  # samples per push (0.2 s), as an amplifier sends them
@@ -84,15 +83,25 @@ def test_live_session_and_offline_analysis_agree(shared_data, tmp_path, make_ser
         live, off = of(live_events, kind, "t"), of(offline_events, kind, "t")
         assert live.shape == off.shape, kind
         np.testing.assert_allclose(live, off, atol=1e-3, err_msg=kind)
-    np.testing.assert_allclose(of(live_events, "scr", "amplitude_us"), of(offline_events, "scr", "amplitude_us"), rtol=1e-6)
+    np.testing.assert_allclose(
+        of(live_events, "scr", "amplitude_us"), of(offline_events, "scr", "amplitude_us"), rtol=1e-6
+    )
     # heart rate: one per second of data on the same grid, however the inlet chunked the samples
     live_hr, off_hr = of(live_events, "heart_rate", "t"), of(offline_events, "heart_rate", "t")
     np.testing.assert_array_equal(np.floor(live_hr), np.floor(off_hr))
     np.testing.assert_allclose(live_hr, off_hr, atol=1e-3)
     np.testing.assert_allclose(of(live_events, "heart_rate", "bpm"), of(offline_events, "heart_rate", "bpm"), rtol=1e-4)
     np.testing.assert_array_equal(of(live_events, "heart_rate", "beats"), of(offline_events, "heart_rate", "beats"))
-    live_rsa = {round(e["data"]["p2t_breath_t"], 2): e["data"]["p2t_ms"] for e in live_events if e["kind"] == "rsa" and e["data"]["p2t_ms"] is not None}
-    off_rsa = {round(e["data"]["p2t_breath_t"], 2): e["data"]["p2t_ms"] for e in offline_events if e["kind"] == "rsa" and e["data"]["p2t_ms"] is not None}
+    live_rsa = {
+        round(e["data"]["p2t_breath_t"], 2): e["data"]["p2t_ms"]
+        for e in live_events
+        if e["kind"] == "rsa" and e["data"]["p2t_ms"] is not None
+    }
+    off_rsa = {
+        round(e["data"]["p2t_breath_t"], 2): e["data"]["p2t_ms"]
+        for e in offline_events
+        if e["kind"] == "rsa" and e["data"]["p2t_ms"] is not None
+    }
     shared = sorted(set(live_rsa) & set(off_rsa))
     assert len(shared) >= 0.9 * len(off_rsa) > 0
     assert [live_rsa[t] for t in shared] == pytest.approx([off_rsa[t] for t in shared], abs=1e-6)

@@ -58,14 +58,18 @@ def test_vad_batches_across_streams_like_single_runs(library, speech):
     session, _ = library.session("silero_vad")
     signal = speech[0]
     a, b = VadStream(direct_scorer(session)), VadStream(direct_scorer(session))
-    single = [(a.probability(signal[i : i + WINDOW]), b.probability(signal[i + 8000 : i + 8000 + WINDOW]))
-              for i in range(0, 40 * WINDOW, WINDOW)]
+    single = [
+        (a.probability(signal[i : i + WINDOW]), b.probability(signal[i + 8000 : i + 8000 + WINDOW]))
+        for i in range(0, 40 * WINDOW, WINDOW)
+    ]
     batched = []
     states = [np.zeros((2, 128), np.float32)] * 2
     contexts = [np.zeros(64, np.float32)] * 2
     for i in range(0, 40 * WINDOW, WINDOW):
-        windows = [np.concatenate((contexts[0], signal[i : i + WINDOW])),
-                   np.concatenate((contexts[1], signal[i + 8000 : i + 8000 + WINDOW]))]
+        windows = [
+            np.concatenate((contexts[0], signal[i : i + WINDOW])),
+            np.concatenate((contexts[1], signal[i + 8000 : i + 8000 + WINDOW])),
+        ]
         out = run_vad_batch(session, list(zip(windows, states, strict=True)))
         batched.append((out[0][0], out[1][0]))
         states = [o[1] for o in out]

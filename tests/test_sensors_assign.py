@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 import pyxdf
 
+from dyadscope.sensors.lsl_outlets import lsl_stream_info
+from dyadscope.sensors.simulate import SimulatedDyad
 from dyadscope.stream.assign import (
     AssignmentError,
     Override,
@@ -15,8 +17,6 @@ from dyadscope.stream.assign import (
     parse_override,
     parse_overrides,
 )
-from dyadscope.sensors.lsl_outlets import lsl_stream_info
-from dyadscope.sensors.simulate import SimulatedDyad
 
 
 def _header(name: str, lsl_type: str, desc=None, **fields) -> dict:
@@ -28,8 +28,18 @@ def _header(name: str, lsl_type: str, desc=None, **fields) -> dict:
 
 @pytest.mark.parametrize(
     ("lsl_type", "modality"),
-    [("ECG", "ECG"), ("ekg", "ECG"), ("Resp", "RSP"), ("Respiration", "RSP"), ("RSP", "RSP"), ("GSR", "EDA"),
-     ("eda", "EDA"), ("EEG", "EEG"), (" ", None), (None, None)],
+    [
+        ("ECG", "ECG"),
+        ("ekg", "ECG"),
+        ("Resp", "RSP"),
+        ("Respiration", "RSP"),
+        ("RSP", "RSP"),
+        ("GSR", "EDA"),
+        ("eda", "EDA"),
+        ("EEG", "EEG"),
+        (" ", None),
+        (None, None),
+    ],
 )
 def test_modality_is_the_normalised_type(lsl_type, modality):
     assert normalize_modality(lsl_type) == modality
@@ -59,8 +69,12 @@ def test_overrides_parse_and_win():
 
 @pytest.mark.parametrize(
     ("text", "says"),
-    [("Polar H10", "form"), ("=patient", "form"), ("Polar=nurse:ECG", "'nurse' is not one of"),
-     ("Polar=patient: ", "modality")],
+    [
+        ("Polar H10", "form"),
+        ("=patient", "form"),
+        ("Polar=nurse:ECG", "'nurse' is not one of"),
+        ("Polar=patient: ", "modality"),
+    ],
 )
 def test_bad_overrides_say_what_is_wrong(text, says):
     with pytest.raises(AssignmentError, match=says):

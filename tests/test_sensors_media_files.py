@@ -18,8 +18,9 @@ SENTENCES = ["I have been feeling anxious all week.", "Tell me more about that."
 
 @pytest.fixture(scope="module")
 def perception(tmp_path_factory):
-    engine = ModelEngine.from_dir(default_models(tmp_path_factory.mktemp("models")),
-                                  EngineSettings(max_batch=8, max_wait_ms=2))
+    engine = ModelEngine.from_dir(
+        default_models(tmp_path_factory.mktemp("models")), EngineSettings(max_batch=8, max_wait_ms=2)
+    )
     yield LivePerception(engine)
     engine.close()
 
@@ -78,9 +79,11 @@ def test_a_camera_for_both_and_a_microphone_each(perception, tmp_path):
     wav_p = write_wav(tmp_path / "patient.wav", speech)
     wav_t = write_wav(tmp_path / "therapist.wav", speech_track([espeak(SENTENCES[1])], [0.5])[0])
     video = face_video(tmp_path / "room.mp4", 2.0)
-    sources = [MediaSource(video, ("therapist", "patient")),
-               MediaSource(wav_p, microphone_role="patient"),
-               MediaSource(wav_t, microphone_role="therapist")]
+    sources = [
+        MediaSource(video, ("therapist", "patient")),
+        MediaSource(wav_p, microphone_role="patient"),
+        MediaSource(wav_t, microphone_role="therapist"),
+    ]
     features, _ = _play(sources, perception, speech.size / 16000)
     units = {f.role for f in features if f.kind == "voice_segment"}
     assert units == {"patient", "therapist"}
@@ -97,8 +100,12 @@ def test_a_looping_file_plays_again_with_its_timeline_going_on(perception, tmp_p
         features.extend(batch)
 
     async def main():
-        files = MediaFiles([MediaSource(write_wav(tmp_path / "loop.wav", signal), microphone_role="patient")],
-                           perception.analysis(sink), time.monotonic, loop=True)
+        files = MediaFiles(
+            [MediaSource(write_wav(tmp_path / "loop.wav", signal), microphone_role="patient")],
+            perception.analysis(sink),
+            time.monotonic,
+            loop=True,
+        )
         await files.start()
         await asyncio.sleep(2.6 * seconds)  # a file that ended would give one unit
         await files.stop()
@@ -106,7 +113,7 @@ def test_a_looping_file_plays_again_with_its_timeline_going_on(perception, tmp_p
     asyncio.run(main())
     units = [f.data for f in features if f.kind == "voice_segment"]
     assert len(units) >= 2
-    (start, end), = spans
+    ((start, end),) = spans
     assert all(u["duration_s"] == pytest.approx(end - start, abs=0.25) for u in units)
     assert units[1]["start"] - units[0]["start"] == pytest.approx(seconds, abs=0.1)
 

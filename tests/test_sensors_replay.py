@@ -15,7 +15,7 @@ from dyadscope.service.cli import main
 from dyadscope.xdf.reader import load_xdf
 
 configure_lsl()
-import pylsl  # noqa: E402
+import pylsl  # noqa: E402  (after configure_lsl, as the service does)
 
 
 def _inlet(name: str) -> pylsl.StreamInlet:

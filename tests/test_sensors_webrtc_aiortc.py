@@ -27,8 +27,7 @@ def model_dir(tmp_path_factory):
 @pytest.fixture(scope="module")
 def media(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("media")
-    signal, spans = speech_track([espeak("I have been feeling anxious all week."), espeak("Tell me more.")],
-                                 [0.6, 1.5])
+    signal, spans = speech_track([espeak("I have been feeling anxious all week."), espeak("Tell me more.")], [0.6, 1.5])
     wav = write_wav(tmp / "speech.wav", signal)
     return face_video(tmp / "face.mp4", signal.size / 16000, audio=wav), spans
 
@@ -45,8 +44,11 @@ def _service(model_dir, engine_factory=None):
 
         return sink
 
-    hub = WebRtcHub(sink_for, engine_factory or (lambda: ModelEngine.from_dir(model_dir, EngineSettings(max_batch=4))),
-                    time.monotonic)
+    hub = WebRtcHub(
+        sink_for,
+        engine_factory or (lambda: ModelEngine.from_dir(model_dir, EngineSettings(max_batch=4))),
+        time.monotonic,
+    )
     app = FastAPI()
     app.include_router(create_webrtc_router(hub))
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://service")
@@ -61,8 +63,9 @@ async def _connect(client, player, body_extra, session="s1"):
     pc.addTrack(player.video)
     pc.addTrack(player.audio)
     await pc.setLocalDescription(await pc.createOffer())
-    reply = await client.post(f"/api/sessions/{session}/webrtc/offer",
-                              json={"sdp": pc.localDescription.sdp, "type": "offer", **body_extra})
+    reply = await client.post(
+        f"/api/sessions/{session}/webrtc/offer", json={"sdp": pc.localDescription.sdp, "type": "offer", **body_extra}
+    )
     return pc, reply, statuses
 
 
@@ -116,7 +119,8 @@ def test_first_offers_at_once_build_the_engine_once_off_the_event_loop(model_dir
         *offers, metrics = await asyncio.gather(
             _connect(client, players[0], {"role": "patient"}),
             _connect(client, players[1], {"role": "therapist"}),
-            client.get("/api/models/metrics"))
+            client.get("/api/models/metrics"),
+        )
         engine = await hub.engine()
         perception = await hub.perception()
         peers = list(hub.ingest("s1").peers)
@@ -159,15 +163,21 @@ def test_missing_models_give_503_until_they_are_built(tmp_path, model_dir, media
     assert metrics_built.status_code == 200
 
 
-@pytest.mark.parametrize("body, reason", [
-    ({"type": "offer", "role": "patient"}, "sdp must be"),
-    ({"sdp": "v=0\r\nnonsense", "type": "offer", "role": "patient"}, "no audio or video"),
-    ({"sdp": "v=0\r\nm=video x\r\n", "type": "offer", "role": "patient"}, "could not be read"),
-    ({"sdp": "v=0\r\n", "type": "answer", "role": "patient"}, "type must be 'offer'"),
-    ({"sdp": "v=0\r\n", "type": "offer", "role": "doctor"}, "role must be one of"),
-    ({"sdp": "v=0\r\n", "type": "offer", "role": "patient", "camera_roles": ["patient", "patient"]}, "camera_roles"),
-    ([1, 2], "JSON object"),
-])
+@pytest.mark.parametrize(
+    "body, reason",
+    [
+        ({"type": "offer", "role": "patient"}, "sdp must be"),
+        ({"sdp": "v=0\r\nnonsense", "type": "offer", "role": "patient"}, "no audio or video"),
+        ({"sdp": "v=0\r\nm=video x\r\n", "type": "offer", "role": "patient"}, "could not be read"),
+        ({"sdp": "v=0\r\n", "type": "answer", "role": "patient"}, "type must be 'offer'"),
+        ({"sdp": "v=0\r\n", "type": "offer", "role": "doctor"}, "role must be one of"),
+        (
+            {"sdp": "v=0\r\n", "type": "offer", "role": "patient", "camera_roles": ["patient", "patient"]},
+            "camera_roles",
+        ),
+        ([1, 2], "JSON object"),
+    ],
+)
 def test_malformed_offers_are_refused_with_the_reason(model_dir, body, reason):
     async def main():
         hub, client, _ = _service(model_dir)
@@ -184,8 +194,9 @@ def test_malformed_offers_are_refused_with_the_reason(model_dir, body, reason):
 def test_unknown_session_non_json_page_and_metrics(model_dir):
     async def main():
         hub, client, _ = _service(model_dir)
-        unknown = await client.post("/api/sessions/nope/webrtc/offer",
-                                    json={"sdp": "v=0\r\n", "type": "offer", "role": "patient"})
+        unknown = await client.post(
+            "/api/sessions/nope/webrtc/offer", json={"sdp": "v=0\r\n", "type": "offer", "role": "patient"}
+        )
         not_json = await client.post("/api/sessions/s1/webrtc/offer", content=b"{oops")
         page = await client.get("/capture")
         metrics = await client.get("/api/models/metrics")

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+import pylsl
 import pytest
 import pyxdf
 from _lsl_support import wait_for
@@ -24,8 +25,6 @@ from dyadscope.service.recording import SessionRecording
 from dyadscope.stream.events import events_topic
 from dyadscope.stream.types import Event, StreamInfo
 from dyadscope.xdf.repair import is_unfinished
-
-import pylsl  # noqa: E402  (after dyadscope.sensors has configured liblsl)
 
 #: The command line in its own process (not ``-m``, which would load the cli module twice).
 DYADSCOPE = [sys.executable, "-c", "import sys; from dyadscope.service.cli import main; sys.exit(main())"]
@@ -68,9 +67,7 @@ def _push(outlet: pylsl.StreamOutlet, values: np.ndarray, stamps: np.ndarray) ->
 
 
 def _open_outlet(tag: str, modality: str = "ECG") -> tuple[StreamInfo, pylsl.StreamOutlet]:
-    info = StreamInfo(
-        f"patient {modality} {tag}", modality, 1, RATE, "float32", source_id=f"rec-{tag}", role="patient"
-    )
+    info = StreamInfo(f"patient {modality} {tag}", modality, 1, RATE, "float32", source_id=f"rec-{tag}", role="patient")
     return info, pylsl.StreamOutlet(lsl_stream_info(info))
 
 
@@ -148,7 +145,9 @@ def _assert_file_holds(streams: dict, name: str, ecg, stamps, relative: str, mar
 def test_a_full_disk_stops_the_recording_and_the_session_goes_on(tmp_path, make_service):
     recordings = tmp_path / "recordings"
     if not mount_tmpfs(recordings, "size=64k"):
-        pytest.skip("cannot mount a small tmpfs here (needs root); tests/test_record_cli.py covers full disks by RLIMIT_FSIZE")
+        pytest.skip(
+            "cannot mount a small tmpfs here (needs root); tests/test_record_cli.py covers full disks by RLIMIT_FSIZE"
+        )
     try:
         service = make_service(data_dir=tmp_path)
         tag = uuid.uuid4().hex[:8]
@@ -156,7 +155,9 @@ def test_a_full_disk_stops_the_recording_and_the_session_goes_on(tmp_path, make_
         session = service.call(service.service.manager.create("full", select=lambda i: i.source_id == info.source_id))
         wait_for(lambda: session.streams, WAIT, "the session did not find the outlet")
         api, headers = f"{service.base}/api/sessions/full", service.headers
-        assert httpx.post(f"{api}/recording", json={"subject": "F1", "session": "1"}, headers=headers).status_code == 201
+        assert (
+            httpx.post(f"{api}/recording", json={"subject": "F1", "session": "1"}, headers=headers).status_code == 201
+        )
         n = 20_000  # 13 bytes a sample on disk: several times the 64 kB disk
         values = (5.0 + np.sin(np.arange(n) / 300.0)).astype(np.float32)
         stamps = pylsl.local_clock() + np.arange(n) / RATE
@@ -196,7 +197,9 @@ def test_a_service_killed_while_recording_leaves_a_file_the_next_start_repairs(t
     info, outlet = _open_outlet(tag)
     token = uuid.uuid4().hex
     env = {**os.environ, "DYADSCOPE_DATA_DIR": str(tmp_path), "DYADSCOPE_TOKEN": token}
-    proc = subprocess.Popen([*DYADSCOPE, "serve", "--port", "0", "--session", "k"], stdout=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(
+        [*DYADSCOPE, "serve", "--port", "0", "--session", "k"], stdout=subprocess.PIPE, text=True, env=env
+    )
     values = np.arange(500, dtype=np.float32)
     try:
         base = "http://127.0.0.1:" + proc.stdout.readline().strip().rsplit(":", 1)[1]
@@ -207,7 +210,9 @@ def test_a_service_killed_while_recording_leaves_a_file_the_next_start_repairs(t
             return r.status_code == 200 and info.name in [s["name"] for s in r.json()["streams"]]
 
         wait_for(found, WAIT, "the served session did not find the outlet")
-        started = httpx.post(f"{base}/api/sessions/k/recording", json={"subject": "K1", "session": "1"}, headers=headers)
+        started = httpx.post(
+            f"{base}/api/sessions/k/recording", json={"subject": "K1", "session": "1"}, headers=headers
+        )
         assert started.status_code == 201, started.text
         path = tmp_path / "recordings" / started.json()["path"]
         assert outlet.wait_for_consumers(10.0)

@@ -9,13 +9,13 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from dyadscope.stream.wire import to_json
 from dyadscope.stream.bus import MemoryBus
 from dyadscope.stream.events import EventLog
 from dyadscope.stream.pipeline import Pipeline
 from dyadscope.stream.processors.registry import physiology_processors
 from dyadscope.stream.ring import RingBuffer
 from dyadscope.stream.types import Chunk, Feature, StreamInfo
+from dyadscope.stream.wire import to_json
 
 
 def test_ring_buffer_keeps_newest_rows_in_order():
@@ -67,7 +67,10 @@ def test_event_log_numbers_features_and_publishes():
 
 class _Doubler:
     def process(self, chunk):
-        return [Feature("double", chunk.info.role, float(t), {"v": float(v) * 2}) for t, v in zip(chunk.timestamps, chunk.values[:, 0])]
+        return [
+            Feature("double", chunk.info.role, float(t), {"v": float(v) * 2})
+            for t, v in zip(chunk.timestamps, chunk.values[:, 0])
+        ]
 
 
 class _Summer:

@@ -38,7 +38,11 @@ def labels(recording: Recording) -> dict[str, str]:
     """
     meta = recording.metadata
     subject = slug(meta.get("subject", "")) or slug(recording.path.stem)[:32] or "unknown"
-    found = {"subject": subject, "session": slug(meta.get("session", "")), "task": slug(meta.get("task", "")) or "unknown"}
+    found = {
+        "subject": subject,
+        "session": slug(meta.get("session", "")),
+        "task": slug(meta.get("task", "")) or "unknown",
+    }
     found["run"] = slug(meta.get("run", ""))
     return found
 
@@ -142,4 +146,3 @@ def unit(stream: RecordedStream, channel: int) -> str:
     """The channel's unit as the header gives it, else ``n/a``."""
     units = stream.info.units
     return units[channel] if channel < len(units) and units[channel] else "n/a"
-

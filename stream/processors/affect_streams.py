@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 
+from dyadscope.stream import kinds
 from dyadscope.stream.types import Chunk, Feature, StreamInfo
 from dyadscope.stream.processors.base import ChunkProcessor
 
@@ -52,9 +53,9 @@ class AffectStreamProcessor:
                     "arousal": _value(sample["arousal"]),
                     "valence": _value(sample["valence"]),
                 }
-                out.append(Feature("voice_segment", self._role, t, data))
+                out.append(Feature(kinds.VOICE_SEGMENT, self._role, t, data))
             else:
-                out.append(Feature("face_affect", self._role, t, {k: _value(v) for k, v in sample.items()}))
+                out.append(Feature(kinds.FACE_AFFECT, self._role, t, {k: _value(v) for k, v in sample.items()}))
         return out
 
 

@@ -32,6 +32,7 @@ from typing import Literal
 
 import numpy as np
 
+from dyadscope.stream import kinds
 from dyadscope.stream.types import ROLES, Feature, Role
 
 GridMethod = Literal["linear", "hold"]
@@ -70,16 +71,16 @@ class FeatureSource:
 #: The input contract of the dyadic measures: modality -> the feature it reads.
 #: Edit this one table when an upstream processor renames a kind or a field.
 SOURCES: dict[str, FeatureSource] = {
-    "eda": FeatureSource("eda", ("phasic_us",), rate_hz=4.0, max_gap_s=1.0),
-    "eda_level": FeatureSource("eda", ("tonic_us", "phasic_us"), rate_hz=4.0, max_gap_s=1.0),
-    "heart_rate": FeatureSource("heart_rate", ("bpm",), rate_hz=1.0, max_gap_s=3.0),
-    "rsa": FeatureSource("rsa", ("p2t_ms",), rate_hz=1.0, max_gap_s=5.0),
-    "face_valence": FeatureSource("face_affect", ("valence",), rate_hz=5.0, max_gap_s=1.0),
-    "face_arousal": FeatureSource("face_affect", ("arousal",), rate_hz=5.0, max_gap_s=1.0),
+    "eda": FeatureSource(kinds.EDA, ("phasic_us",), rate_hz=4.0, max_gap_s=1.0),
+    "eda_level": FeatureSource(kinds.EDA, ("tonic_us", "phasic_us"), rate_hz=4.0, max_gap_s=1.0),
+    "heart_rate": FeatureSource(kinds.HEART_RATE, ("bpm",), rate_hz=1.0, max_gap_s=3.0),
+    "rsa": FeatureSource(kinds.RSA, ("p2t_ms",), rate_hz=1.0, max_gap_s=5.0),
+    "face_valence": FeatureSource(kinds.FACE_AFFECT, ("valence",), rate_hz=5.0, max_gap_s=1.0),
+    "face_arousal": FeatureSource(kinds.FACE_AFFECT, ("arousal",), rate_hz=5.0, max_gap_s=1.0),
     "vocal_arousal": FeatureSource(
-        "voice_segment", ("arousal",), rate_hz=1.0, max_gap_s=30.0, method="hold", max_latency_s=15.0
+        kinds.VOICE_SEGMENT, ("arousal",), rate_hz=1.0, max_gap_s=30.0, method="hold", max_latency_s=15.0
     ),
-    "movement": FeatureSource("movement", ("energy",), rate_hz=10.0, max_gap_s=1.0),
+    "movement": FeatureSource(kinds.MOVEMENT, ("energy",), rate_hz=10.0, max_gap_s=1.0),
 }
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.signal import lfilter
 
+from dyadscope.stream import kinds
 from dyadscope.stream.types import ROLES, Feature
 from dyadscope.stream.processors.dyadic._grid import SOURCES, FeatureSource, PairedGrid
 from dyadscope.stream.processors.dyadic._xcorr import LaggedCrossCorrelation
@@ -133,7 +134,7 @@ class ConcordanceProcessor:
             "window_s": self._config.corr_window_s,
             "horizon_s": self._config.horizon_s,
         }
-        return [Feature("concordance", None, t, data)]
+        return [Feature(kinds.CONCORDANCE, None, t, data)]
 
 
 def _index(positive: float, negative: float) -> float | None:

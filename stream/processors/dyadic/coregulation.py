@@ -33,6 +33,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from dyadscope.stream import kinds
 from dyadscope.stream.types import ROLES, Feature
 from dyadscope.stream.processors.dyadic._grid import SOURCES, FeatureSource, PairedGrid
 from dyadscope.stream.processors.ticks import Ticker
@@ -155,7 +156,7 @@ class _ModalityCoregulation:
             if estimate is not None:
                 data = {"modality": self.modality, **estimate}
                 data.update(lag_s=self.config.lag_s, window_s=self.config.window_s)
-                out.append(Feature("coregulation", role, t, data))
+                out.append(Feature(kinds.COREGULATION, role, t, data))
         return out
 
 

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dyadscope.stream import kinds
 from dyadscope.stream.types import Feature, Role
 
 DIMENSIONS = ("valence", "arousal")
@@ -58,7 +59,7 @@ def _number(value: object) -> float:
 class DissonanceProcessor:
     """Judges each patient speech segment; emits ``dissonance`` for each judged segment."""
 
-    consumes = frozenset({"face_affect", "voice_segment"})
+    consumes = frozenset({kinds.FACE_AFFECT, kinds.VOICE_SEGMENT})
 
     def __init__(self, config: DissonanceConfig = DissonanceConfig()):
         self._config = config
@@ -69,12 +70,12 @@ class DissonanceProcessor:
         """Take a face frame or a voice segment; return the segments it lets us judge."""
         if feature.role != self._config.role:
             return []
-        if feature.kind == "face_affect":
+        if feature.kind == kinds.FACE_AFFECT:
             self._faces.append((feature.t, _number(feature.data.get("valence")), _number(feature.data.get("arousal"))))
             while self._faces[0][0] < feature.t - self._config.face_horizon_s:
                 self._faces.popleft()
             return self._judge_until(face_t=feature.t, voice_t=-math.inf)
-        if feature.kind == "voice_segment":
+        if feature.kind == kinds.VOICE_SEGMENT:
             data = feature.data
             end = _number(data.get("end", feature.t))
             start = _number(data.get("start", end - _number(data.get("duration_s"))))
@@ -123,4 +124,4 @@ class DissonanceProcessor:
             "dimensions": dims,
             "face_frames": len(frames),
         }
-        return Feature("dissonance", self._config.role, segment.end, data)
+        return Feature(kinds.DISSONANCE, self._config.role, segment.end, data)

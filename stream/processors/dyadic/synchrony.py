@@ -51,6 +51,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from dyadscope.stream import kinds
 from dyadscope.stream.types import Feature
 from dyadscope.stream.processors.base import FeatureProcessor
 from dyadscope.stream.processors.dyadic.concordance import ConcordanceConfig, ConcordanceProcessor
@@ -183,7 +184,7 @@ class ModalitySynchrony:
         }
         exit_level = self.baseline.quantile(self._sync.state.exit_quantile)
         levels = None if chance is None or exit_level is None else (exit_level, chance)
-        return [Feature("sync", None, t, data), *self._follow_up(t, centre, data["z"], r_peak, levels)]
+        return [Feature(kinds.SYNC, None, t, data), *self._follow_up(t, centre, data["z"], r_peak, levels)]
 
     def _follow_up(
         self, t: float, centre: float, z: float, r: float, levels: tuple[float, float] | None
@@ -195,16 +196,16 @@ class ModalitySynchrony:
         if transition is not None:
             self.flexibility.transition(centre)
             state = {"state": transition.state, "since": transition.since, "previous": transition.previous}
-            out.append(Feature("sync_state", None, t, {"modality": self.modality, **state}))
+            out.append(Feature(kinds.SYNC_STATE, None, t, {"modality": self.modality, **state}))
         out_for = self.desync.check(centre, self.state.state, self.state.since)
         if out_for is not None:
             flag = {"modality": self.modality, "since": self.state.since, "out_of_sync_s": out_for}
-            out.append(Feature("desync_flag", None, t, flag))
+            out.append(Feature(kinds.DESYNC_FLAG, None, t, flag))
         self._flexibility_ticks.start(t)  # the first value begins the cadence, with no summary
         if self._flexibility_ticks.ready(t):
             self._flexibility_ticks.advance(t)
             summary = {"modality": self.modality, **self.flexibility.summary(centre)}
-            out.append(Feature("sync_flexibility", None, t, summary))
+            out.append(Feature(kinds.SYNC_FLEXIBILITY, None, t, summary))
         return out
 
 

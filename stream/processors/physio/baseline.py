@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
+from dyadscope.stream import kinds
 from dyadscope.stream.types import ROLES, Feature, Role
 
 
@@ -62,10 +63,10 @@ class _Mean:
 
 #: (feature kind, data field) -> the resting value it feeds.
 _SOURCES = {
-    ("rsa", "spectral_ln"): "rsa_spectral_ln",
-    ("heart_rate", "bpm"): "heart_rate_bpm",
-    ("eda", "tonic_us"): "eda_tonic_us",
-    ("scr_rate", "per_min"): "scr_per_min",
+    (kinds.RSA, "spectral_ln"): "rsa_spectral_ln",
+    (kinds.HEART_RATE, "bpm"): "heart_rate_bpm",
+    (kinds.EDA, "tonic_us"): "eda_tonic_us",
+    (kinds.SCR_RATE, "per_min"): "scr_per_min",
 }
 
 
@@ -81,7 +82,7 @@ class _Collection:
         for (kind, field), name in _SOURCES.items():
             if kind == feature.kind:
                 self.means[name].add(data.get(field))
-        for onset, p2t in data.get("breaths_scored", ()) if feature.kind == "rsa" else ():
+        for onset, p2t in data.get("breaths_scored", ()) if feature.kind == kinds.RSA else ():
             if onset >= start and p2t is not None and onset not in self.breaths:
                 self.breaths.add(onset)
                 self.means["rsa_p2t_ms"].add(p2t)
@@ -97,7 +98,7 @@ class BaselineConfig:
 class Baseline:
     """The resting baseline phase, per person; call :meth:`start` to begin it."""
 
-    consumes = frozenset({"rsa", "heart_rate", "eda", "scr_rate", "baseline_start"})
+    consumes = frozenset({kinds.RSA, kinds.HEART_RATE, kinds.EDA, kinds.SCR_RATE, kinds.BASELINE_START})
 
     def __init__(self, config: BaselineConfig = BaselineConfig()):
         if config.duration_s <= 0:
@@ -142,7 +143,7 @@ class Baseline:
         service logs it when the research assistant starts the phase) calls
         :meth:`start`, so a recording replays the phase where it happened.
         """
-        if feature.kind == "baseline_start":
+        if feature.kind == kinds.BASELINE_START:
             self.duration_s = float(feature.data.get("duration_s") or self.duration_s)
             self.start(feature.t, feature.data.get("roles") or ROLES)
             return []
@@ -161,4 +162,4 @@ class Baseline:
             **{name: mean.value for name, mean in collection.means.items()},
         )
         self._resting[feature.role] = values
-        return [Feature("baseline", feature.role, feature.t, asdict(values))]
+        return [Feature(kinds.BASELINE, feature.role, feature.t, asdict(values))]

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dyadscope.stream import kinds
 from dyadscope.stream.ring import RingBuffer
 from dyadscope.stream.types import Chunk, Feature, Role, StreamInfo
 from dyadscope.stream.processors.physio._rpeaks import RPeakDetector
@@ -172,7 +173,7 @@ class HeartRateProcessor:
             ibi = (t - self._last_beat) * 1000.0
         self._last_beat = self._last_seen_beat = t
         self._beats.append((t, ibi))
-        return Feature("rpeak", role, t, {"ibi_ms": ibi})
+        return Feature(kinds.RPEAK, role, t, {"ibi_ms": ibi})
 
     def _heart_rate(self, role: Role | None, now: float) -> list[Feature]:
         """The heart_rate feature at a tick, once an interval is known."""
@@ -191,7 +192,7 @@ class HeartRateProcessor:
             "quality": "good" if reason is None else "poor",
             "reason": reason,
         }
-        return [Feature("heart_rate", role, now, data)]
+        return [Feature(kinds.HEART_RATE, role, now, data)]
 
     def _poor_reason(self, now: float, ibis: np.ndarray) -> str | None:
         """The first of :data:`REASONS` that applies to the current window, or None."""
@@ -227,5 +228,5 @@ def ecg_rpeaks(signal: np.ndarray, rate: float, chunk_size: int | None = None) -
     peaks = []
     for start in range(0, signal.shape[0], step):
         chunk = Chunk(info, times[start : start + step], signal[start : start + step, None])
-        peaks.extend(f.t for f in processor.process(chunk) if f.kind == "rpeak")
+        peaks.extend(f.t for f in processor.process(chunk) if f.kind == kinds.RPEAK)
     return np.rint(np.asarray(peaks) * rate).astype(np.int64)

@@ -45,6 +45,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dyadscope.stream import kinds
 from dyadscope.stream.ring import RingBuffer
 from dyadscope.stream.types import Chunk, Feature, StreamInfo
 from dyadscope.stream.processors.physio._filters import StreamingSOSFilter
@@ -212,8 +213,8 @@ class EDAProcessor:
     def _features(self, t: np.ndarray, tonic: np.ndarray, phasic: np.ndarray, scrs: list[SCR]) -> list[Feature]:
         """eda, scr and scr_rate features in the order they became known (an SCR at ``found_t``)."""
         role = self.info.role
-        due = [(float(t[i]), i, "eda") for i in self._eda_ticker.due(t)]
-        due += [(float(t[i]), i, "scr_rate") for i in self._rate_ticker.due(t)]
+        due = [(float(t[i]), i, kinds.EDA) for i in self._eda_ticker.due(t)]
+        due += [(float(t[i]), i, kinds.SCR_RATE) for i in self._rate_ticker.due(t)]
         due.sort()
         out: list[Feature] = []
         pending = deque(scrs)
@@ -221,9 +222,9 @@ class EDAProcessor:
             while pending and pending[0].found_t <= now:
                 out.append(self._scr_feature(pending[0]))
                 self._recent.append(pending.popleft())
-            if kind == "eda":
+            if kind == kinds.EDA:
                 data = {"tonic_us": float(tonic[i]), "phasic_us": float(phasic[i]), "quality": self.quality.at(now)}
-                out.append(Feature("eda", role, now, data))
+                out.append(Feature(kinds.EDA, role, now, data))
             else:
                 out.append(self._rate(now))
         out += [self._scr_feature(s) for s in pending]
@@ -232,7 +233,7 @@ class EDAProcessor:
 
     def _scr_feature(self, scr: SCR) -> Feature:
         return Feature(
-            "scr",
+            kinds.SCR,
             self.info.role,
             scr.peak_t,
             {
@@ -249,7 +250,7 @@ class EDAProcessor:
             self._recent.popleft()
         observed = min(self.config.rate_window_s, max(now - self._first_t, 1.0))
         return Feature(
-            "scr_rate",
+            kinds.SCR_RATE,
             self.info.role,
             now,
             {

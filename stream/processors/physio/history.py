@@ -30,6 +30,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from dyadscope.stream import kinds
 from dyadscope.stream.processors.ticks import Ticker
 from dyadscope.stream.types import Feature, Role
 
@@ -52,11 +53,11 @@ _ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 #: (live feature kind, data field) -> the in-session measure it is a live value of.
 LIVE_MEASURES = {
-    ("rsa", "p2t_mean_ms"): "session_rsa_p2t_ms",
-    ("rsa", "spectral_ln"): "session_rsa_spectral_ln",
-    ("heart_rate", "bpm"): "session_heart_rate_bpm",
-    ("eda", "tonic_us"): "session_eda_tonic_us",
-    ("scr_rate", "per_min"): "session_scr_per_min",
+    (kinds.RSA, "p2t_mean_ms"): "session_rsa_p2t_ms",
+    (kinds.RSA, "spectral_ln"): "session_rsa_spectral_ln",
+    (kinds.HEART_RATE, "bpm"): "session_heart_rate_bpm",
+    (kinds.EDA, "tonic_us"): "session_eda_tonic_us",
+    (kinds.SCR_RATE, "per_min"): "session_scr_per_min",
 }
 #: baseline feature field -> resting measure.
 _RESTING = {
@@ -175,7 +176,7 @@ class SessionSummary:
     those that came before it.
     """
 
-    consumes = frozenset({"rsa", "heart_rate", "eda", "scr_rate", "baseline"})
+    consumes = frozenset({kinds.RSA, kinds.HEART_RATE, kinds.EDA, kinds.SCR_RATE, kinds.BASELINE})
 
     def __init__(self) -> None:
         self._sums: dict[tuple[Role | None, str], tuple[float, int]] = {}
@@ -186,7 +187,7 @@ class SessionSummary:
     def consume(self, feature: Feature) -> list[Feature]:
         """Add a feature to its person's summary; emits nothing."""
         role, data = feature.role, feature.data
-        if feature.kind == "baseline":
+        if feature.kind == kinds.BASELINE:
             self._resting[role] = {measure: data.get(field) for field, measure in _RESTING.items()}
             end = self._baseline_end[role] = data["end_t"]
             self._sums = {k: v for k, v in self._sums.items() if k[0] != role}
@@ -259,7 +260,7 @@ class DeviationProcessor:
             ticker.advance(feature.t)
             out.append(
                 Feature(
-                    "deviation",
+                    kinds.DEVIATION,
                     feature.role,
                     feature.t,
                     {"measure": measure, "value": value, "mean": norm.mean, "sd": norm.sd, "z": z, "n": norm.n},

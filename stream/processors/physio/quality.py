@@ -37,6 +37,7 @@ from collections import deque
 from dataclasses import dataclass
 import numpy as np
 
+from dyadscope.stream import kinds
 from dyadscope.stream.types import Chunk, Feature, StreamInfo
 from dyadscope.stream.processors.physio._filters import StreamingSOSFilter
 from dyadscope.stream.processors.ticks import ForwardFill, Ticker
@@ -301,7 +302,7 @@ class QualityProcessor:
                 self._sent = a
                 out.append(
                     Feature(
-                        "quality",
+                        kinds.QUALITY,
                         self.info.role,
                         a.t,
                         {

@@ -47,6 +47,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dyadscope.stream import kinds
 from dyadscope.stream.types import Chunk, Feature, StreamInfo
 from dyadscope.stream.processors.physio._filters import StreamingSOSFilter
 from dyadscope.stream.processors.physio.quality import QualityTrack
@@ -267,7 +268,7 @@ class RespirationProcessor:
             "depth": b.depth,
             "quality": self.quality.at(b.found_t),
         }
-        return Feature("breath", self.info.role, b.onset_t, data)
+        return Feature(kinds.BREATH, self.info.role, b.onset_t, data)
 
     def _rate(self, now: float) -> Feature:
         while self._recent and self._recent[0].next_onset_t < now - self.config.rate_window_s:
@@ -277,7 +278,7 @@ class RespirationProcessor:
         plausible = rate is not None and self.config.plausible_bpm[0] <= rate <= self.config.plausible_bpm[1]
         quality = self.quality.at(now) if plausible else "poor"
         return Feature(
-            "breathing_rate",
+            kinds.BREATHING_RATE,
             self.info.role,
             now,
             {"rate_bpm": rate, "breaths": len(counted), "quality": quality},

@@ -88,6 +88,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 import numpy as np
 
+from dyadscope.stream import kinds
 from dyadscope.stream.ring import RingBuffer
 from dyadscope.stream.types import ROLES, Feature, Role
 from dyadscope.stream.processors.physio._filters import StreamingSOSFilter
@@ -258,7 +259,7 @@ class _PersonRSA:
         )
         rest_p2t, rest_spectral = self.resting.get("rsa_p2t_ms"), self.resting.get("rsa_spectral_ln")
         return Feature(
-            "rsa",
+            kinds.RSA,
             role,
             now,
             {
@@ -303,7 +304,7 @@ class RSAProcessor:
     a ``baseline`` feature adds reactivity to the person's values from then on.
     """
 
-    consumes = frozenset({"rpeak", "breath", "heart_rate", "quality", "baseline", "baseline_start"})
+    consumes = frozenset({kinds.RPEAK, kinds.BREATH, kinds.HEART_RATE, kinds.QUALITY, kinds.BASELINE, kinds.BASELINE_START})
 
     def __init__(self, config: RSAConfig = RSAConfig()):
         self.config = config
@@ -311,25 +312,25 @@ class RSAProcessor:
 
     def consume(self, feature: Feature) -> list[Feature]:
         """Take one beat, breath or heart rate; return an ``rsa`` feature if one is due."""
-        if feature.kind == "baseline_start":
+        if feature.kind == kinds.BASELINE_START:
             for role in feature.data.get("roles") or ROLES:
                 self._person(role).resting = {}
             return []
         person = self._person(feature.role)
         data = feature.data
-        if feature.kind == "baseline":
+        if feature.kind == kinds.BASELINE:
             person.resting = dict(data)
             return []
-        if feature.kind == "breath":
+        if feature.kind == kinds.BREATH:
             depth = data.get("depth", math.nan)
             breath = Breath(data["onset_t"], data["peak_t"], data["next_onset_t"], depth, feature.t)
             person.breath(breath, data.get("quality", "good"))
             return []
-        if feature.kind == "rpeak":
+        if feature.kind == kinds.RPEAK:
             person.beat(feature.t, data.get("ibi_ms"))
-        elif feature.kind == "heart_rate":
+        elif feature.kind == kinds.HEART_RATE:
             person.heart_quality = data.get("quality", "good")
-        elif feature.kind == "quality":
+        elif feature.kind == kinds.QUALITY:
             person.stream_status[data.get("modality", "")] = data.get("status", "good")
             return []
         if not person.ticker.ready(feature.t):

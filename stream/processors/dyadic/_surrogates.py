@@ -5,7 +5,7 @@ patient's window against the therapist's signal from ``shift`` samples
 earlier, and against the therapist's signal from ``shift`` samples later
 (``shift`` at least the window plus twice the maximum lag, so surrogate
 windows never overlap the real ones). Each is an incremental
-:class:`LaggedCrossCorrelation` with its lag range moved by ``shift``,
+:class:`~._xcorr.LaggedCrossCorrelation` with its lag range moved by ``shift``,
 peak-picked exactly like the real measure; the peak values of the last
 ``size`` reports form the baseline, and its ``quantile`` (0.95) is the chance
 level. Memory: the shifted engines' rings plus ``size`` floats.

@@ -1,7 +1,7 @@
 """In and out of synchrony: a hysteresis state, its flexibility, and a throttled desynchrony flag.
 
 The state follows the peak synchrony ``r`` of one modality, judged against
-the surrogate baseline of unrelated signals (:mod:`.surrogates`):
+the surrogate baseline of unrelated signals (:mod:`._surrogates`):
 
 * it enters ``"in_sync"`` when ``r`` reaches the chance level (the baseline's
   95th percentile) and at least ``enter_r``;

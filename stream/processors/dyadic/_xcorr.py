@@ -24,7 +24,7 @@ taken afresh at each read in ``O(span)`` (``Σy_τ, Σy²_τ`` sliding along the
 lag span), so a read costs ``O(Δ · K + span)`` instead of the ``O(w · K)``
 of recomputing the window. (When ``2Δ >= w`` an exact recomputation is no
 more work and is done instead.) The whole read is one compiled call
-(:mod:`.xcorr_kernels`): at live sizes the arithmetic takes microseconds,
+(:mod:`._xcorr_kernels`): at live sizes the arithmetic takes microseconds,
 and numpy's fixed per-call overhead would otherwise dominate. The sums are
 taken about the window means at the last exact recomputation, which keeps
 the cancellation in ``Σxy − ΣxΣy/w`` small, and ``Σxy`` is recomputed

@@ -6,7 +6,7 @@ multiply-adds, microseconds of arithmetic; done as a dozen or more numpy
 calls it paid ~25 µs of fixed per-call overhead, so the overhead, not the
 arithmetic, set the cost. These numba kernels do the whole hop in one call
 (two with the samples' arrival) on preallocated arrays owned by
-:class:`~.synchrony.LaggedCrossCorrelation`, which documents the method.
+:class:`~._xcorr.LaggedCrossCorrelation`, which documents the method.
 
 Each kernel has one explicit signature (float64 samples, int64 state): it is
 compiled once, when this module is first imported on a machine, and loaded
@@ -243,7 +243,7 @@ def correlate(samples, state, config, centre, sxy, blocks, spans, r):
 
 @njit("int64(float64[:], boolean, int64)", **_KERNEL)
 def peak_index(r, nearest, span):
-    """Index of the synchrony peak, -1 when every r is NaN; the rule is :func:`~.synchrony.pick_peak`'s."""
+    """Index of the synchrony peak, -1 when every r is NaN; the rule is :func:`~._xcorr.pick_peak`'s."""
     best = -1  # the global maximum, first on ties (as np.nanargmax)
     for i in range(r.size):
         if not math.isnan(r[i]) and (best < 0 or r[i] > r[best]):

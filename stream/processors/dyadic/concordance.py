@@ -69,7 +69,7 @@ class _SlopeSeries:
 
 
 class ConcordanceProcessor:
-    """EDA concordance; emits ``concordance`` (role None) every ``report_s`` of data (a :class:`~..ticks.Ticker`)."""
+    """EDA concordance; emits ``concordance`` (role None) every ``report_s`` of data (a :class:`~.ticks.Ticker`)."""
 
     def __init__(
         self, config: ConcordanceConfig = ConcordanceConfig(), sources: dict[str, FeatureSource] | None = None

@@ -1,10 +1,10 @@
 """Synchrony per modality, live: lagged cross-correlation, chance level, state, flexibility, flags.
 
 :class:`SynchronyProcessor` consumes the per-person feature series named in
-:data:`~.grid.SOURCES`, brings each modality's pair onto its grid
+:data:`~._grid.SOURCES`, brings each modality's pair onto its grid
 (:mod:`.grid`) and, per modality, keeps an incremental windowed lagged
 cross-correlation (:mod:`.synchrony`), a time-shifted surrogate baseline
-(:mod:`.surrogates`), a hysteresis state and flexibility (:mod:`.sync_state`).
+(:mod:`._surrogates`), a hysteresis state and flexibility (:mod:`._sync_state`).
 
 Windows (Boker et al., 2002, and the synchrony literature it started):
 
@@ -24,7 +24,7 @@ movement       10 Hz  30 s     ±5 s      0.1 s     Ramseyer & Tschacher's motio
 ``increment_s`` is the window increment of those analyses (2 s for EDA, 10 s
 for movement); live, a ``sync`` is reported every ``min(increment_s,
 report_s)`` seconds (``report_s = 2``) of data, on the grid of its multiples
-(a :class:`~..ticks.Ticker`), so the monitor is never more than 2 s old —
+(a :class:`~.ticks.Ticker`), so the monitor is never more than 2 s old —
 with a longer increment the reported windows simply overlap more.
 
 Emitted features (``role`` None, ``t`` = time of the newest sample used):
@@ -33,7 +33,7 @@ Emitted features (``role`` None, ``t`` = time of the newest sample used):
   the peak; positive = therapist follows patient), ``leader`` (``"patient"``
   for a positive lag, ``"therapist"`` for a negative one, None at lag 0),
   ``at_edge`` (the peak lies at ±max lag, so the true peak may lie beyond;
-  peak picking: :func:`~.synchrony.pick_peak`), ``window_s``, ``max_lag_s``,
+  peak picking: :func:`~._xcorr.pick_peak`), ``window_s``, ``max_lag_s``,
   ``t_center`` (centre of the patient window), ``chance_r`` (surrogate
   quantile, None while the baseline fills), ``above_chance`` (``r >
   chance_r``; None while the baseline fills), ``baseline_n``.
@@ -41,7 +41,7 @@ Emitted features (``role`` None, ``t`` = time of the newest sample used):
   ``since`` (window-centre time the new state's condition began),
   ``previous``.
 * ``sync_flexibility`` every ``flexibility_every_s``: ``modality`` and the
-  fields of :meth:`~.sync_state.FlexibilityTracker.summary`.
+  fields of :meth:`~._sync_state.FlexibilityTracker.summary`.
 * ``desync_flag``: ``modality``, ``since``, ``out_of_sync_s``.
 """
 

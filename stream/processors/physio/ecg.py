@@ -1,14 +1,14 @@
 """ECG → R-peaks → inter-beat intervals → heart rate, chunk by chunk.
 
 :class:`HeartRateProcessor` is the live ECG processor: it feeds channel 0 of
-each chunk to a :class:`~.rpeaks.RPeakDetector` and emits
+each chunk to a :class:`~._rpeaks.RPeakDetector` and emits
 
 * ``Feature("rpeak", role, t, {"ibi_ms": float | None})`` for every beat, at
   the timestamp of the R-peak sample; ``ibi_ms`` is the interval to the
   previous beat (None for the first beat and the first after a gap);
 * ``Feature("heart_rate", role, t, {"bpm", "ibi_ms", "beats", "quality",
   "reason"})`` once per ``hop_s`` seconds of data, on the data's own grid
-  (:class:`~..ticks.Ticker`: at the first sample at or after each multiple
+  (:class:`~.ticks.Ticker`: at the first sample at or after each multiple
   of ``hop_s``, whatever the chunking), once a first interval is known.
   ``ibi_ms`` is the median of the intervals of the beats in the last
   ``window_s`` seconds and ``bpm`` is 60000 / ``ibi_ms`` (the median resists

@@ -66,7 +66,7 @@ Output: ``Feature("rsa", role, t, {"p2t_ms", "p2t_breath_t", "p2t_mean_ms",
 "breaths_scored", "p2t_breaths", "spectral_ln", "source", "window_s",
 "reactivity_p2t_ms", "reactivity_spectral", "quality"})`` once per ``hop_s`` (1 s) of data per
 person: on the first beat or heart-rate feature past each multiple of the
-hop (a :class:`~..ticks.Ticker`), once a peak-to-trough or spectral value exists. ``p2t_ms`` is the
+hop (a :class:`~.ticks.Ticker`), once a peak-to-trough or spectral value exists. ``p2t_ms`` is the
 latest breath's value (``p2t_breath_t`` its onset), ``breaths_scored`` lists
 ``[onset_t, p2t_ms or None]`` of every breath scored since the previous
 output (so per-breath values are never lost between outputs) and

@@ -36,8 +36,10 @@ def run(patient: np.ndarray, therapist: np.ndarray) -> list[Feature]:
 
 def reference_r(patient: np.ndarray, therapist: np.ndarray, end: int) -> float:
     """Slopes by polyfit over the 20 samples up to each point; Pearson over the 60 slopes up to ``end``."""
+
     def slopes(s):
         return np.array([np.polyfit(np.arange(20) / RATE, s[i - 19 : i + 1], 1)[0] for i in range(end - 59, end + 1)])
+
     return float(np.corrcoef(slopes(patient), slopes(therapist))[0, 1])
 
 

@@ -5,7 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dyadscope.stream.processors.dyadic.coregulation import CoregulationConfig, CoregulationProcessor, RollingCoregulation
+from dyadscope.stream.processors.dyadic.coregulation import (
+    CoregulationConfig,
+    CoregulationProcessor,
+    RollingCoregulation,
+)
 from dyadscope.stream.types import Feature
 
 

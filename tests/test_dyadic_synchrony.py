@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from scipy.signal import butter, sosfiltfilt
 
-from dyadscope.stream.processors.dyadic.synchrony import SYNC_DEFAULTS, DyadicConfig, SynchronyProcessor
 import dyadscope.stream.processors.dyadic._xcorr_kernels as xcorr_kernels
 from dyadscope.stream.processors.dyadic._xcorr import LaggedCrossCorrelation, fisher_z, pick_peak
+from dyadscope.stream.processors.dyadic.synchrony import SYNC_DEFAULTS, DyadicConfig, SynchronyProcessor
 from dyadscope.stream.types import Feature
 
 MOVEMENT_FILES = ["dropout_100_01", "dropout_101_01", "normal_200_01", "normal_201_01"]

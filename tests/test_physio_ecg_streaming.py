@@ -14,8 +14,8 @@ import pytest
 import wfdb
 from scipy import signal as sps
 
-from dyadscope.stream.processors.physio.ecg import HeartRateConfig, HeartRateProcessor, ecg_rpeaks
 from dyadscope.stream.processors.physio._rpeaks import LEARNING_PERIOD
+from dyadscope.stream.processors.physio.ecg import HeartRateConfig, HeartRateProcessor, ecg_rpeaks
 from dyadscope.stream.types import Chunk, Feature, StreamInfo
 
 #: MIT-BIH annotation symbols that mark a beat.
@@ -180,7 +180,7 @@ def test_nan_dropouts_are_gaps_without_detections(record_100):
     found = nearest_distance(clear, index) <= 0.150 * rate
     assert found.mean() >= 0.99
     # No interval spans a gap: the first beat after each one has none.
-    for begin, end in gaps:
+    for _begin, end in gaps:
         after = next(f for f in peaks if f.t >= end)
         assert after.data["ibi_ms"] is None
     ibis = np.array([f.data["ibi_ms"] for f in peaks if f.data["ibi_ms"] is not None])
@@ -267,7 +267,9 @@ def test_irregular_rhythm_is_poor(record_100):
     stretch = np.random.default_rng(11).choice([0.6, 1.6], edges.shape[0] - 1)
     pieces = [sps.resample(ecg[a:b], int((b - a) * s)) for a, b, s in zip(edges[:-1], edges[1:], stretch)]
     irregular = np.concatenate(pieces[:200])
-    rates = of_kind(feed(HeartRateProcessor(ecg_info(rate)), irregular, np.arange(irregular.shape[0]) / rate, 36), "heart_rate")
+    rates = of_kind(
+        feed(HeartRateProcessor(ecg_info(rate)), irregular, np.arange(irregular.shape[0]) / rate, 36), "heart_rate"
+    )
     reasons = [f.data["reason"] for f in rates[10:]]
     assert reasons.count("irregular") >= 0.8 * len(reasons)
 

@@ -8,8 +8,16 @@ import numpy as np
 import pytest
 from _physio_support import T0, chunks, interleave, of, recording, run_pipeline, stream
 
-from dyadscope.stream.processors.physio.history import MEASURES, MIN_SESSIONS, DeviationProcessor, History, Norm, SessionSummary, check_id
 from dyadscope.stream.processors.physio.baseline import Baseline, BaselineConfig
+from dyadscope.stream.processors.physio.history import (
+    MEASURES,
+    MIN_SESSIONS,
+    DeviationProcessor,
+    History,
+    Norm,
+    SessionSummary,
+    check_id,
+)
 from dyadscope.stream.processors.physio.rsa import RSAProcessor
 from dyadscope.stream.types import Feature
 

@@ -18,8 +18,8 @@ from __future__ import annotations
 import math
 
 from dyadscope.stream import kinds
-from dyadscope.stream.types import Chunk, Feature, StreamInfo
 from dyadscope.stream.processors.base import ChunkProcessor
+from dyadscope.stream.types import Chunk, Feature, StreamInfo
 
 FACE_CHANNELS = ("valence", "arousal")
 VOICE_CHANNELS = ("valence", "arousal", "duration_s")

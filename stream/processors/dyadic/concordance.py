@@ -21,10 +21,10 @@ import numpy as np
 from scipy.signal import lfilter
 
 from dyadscope.stream import kinds
-from dyadscope.stream.types import ROLES, Feature
 from dyadscope.stream.processors.dyadic._grid import SOURCES, FeatureSource, PairedGrid
 from dyadscope.stream.processors.dyadic._xcorr import LaggedCrossCorrelation
 from dyadscope.stream.processors.ticks import Ticker
+from dyadscope.stream.types import ROLES, Feature
 
 
 @dataclass(frozen=True)

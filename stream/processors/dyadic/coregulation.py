@@ -34,9 +34,9 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from dyadscope.stream import kinds
-from dyadscope.stream.types import ROLES, Feature
 from dyadscope.stream.processors.dyadic._grid import SOURCES, FeatureSource, PairedGrid
 from dyadscope.stream.processors.ticks import Ticker
+from dyadscope.stream.types import ROLES, Feature
 
 
 @dataclass(frozen=True)

@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from dataclasses import dataclass
 from itertools import takewhile
 from numbers import Real
-from dataclasses import dataclass
 
 import numpy as np
 

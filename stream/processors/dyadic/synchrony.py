@@ -52,16 +52,25 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dyadscope.stream import kinds
-from dyadscope.stream.types import Feature
 from dyadscope.stream.processors.base import FeatureProcessor
-from dyadscope.stream.processors.dyadic.concordance import ConcordanceConfig, ConcordanceProcessor
-from dyadscope.stream.processors.dyadic.coregulation import COREGULATION_DEFAULTS, CoregulationConfig, CoregulationProcessor
-from dyadscope.stream.processors.dyadic.dissonance import DissonanceConfig, DissonanceProcessor
 from dyadscope.stream.processors.dyadic._grid import SOURCES, FeatureSource, PairedGrid
 from dyadscope.stream.processors.dyadic._surrogates import SurrogateBaseline
-from dyadscope.stream.processors.dyadic._sync_state import DesyncFlagger, FlexibilityTracker, StateConfig, SyncStateTracker
+from dyadscope.stream.processors.dyadic._sync_state import (
+    DesyncFlagger,
+    FlexibilityTracker,
+    StateConfig,
+    SyncStateTracker,
+)
 from dyadscope.stream.processors.dyadic._xcorr import LaggedCrossCorrelation, PeakMethod, fisher_z, pick_peak
+from dyadscope.stream.processors.dyadic.concordance import ConcordanceConfig, ConcordanceProcessor
+from dyadscope.stream.processors.dyadic.coregulation import (
+    COREGULATION_DEFAULTS,
+    CoregulationConfig,
+    CoregulationProcessor,
+)
+from dyadscope.stream.processors.dyadic.dissonance import DissonanceConfig, DissonanceProcessor
 from dyadscope.stream.processors.ticks import Ticker
+from dyadscope.stream.types import Feature
 
 
 @dataclass(frozen=True)

@@ -41,8 +41,8 @@ from collections import deque
 
 import numpy as np
 
-from dyadscope.stream.ring import RingBuffer
 from dyadscope.stream.processors.physio._filters import MovingAverage, StreamingSOSFilter
+from dyadscope.stream.ring import RingBuffer
 
 #: How many recent complexes set the minimum complex length.
 LENGTH_MEMORY = 10

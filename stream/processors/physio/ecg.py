@@ -36,11 +36,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from dyadscope.stream import kinds
-from dyadscope.stream.ring import RingBuffer
-from dyadscope.stream.types import Chunk, Feature, Role, StreamInfo
 from dyadscope.stream.processors.physio._rpeaks import RPeakDetector
 from dyadscope.stream.processors.physio.quality import PROBLEMS, QualityTrack
 from dyadscope.stream.processors.ticks import Ticker
+from dyadscope.stream.ring import RingBuffer
+from dyadscope.stream.types import Chunk, Feature, Role, StreamInfo
 
 #: Why a heart rate is marked poor, most serious first: no beats, missing
 #: samples, the stream's own signal-quality problems, then the rate itself.

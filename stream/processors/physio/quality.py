@@ -35,12 +35,13 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
+
 import numpy as np
 
 from dyadscope.stream import kinds
-from dyadscope.stream.types import Chunk, Feature, StreamInfo
 from dyadscope.stream.processors.physio._filters import StreamingSOSFilter
 from dyadscope.stream.processors.ticks import ForwardFill, Ticker
+from dyadscope.stream.types import Chunk, Feature, StreamInfo
 
 #: The problems a verdict can name, in the order a verdict lists them.
 PROBLEMS = {

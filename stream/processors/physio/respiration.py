@@ -48,10 +48,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from dyadscope.stream import kinds
-from dyadscope.stream.types import Chunk, Feature, StreamInfo
 from dyadscope.stream.processors.physio._filters import StreamingSOSFilter
 from dyadscope.stream.processors.physio.quality import QualityTrack
 from dyadscope.stream.processors.ticks import ForwardFill, Ticker, contiguous_runs
+from dyadscope.stream.types import Chunk, Feature, StreamInfo
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,4 +283,3 @@ class RespirationProcessor:
             now,
             {"rate_bpm": rate, "breaths": len(counted), "quality": quality},
         )
-

@@ -86,15 +86,16 @@ import math
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
+
 import numpy as np
 
 from dyadscope.stream import kinds
-from dyadscope.stream.ring import RingBuffer
-from dyadscope.stream.types import ROLES, Feature, Role
 from dyadscope.stream.processors.physio._filters import StreamingSOSFilter
 from dyadscope.stream.processors.physio._heart_period import RSA_BAND, IntervalSeries, band_power_ln
 from dyadscope.stream.processors.physio.respiration import Breath, BreathDetector
 from dyadscope.stream.processors.ticks import Ticker
+from dyadscope.stream.ring import RingBuffer
+from dyadscope.stream.types import ROLES, Feature, Role
 
 #: Beats up to this long past a phase boundary still count for it (NeuroKit2's P2T).
 PHASE_SLACK_S = 0.75
@@ -144,8 +145,6 @@ def _between(beats: Sequence[float], start: float, stop: float) -> Sequence[floa
 class _Scored:
     onset_t: float
     value: float
-
-
 
 
 class _PersonRSA:
@@ -247,9 +246,7 @@ class _PersonRSA:
             waiting.clear()
         p2t = None if latest is None or math.isnan(latest.value) else latest.value
         p2t_mean = float(np.mean(values)) if values else None
-        artefact_share = (
-            sum(a for _, a in self.artefacts) / len(self.artefacts) if self.artefacts else 0.0
-        )
+        artefact_share = sum(a for _, a in self.artefacts) / len(self.artefacts) if self.artefacts else 0.0
         poor = (
             self.heart_quality != "good"
             or self.stream_status.get("ECG") == "poor"
@@ -304,7 +301,9 @@ class RSAProcessor:
     a ``baseline`` feature adds reactivity to the person's values from then on.
     """
 
-    consumes = frozenset({kinds.RPEAK, kinds.BREATH, kinds.HEART_RATE, kinds.QUALITY, kinds.BASELINE, kinds.BASELINE_START})
+    consumes = frozenset(
+        {kinds.RPEAK, kinds.BREATH, kinds.HEART_RATE, kinds.QUALITY, kinds.BASELINE, kinds.BASELINE_START}
+    )
 
     def __init__(self, config: RSAConfig = RSAConfig()):
         self.config = config

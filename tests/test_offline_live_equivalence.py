@@ -75,33 +75,46 @@ def test_live_session_and_offline_analysis_agree(shared_data, tmp_path, make_ser
     wanted = {kind: offline.events[kind] for kind in ("rpeak", "scr", "breath", "heart_rate")}
     live_events = _events(service, "live", wanted)
 
-    def of(events, kind, field):
-        return np.array([e["t"] if field == "t" else e["data"][field] for e in events if e["kind"] == kind], float)
+    _assert_same_beats_breaths_and_scrs(live_events, offline_events)
+    _assert_same_heart_rate(live_events, offline_events)
+    _assert_same_rsa(live_events, offline_events)
 
+
+def _of(events, kind, field):
+    return np.array([e["t"] if field == "t" else e["data"][field] for e in events if e["kind"] == kind], float)
+
+
+def _assert_same_beats_breaths_and_scrs(live_events, offline_events) -> None:
     # the ingest adds the measured clock offset (microseconds on loopback)
     for kind in ("rpeak", "scr", "breath"):
-        live, off = of(live_events, kind, "t"), of(offline_events, kind, "t")
+        live, off = _of(live_events, kind, "t"), _of(offline_events, kind, "t")
         assert live.shape == off.shape, kind
         np.testing.assert_allclose(live, off, atol=1e-3, err_msg=kind)
     np.testing.assert_allclose(
-        of(live_events, "scr", "amplitude_us"), of(offline_events, "scr", "amplitude_us"), rtol=1e-6
+        _of(live_events, "scr", "amplitude_us"), _of(offline_events, "scr", "amplitude_us"), rtol=1e-6
     )
-    # heart rate: one per second of data on the same grid, however the inlet chunked the samples
-    live_hr, off_hr = of(live_events, "heart_rate", "t"), of(offline_events, "heart_rate", "t")
+
+
+def _assert_same_heart_rate(live_events, offline_events) -> None:
+    """One per second of data on the same grid, however the inlet chunked the samples."""
+    live_hr, off_hr = _of(live_events, "heart_rate", "t"), _of(offline_events, "heart_rate", "t")
     np.testing.assert_array_equal(np.floor(live_hr), np.floor(off_hr))
     np.testing.assert_allclose(live_hr, off_hr, atol=1e-3)
-    np.testing.assert_allclose(of(live_events, "heart_rate", "bpm"), of(offline_events, "heart_rate", "bpm"), rtol=1e-4)
-    np.testing.assert_array_equal(of(live_events, "heart_rate", "beats"), of(offline_events, "heart_rate", "beats"))
-    live_rsa = {
-        round(e["data"]["p2t_breath_t"], 2): e["data"]["p2t_ms"]
-        for e in live_events
-        if e["kind"] == "rsa" and e["data"]["p2t_ms"] is not None
-    }
-    off_rsa = {
-        round(e["data"]["p2t_breath_t"], 2): e["data"]["p2t_ms"]
-        for e in offline_events
-        if e["kind"] == "rsa" and e["data"]["p2t_ms"] is not None
-    }
+    np.testing.assert_allclose(
+        _of(live_events, "heart_rate", "bpm"), _of(offline_events, "heart_rate", "bpm"), rtol=1e-4
+    )
+    np.testing.assert_array_equal(_of(live_events, "heart_rate", "beats"), _of(offline_events, "heart_rate", "beats"))
+
+
+def _assert_same_rsa(live_events, offline_events) -> None:
+    def p2t_by_breath(events):
+        return {
+            round(e["data"]["p2t_breath_t"], 2): e["data"]["p2t_ms"]
+            for e in events
+            if e["kind"] == "rsa" and e["data"]["p2t_ms"] is not None
+        }
+
+    live_rsa, off_rsa = p2t_by_breath(live_events), p2t_by_breath(offline_events)
     shared = sorted(set(live_rsa) & set(off_rsa))
     assert len(shared) >= 0.9 * len(off_rsa) > 0
     assert [live_rsa[t] for t in shared] == pytest.approx([off_rsa[t] for t in shared], abs=1e-6)

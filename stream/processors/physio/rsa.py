@@ -36,17 +36,16 @@ detrend) of the ~240 buffered points is integrated over the band: O(window)
 per output, but the window is 240 points, a fixed and tiny cost. Intervals outside 300-2000 ms are
 artefacts: left out of the series (interpolated across) and counted.
 
-*How this differs from NeuroKit2's "Porges-Bohrer" output*
-(``RSA_PorgesBohrer``): NeuroKit2 computes it on heart **rate** (its
-``ECG_Rate`` column, beats per minute), resampled at 2 Hz, detrended with a
-21-point cubic Savitzky-Golay filter, band-passed 0.12-0.40 Hz and cut into
-30 s epochs, and reports the mean of ln(variance / 1000), so its value
-(negative, about -4 to -6 on NeuroKit2's example data) is in
-ln(bpm² / 1000), not ln(ms²). Ours is on heart **period** in ms, the unit of
-Porges and Bohrer's original method and of the RSA literature (typical adult
-values are 4-8 ln(ms²)); heart rate and heart period are reciprocal, so the
-two are not a rescaling of each other: at a faster heart rate the same
-period oscillation is a larger rate oscillation.
+*How this relates to NeuroKit2's "Porges-Bohrer" output*
+(``RSA_PorgesBohrer``): NeuroKit2 0.3 computes it on heart **period** (ms,
+from its ``ECG_Rate`` column), resampled at 2 Hz, detrended with a 21-point
+cubic Savitzky-Golay filter, band-passed 0.12-0.40 Hz, cut into 30 s epochs,
+and reports the mean of ln(variance) in ln(ms²), the unit of Porges and
+Bohrer's original method (typical adult values 4-8 ln(ms²)). Ours is in the
+same unit but over one causal sliding 60 s window, so the two agree in scale,
+not sample by sample. NeuroKit2 releases before 0.3 computed it on heart
+*rate* (ln(bpm² / 1000), negative values): those are not comparable, because
+heart rate and heart period are reciprocal, not a rescaling of each other.
 
 **Without a respiration stream** the spectral definition needs nothing more,
 and peak-to-trough uses ECG-derived respiration (EDR) from the RSA band of

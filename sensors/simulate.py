@@ -218,6 +218,14 @@ class SimulatedDyad:
         """
         return self._persons[role].phase(np.asarray(t, dtype=float) - self.start_time)
 
+    def heart_rate(self, role: Role, t: np.ndarray | float) -> np.ndarray:
+        """The planted heart rate (bpm) of ``role`` at timestamps ``t``, before the respiratory swing (RSA).
+
+        The median heart period over a few breaths is ``60 / heart_rate``.
+        """
+        tau = np.atleast_1d(np.asarray(t, dtype=float)) - self.start_time
+        return np.array([self._persons[role].heart_rate(float(x)) for x in tau])
+
     def read_until(self, until: float) -> list[Chunk]:
         """The chunks of :meth:`advance` alone (the chunk-source interface)."""
         return self.advance(until).chunks

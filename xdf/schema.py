@@ -5,6 +5,8 @@ what makes it ours is written in a few places, all named here:
 
 * the **file header** carries ``writer`` = ``dyadscope`` and the session's
   metadata (subject, session, task, run ...), see :func:`file_header_fields`;
+  a simulated recording's metadata adds the structure planted in its
+  signals (:data:`PLANTED`, :func:`planted_field`);
 * every **stream header** gains ``<desc><dyadscope>`` with the stream's
   ``role`` (empty when unknown), its ``modality`` and the session's metadata,
   and for a derived stream the event ``kind`` it carries
@@ -21,6 +23,7 @@ what makes it ours is written in a few places, all named here:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any, cast
 
@@ -36,6 +39,9 @@ WRITER = "dyadscope"
 ROLE = "role"
 MODALITY = "modality"
 KIND = "kind"
+
+#: Metadata field of a simulated recording: the structure planted in its signals, as JSON.
+PLANTED = "planted"
 
 #: Who a dyad-level derived measure belongs to (synchrony, concordance ...), in stream names and ids.
 DYAD = "dyad"
@@ -95,6 +101,17 @@ def parse_file_header(file_header: Mapping[str, Any] | None) -> dict[str, str]:
     """The file header's fields as strings, from pyxdf's dict of it (``{"info": {...}}``); any writer's file."""
     fields = (file_header or {}).get("info") or {}
     return {key: str(_first(value) or "") for key, value in fields.items()}
+
+
+def planted_field(planted: Mapping[str, object]) -> dict[str, str]:
+    """The metadata field that carries a simulation's planted structure (JSON a researcher can read as it is)."""
+    return {PLANTED: json.dumps(planted, ensure_ascii=False)}
+
+
+def parse_planted(fields: Mapping[str, str]) -> dict[str, Any] | None:
+    """The planted structure from :func:`parse_file_header`'s fields; None for a recording of real people."""
+    text = fields.get(PLANTED)
+    return json.loads(text) if text else None
 
 
 def desc_fields(info: StreamInfo, metadata: Mapping[str, object] | None = None) -> dict[str, object]:

@@ -73,7 +73,9 @@ def _write(args: argparse.Namespace) -> int:
     from dyadscope.sensors.simulate_file import write_simulated_recording
     from dyadscope.xdf.recorder import RecordingError
 
-    with tqdm(total=args.duration, unit="s", desc="simulating", disable=args.no_progress, leave=False, delay=0.5) as bar:
+    with tqdm(
+        total=args.duration, unit="s", desc="simulating", disable=args.no_progress, leave=False, delay=0.5
+    ) as bar:
 
         def progress(reached: float) -> None:
             bar.update(reached - bar.n)

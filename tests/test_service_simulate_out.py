@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyxdf
 import pytest
+import pyxdf
 
 from dyadscope.sensors.simulate import MODALITIES, SimulatedDyad
 from dyadscope.xdf import schema

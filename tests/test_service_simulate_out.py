@@ -67,4 +67,4 @@ def test_analyze_assigns_the_streams_and_recovers_the_planted_heart_rate(simulat
         mine = rates[rates["role"] == role]
         assert len(mine) > 50
         error = mine["bpm"].to_numpy() - dyad.heart_rate(role, mine["t"].to_numpy())
-        assert np.median(np.abs(error)) < 1.5, role
+        assert np.median(np.abs(error)) < 1.5 and np.abs(error).max() < 4.0, role  # measured 0.5-0.7, 2.1

@@ -37,6 +37,7 @@ from dyadscope.stream.processors.registry import default_pipeline
 from dyadscope.stream.types import Chunk, Feature, StreamInfo
 from dyadscope.stream.wire import to_json
 from dyadscope.xdf.reader import RecordedStream, Recording, merged_chunks
+from dyadscope.xdf.schema import MARKERS_STREAM
 
 #: Logged kinds that come from outside the pipeline and are fed back into it.
 INPUT_KINDS = frozenset(
@@ -90,6 +91,8 @@ def plan(recording: Recording, pipeline: Pipeline) -> tuple[list[RecordedStream]
             verdict = (False, "derived measure: recomputed")
         elif not len(stream):
             verdict = (False, "no samples")
+        elif info.source_id == MARKERS_STREAM.source_id:
+            verdict = (False, "markers: annotations, not a signal (marker events come with the event log)")
         elif info.role is None:
             verdict = (False, f"no role: assign it with --assign '{info.name}=patient:{info.modality or 'ECG'}'")
         else:

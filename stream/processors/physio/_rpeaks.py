@@ -21,7 +21,14 @@ complex and ignores peaks closer than 0.3 s to the previous one.
   by the smoothing window to undo the boxcar's delay. It is the maximum
   unless the downswings of the last :data:`POLARITY_MEMORY` complexes clearly
   outweigh their upswings: then an inverted lead gives its (negative)
-  R-peaks rather than small positive waves. The peak then moves to the
+  R-peaks rather than small positive waves. That vote is only the prior:
+  each complex whose opposite lobe is :data:`BEAT_SWITCH` times larger than
+  the voted one takes its R-peak on that lobe, so an inverted ectopic beat
+  (a PVC, a paced beat) gets its own extremum instead of its T wave or ST
+  segment, 150 ms late (on MIT-BIH record 200 this lifts Se/PPV from 87/87 %
+  to 99.7/99.2 %; a lead-wide vote alone cannot follow beat-to-beat changes
+  of morphology, cf. Pan & Tompkins 1985 and NeuroKit2's own per-complex
+  ``argmax``). The peak then moves to the
   extremum of the raw signal within 20 ms, which undoes the few milliseconds
   by which the causal band-pass delays it;
 * a complex must swing at least 5 % of the recent beats' median swing (a
@@ -50,6 +57,8 @@ LENGTH_MEMORY = 10
 POLARITY_MEMORY = 9
 #: How much the other side's mean amplitude must dominate to flip the polarity.
 POLARITY_SWITCH = 1.5
+#: How much a complex's opposite lobe must dominate to take its R-peak there.
+BEAT_SWITCH = 1.5
 #: How many recent R-peaks set the typical QRS swing.
 SWING_MEMORY = 8
 #: A complex whose swing is below this fraction of the typical one is not a beat ...
@@ -225,7 +234,7 @@ class RPeakDetector:
         floor, full_floor = self._swing_floor(end)
         if swing < floor:
             return None
-        polarity = self._vote_polarity(segment)
+        polarity = self._beat_polarity(segment, self._vote_polarity(segment))
         peak = self._refined(lo + int(np.argmax(polarity * segment)), polarity)
         if self._last_peak is not None and peak - self._last_peak <= self._min_delay:
             return None
@@ -265,6 +274,13 @@ class RPeakDetector:
         lo = max(peak - self._refine, self._start, held_from)
         near = self._raw.since(lo - self._offset)[: peak + self._refine + 1 - lo]
         return lo + int(np.argmax(polarity * near))
+
+    @staticmethod
+    def _beat_polarity(segment: np.ndarray, voted: int) -> int:
+        """The voted polarity, unless this complex's opposite lobe clearly dominates (an ectopic beat)."""
+        voted_lobe = max(float((voted * segment).max()), 0.0)
+        other_lobe = max(float((-voted * segment).max()), 0.0)
+        return -voted if other_lobe > BEAT_SWITCH * voted_lobe else voted
 
     def _vote_polarity(self, segment: np.ndarray) -> int:
         """+1 while R waves point up, -1 once downswings clearly dominate recent complexes.

@@ -112,7 +112,7 @@ BREATH = _kind(
 )
 BREATHING_RATE = _kind(
     "breathing_rate", f"{_PHYSIO}.respiration.RespirationProcessor", True, "breaths per minute, every second",
-    rate_bpm=_f("float | null", "breaths/min", "breaths per minute over the breaths of the last window; None without any"),
+    rate_bpm=_f("float | null", "breaths/min", "over the breaths of the last window; None without any"),
     breaths=_f("int", "1", "breaths counted"),
     quality=_QUALITY,
 )

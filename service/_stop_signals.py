@@ -14,10 +14,24 @@ from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+#: Longest one blocking wait lasts. Linux may deliver a signal to any thread
+#: (liblsl's among them); its Python handler then runs only when the main
+#: thread next returns to the interpreter, so waits must come back that often.
+WAKE_S = 0.1
+
+
+def wait_until(ready: Callable[[float], bool], timeout_s: float | None) -> None:
+    """Call ``ready(slice_s)`` (which blocks up to ``slice_s``) until it is true or ``timeout_s`` has passed."""
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    while True:
+        left = WAKE_S if deadline is None else min(WAKE_S, deadline - time.monotonic())
+        if left <= 0 or ready(left):
+            return
 
 
 class StopRequested(Exception):

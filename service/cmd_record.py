@@ -23,7 +23,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dyadscope.service._stop_signals import StopRequested, StopSignals
+from dyadscope.service._stop_signals import StopRequested, StopSignals, wait_until
 from dyadscope.service.errors import CliError
 
 if TYPE_CHECKING:  # numpy, liblsl and the XDF writer load only when a recording runs
@@ -148,7 +148,7 @@ def _record_until_stopped(args: argparse.Namespace, recording: LslRecording, sig
     """Until ``--duration`` has passed, a recording error, or SIGINT/SIGTERM."""
     try:
         with signals.waiting():
-            recording.stopped.wait(args.duration)
+            wait_until(recording.stopped.wait, args.duration)
     except StopRequested as stop:
         log.info("stopping (%s)", stop)
 

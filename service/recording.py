@@ -38,6 +38,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from dyadscope.service._stop_signals import WAKE_S
 from dyadscope.stream import kinds
 from dyadscope.stream.types import Chunk, Event, StreamInfo
 from dyadscope.xdf.recorder import DEFAULT_TEMPLATE, Recorder, RecordingError
@@ -137,7 +138,7 @@ class LslRecording:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     break
-                self.changed.wait(left)
+                self.changed.wait(min(left, WAKE_S))  # short, so signal handlers run (see WAKE_S)
             return missing()
 
 

@@ -4,7 +4,8 @@
 // fragment, which the browser never sends to a server or proxy, and goes out only as an
 // "Authorization: Bearer" header.
 // The service reports what it receives over a data channel once a second; that drives the
-// "receiving" indicator. A lost connection is re-established by itself, with growing pauses.
+// "receiving" indicator. A lost connection is re-established by itself, with growing pauses, and
+// so is one over which the service has received no media for NO_MEDIA_MS.
 // The session's events say whether it is being recorded: the people in view see it here.
 "use strict";
 
@@ -16,6 +17,8 @@ window.captureState = state;  // read by the end-to-end tests
 let stream = null;
 let pc = null;
 let lastMessageAt = 0;
+let lastMediaAt = 0;  // when the service last reported media, or the connection was (re)made
+const NO_MEDIA_MS = 10000;
 const retry = new DyadScope.Backoff(1000, 15000);
 let retryTimer = null;
 const K = DyadScope.kindNames("recording_started", "recording_stopped");
@@ -108,6 +111,7 @@ async function connect() {
     throw new Error(detail.detail || `the service answered ${reply.status}`);
   }
   await connection.setRemoteDescription(await reply.json());
+  lastMediaAt = Date.now();
   retry.reset();
 }
 
@@ -148,6 +152,11 @@ function watchRecording() {
 function refreshIndicator() {
   const fresh = Date.now() - lastMessageAt < 3000;
   state.receiving = fresh && state.lastStatus !== null && state.lastStatus.video_frames + state.lastStatus.audio_seconds > 0;
+  if (state.receiving) lastMediaAt = Date.now();
+  else if (state.connected && Date.now() - lastMediaAt > NO_MEDIA_MS) {
+    scheduleReconnect("the service receives no media");
+    return;
+  }
   if (state.receiving) {
     const s = state.lastStatus;
     show("receiving", "receiving");

@@ -114,12 +114,18 @@ def _verdict(pipeline: Pipeline, info: StreamInfo) -> tuple[bool, str]:
     return True, f"{info.role} {info.modality}"
 
 
-def _inputs(recording: Recording) -> list[Feature]:
-    """The logged features that came from outside the pipeline, in time order."""
+def _inputs(recording: Recording, used: list[RecordedStream]) -> list[Feature]:
+    """The logged features that came from outside the pipeline, in time order.
+
+    Movement computed live from a stream the analysis uses (a ``Movement`` or
+    ``ACC`` stream, named in the feature's ``source``) is recomputed from it,
+    so the logged copy is left out; the camera's motion energy is replayed.
+    """
+    recomputed = {stream.info.name for stream in used}
     return [
         Feature(e["kind"], e.get("role"), float(e["t"]), dict(e.get("data") or {}))
         for e in logged_events(recording)
-        if e.get("kind") in INPUT_KINDS
+        if e.get("kind") in INPUT_KINDS and (e.get("data") or {}).get("source") not in recomputed
     ]
 
 
@@ -163,7 +169,7 @@ def analyze(
     stamper = EventStamper(session_id or recording.metadata.get("session") or recording.path.stem)
     events_path = out / "events.jsonl"
     with events_path.open("w") as log:
-        for item in _in_time_order(merged_chunks(used), _inputs(recording)):
+        for item in _in_time_order(merged_chunks(used), _inputs(recording, used)):
             if isinstance(item, Chunk):
                 features = pipeline.process(item)
                 if progress is not None:

@@ -2,8 +2,11 @@
 
 Channel rule: ECG, RSP and EDA streams must be numeric with at least one
 channel (at most 16, 4 and 4 — more means a mis-typed stream); channel 0 is
-the signal. Rate rule: the declared (nominal) rate must lie in the modality's
-range in :data:`RATE_LIMITS` (see there why). Re-exported by
+the signal. Movement streams have exactly one channel (motion energy), ACC
+streams exactly three (x, y, z; see :mod:`dyadscope.stream.processors.movement`)
+in g, mg or m/s² (else problem ``"units"``). Rate rule: the declared
+(nominal) rate must lie in the modality's range in :data:`RATE_LIMITS` (see
+there why). Re-exported by
 :mod:`dyadscope.sensors.lsl`, which applies them in its default mode.
 """
 
@@ -12,10 +15,17 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
+from dyadscope.stream.processors.movement import acc_scale_g
 from dyadscope.stream.types import StreamInfo
 
 #: Per modality, the (fewest, most) channels a stream may have.
-CHANNEL_LIMITS: dict[str, tuple[int, int]] = {"ECG": (1, 16), "RSP": (1, 4), "EDA": (1, 4)}
+CHANNEL_LIMITS: dict[str, tuple[int, int]] = {
+    "ECG": (1, 16),
+    "RSP": (1, 4),
+    "EDA": (1, 4),
+    "Movement": (1, 1),
+    "ACC": (3, 3),
+}
 
 #: Per modality, the (lowest, highest) nominal rate in Hz a stream may declare.
 #:
@@ -34,10 +44,20 @@ CHANNEL_LIMITS: dict[str, tuple[int, int]] = {"ECG": (1, 16), "RSP": (1, 4), "ED
 #: carry these signals on auxiliary inputs (BioSemi ActiveTwo, up to 16 384 Hz);
 #: at 20 kHz a stream's pull buffer is 1.3 MB per 8 channels and its
 #: processors' buffers a few MB, where a header claiming 10 MHz would ask for GB.
+#:
+#: Movement and ACC: lowest 10 Hz, the rate of movement synchrony's grid (its
+#: lags step by 0.1 s; each 0.1 s ENMO epoch needs a sample). Motion energy
+#: comes one value per video frame (25 Hz in rMEA's sessions) and wearables
+#: sample acceleration at 12.5-100 Hz (Axivity AX3 from 12.5 Hz, Empatica E4
+#: 32 Hz, ActiGraph 30-100 Hz). Highest: Movement 500 Hz — no camera films
+#: therapy faster than 240 frames a second, and each sample becomes one
+#: feature; ACC 20 kHz as above (ENMO is computed a chunk at a time).
 RATE_LIMITS: dict[str, tuple[float, float]] = {
     "ECG": (100.0, 20_000.0),
     "RSP": (5.0, 20_000.0),
     "EDA": (1.0, 20_000.0),
+    "Movement": (10.0, 500.0),
+    "ACC": (10.0, 20_000.0),
 }
 
 
@@ -46,7 +66,10 @@ def check_stream(
     limits: Mapping[str, tuple[int, int]] = CHANNEL_LIMITS,
     rate_limits: Mapping[str, tuple[float, float]] = RATE_LIMITS,
 ) -> tuple[str, str] | None:
-    """Why a stream cannot be ingested as its modality, as (problem, message), or None."""
+    """Why a stream cannot be ingested as its modality, as (problem, message), or None.
+
+    ``problem`` is ``"format"``, ``"channels"``, ``"rate"`` or ``"units"``.
+    """
     if info.channel_format == "string":
         return "format", f"{info.modality} needs numbers, but the stream's channel format is string"
     fewest, most = limits.get(info.modality, (1, 1 << 16))
@@ -65,4 +88,9 @@ def check_stream(
             f"{rate:g} Hz: {'too slow' if rate < lowest else 'too fast'} for a real {info.modality} sensor "
             "(is its rate set right?)"
         )
+    if info.modality == "ACC":
+        try:
+            acc_scale_g(info)
+        except ValueError as exc:
+            return "units", str(exc)
     return None

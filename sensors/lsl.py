@@ -41,9 +41,10 @@ streams of no known role or modality, values in the stream's own dtype.
         mode only).
     ``stream_invalid``
         wrong channel format or count for its modality, or a declared rate
-        that is irregular or outside the modality's plausible range
+        that is irregular or outside the modality's plausible range, or an
+        accelerometer unit that is not g, mg or m/s²
         (not ingested; ``data["problem"]``: ``"format"``, ``"channels"``,
-        ``"rate"``; default mode only). Also ``"duplicate"``: the same
+        ``"rate"``, ``"units"``; default mode only). Also ``"duplicate"``: the same
         person's same modality is already ingested from another source (a
         backup strap, another room's sensor); ``data["in_use"]`` names that
         stream. Reported once; the duplicate is taken on a later discovery
@@ -57,7 +58,9 @@ streams of no known role or modality, values in the stream's own dtype.
 
 Channel rule (default mode): ECG, RSP and EDA streams must be numeric with at
 least one channel (at most 16, 4 and 4 — more means a mis-typed stream);
-channel 0 is the signal.
+channel 0 is the signal. Movement streams (motion energy) have exactly one
+channel, ACC streams (accelerometers) exactly three; both become the
+``movement`` feature (:mod:`dyadscope.stream.processors.movement`).
 
 Rate rule (default mode): the declared (nominal) rate must lie in the
 modality's range in :data:`RATE_LIMITS`. A rate outside it is a mis-set
@@ -142,7 +145,7 @@ class LslIngest:
         on_status: StatusCallback,
         *,
         overrides: Sequence[str] = (),
-        modalities: Collection[str] | None = ("ECG", "RSP", "EDA"),
+        modalities: Collection[str] | None = ("ECG", "RSP", "EDA", "Movement", "ACC"),
         resolve_interval: float = 1.0,
         lost_after: float = 3.0,
         select: Callable[[StreamInfo], bool] | None = None,

@@ -7,8 +7,9 @@ work too), which is also what :func:`header_from_xml` makes of pylsl's
 ``StreamInfo.as_xml()``.
 
 * **Modality** comes from the LSL ``type``, normalised: ``ECG`` (also EKG),
-  ``RSP`` (also Resp, Respiration, Breathing), ``EDA`` (also GSR); other types
-  are kept as given.
+  ``RSP`` (also Resp, Respiration, Breathing), ``EDA`` (also GSR),
+  ``Movement`` (also Motion, MotionEnergy, MEA), ``ACC`` (also Accel,
+  Accelerometer); other types are kept as given.
 * **Role** comes from ``<desc><role>`` (``patient`` or ``therapist``), else
   from the word "patient" or "therapist" in the stream name (case-insensitive;
   a name with both words decides nothing).
@@ -36,6 +37,13 @@ MODALITY_ALIASES: dict[str, str] = {
     "BREATHING": "RSP",
     "EDA": "EDA",
     "GSR": "EDA",
+    "MOVEMENT": "Movement",
+    "MOTION": "Movement",
+    "MOTIONENERGY": "Movement",
+    "MEA": "Movement",
+    "ACC": "ACC",
+    "ACCEL": "ACC",
+    "ACCELEROMETER": "ACC",
 }
 
 

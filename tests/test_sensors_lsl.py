@@ -20,12 +20,12 @@ import pylsl
 import pytest
 from _lsl_support import wait_for
 
-from dyadscope.sensors.lsl import RATE_LIMITS, LslIngest, check_stream, list_streams, local_clock
+from dyadscope.sensors.lsl import CHANNEL_LIMITS, RATE_LIMITS, LslIngest, check_stream, list_streams, local_clock
 from dyadscope.sensors.lsl_config import PACKAGED_CONFIG
 from dyadscope.sensors.lsl_outlets import LslPublisher, lsl_stream_info
 from dyadscope.sensors.simulate import SimulatedDyad
 from dyadscope.service.cli import main
-from dyadscope.stream.processors.registry import physiology_processors
+from dyadscope.stream.processors.registry import default_pipeline
 from dyadscope.stream.types import Chunk, StreamInfo
 
 
@@ -279,13 +279,15 @@ def test_implausible_declared_rates_are_invalid(modality: str, rate: float, verd
 @pytest.mark.parametrize("modality", sorted(RATE_LIMITS))
 def test_every_rate_in_range_is_one_the_processors_take(modality: str) -> None:
     """At both ends of the range the stream is accepted and its processors build and run on 20 s of signal."""
+    channels = CHANNEL_LIMITS[modality][0]
     for rate in RATE_LIMITS[modality]:
-        info = StreamInfo("s", modality, 1, rate, role="patient")
+        info = StreamInfo("s", modality, channels, rate, role="patient")
         assert check_stream(info) is None
-        processors = physiology_processors(info)
+        processors = default_pipeline().processors_for(info)
         assert processors
         t = np.arange(int(20 * rate)) / rate
-        chunk = Chunk(info, t, (1.0 + 0.5 * np.sin(2 * np.pi * 0.25 * t))[:, None])
+        signal = 1.0 + 0.5 * np.sin(2 * np.pi * 0.25 * t)
+        chunk = Chunk(info, t, np.repeat(signal[:, None], channels, axis=1))
         for processor in processors:
             processor.process(chunk)  # raises if the processor cannot take the rate
 

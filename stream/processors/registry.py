@@ -10,7 +10,9 @@ Per assigned stream:
 * RSP: breaths and breathing rate, with signal quality on the same monitor;
 * EDA: tonic/phasic, SCRs and SCR rate, with signal quality likewise;
 * ``FaceAffect`` / ``VoiceAffect`` streams (affect computed elsewhere): the
-  same ``face_affect`` / ``voice_segment`` features the media pipelines give.
+  same ``face_affect`` / ``voice_segment`` features the media pipelines give;
+* ``Movement`` (motion energy) and ``ACC`` (accelerometer, as ENMO) streams:
+  the same ``movement`` feature the camera's motion energy gives.
 
 Then, on the features: RSA (peak-to-trough and spectral), the resting
 baseline, the dyadic measures (synchrony, concordance, coregulation,
@@ -33,6 +35,7 @@ from dyadscope.stream.pipeline import Pipeline
 from dyadscope.stream.processors.affect_streams import affect_stream_processors
 from dyadscope.stream.processors.base import ChunkProcessor, FeatureProcessor
 from dyadscope.stream.processors.dyadic.synchrony import DyadicConfig, dyadic_processors
+from dyadscope.stream.processors.movement import movement_stream_processors
 from dyadscope.stream.processors.physio.baseline import Baseline, BaselineConfig
 from dyadscope.stream.processors.physio.ecg import HeartRateConfig, HeartRateProcessor
 from dyadscope.stream.processors.physio.eda import EDAConfig, EDAProcessor
@@ -100,4 +103,4 @@ def default_pipeline(
     if norms:
         feature_processors.append(DeviationProcessor(norms, config.deviation))
     factory = partial(physiology_processors, config=config)
-    return Pipeline([factory, affect_stream_processors], feature_processors)
+    return Pipeline([factory, affect_stream_processors, movement_stream_processors], feature_processors)

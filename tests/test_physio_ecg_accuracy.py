@@ -141,13 +141,14 @@ def test_simulated_dyad_beats_and_intervals():
 
 
 @pytest.mark.parametrize(
-    "name, min_predictivity",
+    "name",
     # 119: bigeminy; 200: 826 opposite-polarity PVCs (a lead-wide polarity
-    # vote put 325 of them 150+ ms late, Se/PPV 87/87 %). 200's PPV is what the
-    # per-beat polarity reaches: its ~20 extra beats are PVCs' T waves.
-    [("119", 0.995), ("200", 0.99)],
+    # vote put 325 of them 150+ ms late, Se/PPV 87/87 %; per-beat polarity
+    # 99.7/99.2 %, its 21 extra beats mostly baseline noise in the pauses after
+    # PVCs; rejecting small, steep wiggles 99.7/99.7 %).
+    ["119", "200"],
 )
-def test_mitbih_ectopic_beats_get_their_own_r_peak(shared_data: Path, name: str, min_predictivity: float):
+def test_mitbih_ectopic_beats_get_their_own_r_peak(shared_data: Path, name: str):
     path = str(shared_data / "ecg-annotated" / name)
     record, annotation = wfdb.rdrecord(path), wfdb.rdann(path, "atr")
     beats = np.array([s for s, sym in zip(annotation.sample, annotation.symbol) if sym in BEAT_SYMBOLS])
@@ -155,6 +156,6 @@ def test_mitbih_ectopic_beats_get_their_own_r_peak(shared_data: Path, name: str,
     found = ecg_rpeaks(record.p_signal[:, 0], rate, chunk_size=rate // 10)
     offsets = match_beats(found, beats, tolerance=int(0.150 * rate))
     assert offsets.shape[0] / beats.shape[0] >= 0.995
-    assert offsets.shape[0] / found.shape[0] >= min_predictivity
+    assert offsets.shape[0] / found.shape[0] >= 0.995
     # Measured p95 |offset|: 5.6 ms on both (2 samples at 360 Hz); 10 ms leaves one sample spare.
     assert np.percentile(np.abs(offsets), 95) / rate <= 0.010

@@ -34,6 +34,10 @@ complex and ignores peaks closer than 0.3 s to the previous one.
 * a complex must swing at least 5 % of the recent beats' median swing (a
   floor that halves every 2 s without such a beat), so a flat or disconnected
   lead does not produce beats from filter residue or converter noise;
+* a complex swinging less than half the recent beats' median and crossing
+  its swing over 1.6 times as steeply as they do is a wiggle (noise on the
+  baseline or a T wave, as in the pauses after PVCs), not a beat
+  (:meth:`RPeakDetector._is_wiggle`; record 200's PPV 99.2 -> 99.7 %);
 * at a gap (:meth:`RPeakDetector.restart`) the samples still waiting for
   their look-ahead are decided against the latest average, so the last beat
   before a dropout is kept, and everything restarts after it.
@@ -65,6 +69,10 @@ SWING_MEMORY = 8
 MIN_SWING_FRACTION = 0.05
 #: ... a floor that halves every this many seconds without a beat that clears it.
 SWING_HALF_LIFE = 2.0
+#: A complex swinging less than this fraction of the recent beats' median ...
+WIGGLE_SWING_FRACTION = 0.5
+#: ... and this many times steeper for its size than they are is a wiggle, not a beat.
+WIGGLE_STEEPNESS = 1.6
 #: Seconds after a (re)start whose complexes are held back and judged together ...
 LEARNING_PERIOD = 2.0
 #: ... keeping those that swing at least this fraction of the largest among them.
@@ -112,6 +120,7 @@ class RPeakDetector:
         self._downswings: deque[float] = deque(maxlen=POLARITY_MEMORY)
         self._polarity = 1
         self._swings: deque[float] = deque(maxlen=SWING_MEMORY)
+        self._steepness: deque[float] = deque(maxlen=SWING_MEMORY)
         self._last_full_size: int | None = None  # the last R-peak that cleared the full swing floor
         self.index = 0  # absolute index of the next sample
         self._start = 0  # first index since the last restart
@@ -156,6 +165,7 @@ class RPeakDetector:
         self._pending = np.empty(0)
         self._in_qrs = False
         self._swings.clear()  # the lead may come back with another gain
+        self._steepness.clear()
         self._holding = True
         return peaks
 
@@ -234,6 +244,9 @@ class RPeakDetector:
         floor, full_floor = self._swing_floor(end)
         if swing < floor:
             return None
+        steepness = float(np.abs(np.diff(segment)).max(initial=0.0)) / swing if swing > 0 else 0.0
+        if self._is_wiggle(swing, steepness):
+            return None
         polarity = self._beat_polarity(segment, self._vote_polarity(segment))
         peak = self._refined(lo + int(np.argmax(polarity * segment)), polarity)
         if self._last_peak is not None and peak - self._last_peak <= self._min_delay:
@@ -242,6 +255,7 @@ class RPeakDetector:
         if swing >= full_floor:
             self._last_full_size = peak
         self._swings.append(swing)
+        self._steepness.append(steepness)
         if self._holding:
             self._held.append((peak, swing))
             return None
@@ -263,6 +277,24 @@ class RPeakDetector:
         full = MIN_SWING_FRACTION * float(np.median(self._swings))
         waited = (now - self._last_full_size) / self.rate
         return full * 0.5 ** (waited / SWING_HALF_LIFE), full
+
+    def _is_wiggle(self, swing: float, steepness: float) -> bool:
+        """Whether a complex is a small, fast wiggle (noise on the baseline or on a T wave), not a QRS.
+
+        ``steepness`` is the complex's largest sample-to-sample step over its
+        swing: how fast it crosses its own size. A QRS complex, whatever the
+        gain, crosses it about as fast as the recent beats; noise riding on the
+        baseline is small and made of fast steps. On MIT-BIH record 200, whose
+        long pauses after PVCs let the relative gradient threshold pick up
+        such noise, the 21 false beats swing 0.08-0.42 of the median and are
+        1.5-2.2 times as steep (three larger ones are R-peaks placed on a T
+        wave); among 2594 true beats the steepest is 1.55 times the median
+        (1.48 on 119, 1.17 on 100), and those swinging under half the median
+        at most 1.53 times.
+        """
+        if not self._steepness or swing >= WIGGLE_SWING_FRACTION * float(np.median(self._swings)):
+            return False
+        return steepness > WIGGLE_STEEPNESS * float(np.median(self._steepness))
 
     def _refined(self, peak: int, polarity: int) -> int:
         """The extremum of the raw signal within ``refine_window_s`` of the cleaned signal's peak.

@@ -13,8 +13,20 @@ Features:
 
 * ``face_tracked`` (role, t, {"state": "found" | "lost", "face_id", "box"}) when
   a person's face appears or disappears;
-* ``face_affect`` (role, t, {"valence", "arousal", "face_id", "model"}) per
-  analysed frame and visible person, valence and arousal in [−1, 1].
+* ``face_affect`` (role, t, {"valence", "arousal", "face_id", "model",
+  "confidence", "calibrated"}) per analysed frame and visible person:
+  valence and arousal in [−1, 1], smoothed over time per face
+  (:mod:`._affect_filter`, τ = 0.3 s, each frame weighted by its confidence).
+
+A frame's ``confidence`` in [0, 1] is ``min(1, side / 64 px) × match``: a face
+smaller than the default model's 64×64 input (FER2013 faces are 48×48) holds
+less detail than the model was trained on, and ``match`` is the tracker's
+placement quality (1 on a detection, else the template correlation).
+``calibrated`` says whether the model gives absolute valence and arousal:
+``hsemotion_va`` and ``emonet`` regress them on human ratings (AffectNet,
+Mollahosseini et al. 2017); ``fer_mini_xception`` maps class probabilities to
+fixed circumplex points, so any smile reads (0.81, 0.51) whatever its
+intensity, and its values are only comparable within one person.
 """
 
 from __future__ import annotations
@@ -24,6 +36,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from dyadscope.models.face_affect import Box, FaceAffectModel
+from dyadscope.perception._affect_filter import AffectSmoother
 from dyadscope.perception.face_track import FaceTracker, Track
 from dyadscope.perception.people import CameraView
 from dyadscope.stream import kinds
@@ -32,6 +45,17 @@ from dyadscope.stream.types import Feature, Role
 
 #: Scores face crops: (valence, arousal) per crop.
 FaceScorer = Callable[[Sequence[np.ndarray]], Sequence[tuple[float, float]]]
+
+#: Face contracts whose valence and arousal are calibrated absolute values.
+CALIBRATED_CONTRACTS = frozenset({"hsemotion_va", "emonet"})
+#: Face side (px) from which a frame is fully trusted: the default model's input side.
+FULL_CONFIDENCE_SIDE_PX = 64.0
+
+
+def confidence(track: Track) -> float:
+    """How far one frame's affect is trusted, in [0, 1]: face size against the model's input, times the match."""
+    side = max(track.box[2], track.box[3])
+    return round(min(1.0, side / FULL_CONFIDENCE_SIDE_PX) * min(1.0, track.match), 3)
 
 
 class FaceAnalyzer:
@@ -46,11 +70,14 @@ class FaceAnalyzer:
         model: FaceAffectModel,
         tracker: FaceTracker | None = None,
         score: FaceScorer | None = None,
+        smoother: AffectSmoother | None = None,
     ):
         self.view = view
         self.model = model
         self.tracker = tracker or FaceTracker()
         self.score = score or model.run_batch
+        self.smoother = smoother or AffectSmoother()
+        self._calibrated = model.manifest.contract in CALIBRATED_CONTRACTS
         self._faces: dict[Role, Track] = {}
         self._detections: list[Box] | None = None
 
@@ -66,15 +93,18 @@ class FaceAnalyzer:
         features = self._changes(frame.t, assigned)
         crops = [self.model.prepare(frame.image, track.box) for track in assigned.values()]
         affect = self.score(crops) if crops else []
-        for (role, track), (valence, arousal) in zip(assigned.items(), affect, strict=True):
-            features.append(
-                Feature(
-                    kinds.FACE_AFFECT,
-                    role,
-                    frame.t,
-                    {"valence": valence, "arousal": arousal, "face_id": track.id, "model": self.model.name},
-                )
-            )
+        for (role, track), raw in zip(assigned.items(), affect, strict=True):
+            trust = confidence(track)
+            valence, arousal = self.smoother.update(role, track.id, frame.t, tuple(raw), trust)
+            data = {
+                "valence": valence,
+                "arousal": arousal,
+                "face_id": track.id,
+                "model": self.model.name,
+                "confidence": trust,
+                "calibrated": self._calibrated,
+            }
+            features.append(Feature(kinds.FACE_AFFECT, role, frame.t, data))
         return features
 
     @property

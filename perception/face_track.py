@@ -41,12 +41,18 @@ def iou(a: Box, b: Box) -> float:
 
 @dataclass
 class Track:
-    """One followed face."""
+    """One followed face; ``match`` is how well its box was placed in the last frame.
+
+    ``match`` is 1 on a frame with a detection, else the normalised
+    correlation of the template at the box's new place (below ``_MIN_MATCH``
+    the box stayed where it was).
+    """
 
     id: int
     box: Box
     template: np.ndarray = field(repr=False)
     missed: int = 0
+    match: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -98,7 +104,7 @@ class FaceTracker:
             best = max(unmatched, key=lambda t: iou(t.box, box), default=None)
             if best is not None and iou(best.box, box) >= self.min_iou:
                 unmatched.remove(best)
-                best.box, best.template, best.missed = box, _template(gray, box), 0
+                best.box, best.template, best.missed, best.match = box, _template(gray, box), 0, 1.0
             else:
                 track = Track(self._next_id, box, _template(gray, box))
                 self._next_id += 1
@@ -127,5 +133,6 @@ class FaceTracker:
             return
         scores = cv2.matchTemplate(region, template, cv2.TM_CCOEFF_NORMED)
         _, best, _, (bx, by) = cv2.minMaxLoc(scores)
+        track.match = max(0.0, float(best))
         if best >= _MIN_MATCH:
             track.box = (x0 + int(round(bx / scale)), y0 + int(round(by / scale)), w, h)

@@ -250,11 +250,15 @@ DISSONANCE = _kind(
 
 FACE_AFFECT = _kind(
     "face_affect", "perception.face.FaceAnalyzer; stream.processors.affect_streams (FaceAffect LSL)", True,
-    "a face's valence and arousal in one video frame",
+    "a face's valence and arousal in one video frame (in-house: smoothed per face, tau 0.3 s)",
     valence=_f("float | null", "1", "valence on [-1, 1]"),
     arousal=_f("float | null", "1", "arousal on [-1, 1]"),
     face_id=_f("int", None, "the tracked face", optional=True),
     model=_f("str", None, "the model that gave the values", optional=True),
+    confidence=_f("float", "1", "trust in this frame on [0, 1]: min(1, face side / 64 px) x tracker match",
+                  optional=True),
+    calibrated=_f("bool", None, "whether the model gives absolute valence/arousal (rated VA, not a class mix)",
+                  optional=True),
 )
 FACE_TRACKED = _kind(
     "face_tracked", "perception.face.FaceAnalyzer", True, "a person's face was found or lost in the camera view",

@@ -7,12 +7,14 @@ from concurrent.futures import ThreadPoolExecutor
 import cv2
 import numpy as np
 import pytest
+import skimage.data
 from _models_support import astronaut_bgr, default_models, face_scene
 
 from dyadscope.models.library import ModelLibrary
-from dyadscope.perception.face import FaceAnalyzer
+from dyadscope.perception._affect_filter import AffectSmoother
+from dyadscope.perception.face import FaceAnalyzer, confidence
 from dyadscope.perception.face_detect import HaarFaceDetector
-from dyadscope.perception.face_track import FaceTracker, iou
+from dyadscope.perception.face_track import FaceTracker, Track, iou
 from dyadscope.perception.movement import MotionEnergy
 from dyadscope.perception.people import CameraView
 from dyadscope.stream.frames import VideoFrame
@@ -116,3 +118,61 @@ def test_motion_energy_is_per_person_region():
     moved[:, 320:] = np.roll(still[:, 320:], 15, axis=0)  # only the right half moves
     by_role = {f.role: f.data["energy"] for f in energy.process(VideoFrame(0.2, moved))}
     assert by_role["patient"] < 0.01 < 0.05 < by_role["therapist"] <= 1.0
+
+
+def _sway(scene: np.ndarray, seconds: float, fps: int = 15):
+    """Frames of a 640×480 view swaying over ``scene`` as in _models_support.face_video, at ``fps``."""
+    for i in range(int(seconds * fps)):
+        t = i / fps
+        x, y = int(40 + 30 * np.sin(2 * np.pi * t / 3)), int(30 + 10 * np.sin(2 * np.pi * t / 2))
+        yield VideoFrame(t, np.ascontiguousarray(scene[y : y + 480, x : x + 640]))
+
+
+def ambivalent_face_scene(side: int = 100) -> np.ndarray:
+    """A 720×540 scene with a small near-neutral LFW face (``skimage.data.lfw_subset()[67]``) the model flickers on."""
+    face = (skimage.data.lfw_subset()[67] * 255).astype(np.uint8)
+    face = cv2.resize(face, (side, side), interpolation=cv2.INTER_CUBIC)
+    scene = np.full((540, 720), 90, np.uint8)
+    y0, x0 = (540 - side) // 2, (720 - side) // 2
+    scene[y0 : y0 + side, x0 : x0 + side] = face
+    return cv2.cvtColor(scene, cv2.COLOR_GRAY2BGR)
+
+
+def _share_of_big_steps(features) -> float:
+    values = np.array([(f.data["valence"], f.data["arousal"]) for f in features if f.kind == "face_affect"])
+    return float(np.mean(np.abs(np.diff(values, axis=0)).max(axis=1) > 0.2))
+
+
+def test_smoothing_removes_the_flicker_of_a_small_ambivalent_face(library):
+    """Raw, 14–29 % of frame steps on this face move valence or arousal by > 0.2; smoothed, almost none."""
+    frames = list(_sway(ambivalent_face_scene(), 10.0))
+    raw = FaceAnalyzer(CameraView(("patient",)), library.face_model(), smoother=AffectSmoother(tau_s=1e-9))
+    smooth = FaceAnalyzer(CameraView(("patient",)), library.face_model())
+    raw_features = [f for frame in frames for f in raw.process(frame)]
+    smooth_features = [f for frame in frames for f in smooth.process(frame)]
+    assert _share_of_big_steps(raw_features) > 0.1
+    assert _share_of_big_steps(smooth_features) <= 0.01
+    affect = [f.data for f in smooth_features if f.kind == "face_affect"]
+    assert len(affect) == len(frames) and {a["calibrated"] for a in affect} == {False}
+    assert all(0.0 < a["confidence"] <= 1.0 for a in affect)
+
+
+def test_smoother_follows_a_new_expression_within_a_second_and_trusts_small_faces_less():
+    fps, tau = 15, 0.3
+    for trust, reached_by_s in ((1.0, 3 * tau), (0.5, 6 * tau)):
+        smoother = AffectSmoother(tau_s=tau)
+        smoother.update("patient", 1, 0.0, (0.0, 0.0), trust)
+        steps = [smoother.update("patient", 1, k / fps, (1.0, 0.5), trust) for k in range(1, 40)]
+        first = next(k for k, (v, _) in enumerate(steps, 1) if v >= 0.95) / fps
+        assert first == pytest.approx(reached_by_s, abs=1.5 / fps)
+        assert steps[-1][1] == pytest.approx(0.5, abs=0.01)
+    smoother = AffectSmoother()
+    smoother.update("patient", 1, 0.0, (0.0, 0.0), 1.0)
+    assert smoother.update("patient", 2, 0.1, (0.8, 0.5), 1.0) == (0.8, 0.5)  # a new face starts afresh
+    assert smoother.update("patient", 2, 1.5, (-0.8, 0.1), 1.0) == (-0.8, 0.1)  # and so does one after a gap
+
+
+def test_confidence_falls_with_face_size_and_tracking_match():
+    assert confidence(Track(1, (0, 0, 128, 128), np.zeros((1, 1)))) == 1.0
+    assert confidence(Track(1, (0, 0, 32, 32), np.zeros((1, 1)))) == 0.5
+    assert confidence(Track(1, (0, 0, 64, 64), np.zeros((1, 1)), match=0.8)) == 0.8

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dyadscope.stream.processors.dyadic._sync_state import DesyncFlagger, StateConfig, SyncStateTracker
+from dyadscope.stream.processors.dyadic._sync_state import DesyncFlagger, StateConfig, SyncStateTracker, Transition
 
 LEVELS = (0.4, 0.6)  # (exit level, chance level) from the surrogate baseline
 
@@ -62,8 +62,39 @@ def test_no_in_sync_before_the_baseline_exists():
     assert states == ["out_of_sync"]
 
 
-def test_desync_flag_after_sustained_desync_and_throttled():
-    flagger = DesyncFlagger(after_s=60.0, every_s=300.0)
-    flags = [t for t in range(0, 1000, 2) if flagger.check(float(t), "out_of_sync", 0.0) is not None]
-    assert flags == [62, 362, 662, 962]
-    assert DesyncFlagger(60.0, 300.0).check(100.0, "in_sync", 0.0) is None
+def flag_times(flagger: DesyncFlagger, transitions: dict[int, Transition], until: int) -> list[int]:
+    """Feed transitions at their times and check every 2 s; the times of the flags."""
+    out = []
+    for t in range(0, until, 2):
+        if t in transitions:
+            flagger.transition(transitions[t])
+        if flagger.check(float(t)) is not None:
+            out.append(t)
+    return out
+
+
+def test_desync_flag_only_after_a_lost_in_sync_stretch_once_per_episode():
+    never_in_sync = {0: Transition("out_of_sync", 0.0, None)}
+    assert flag_times(DesyncFlagger(60.0, 300.0), never_in_sync, 1000) == []
+    lost = {
+        0: Transition("out_of_sync", 0.0, None),
+        100: Transition("in_sync", 100.0, "out_of_sync"),
+        200: Transition("out_of_sync", 200.0, "in_sync"),  # lost: one flag 60 s on, not more
+        600: Transition("in_sync", 600.0, "out_of_sync"),
+        610: Transition("out_of_sync", 610.0, "in_sync"),  # a 10 s in-sync blip: no flag
+    }
+    flagger = DesyncFlagger(60.0, 300.0, min_in_sync_s=30.0)
+    assert flag_times(flagger, lost, 1000) == [262]
+
+
+def test_desync_flags_are_throttled_and_sized():
+    episodes = {}
+    for start in (0, 200, 400):  # in sync 50 s, then lost
+        episodes[start] = Transition("in_sync", float(start), "out_of_sync")
+        episodes[start + 50] = Transition("out_of_sync", float(start + 50), "in_sync")
+    flagger = DesyncFlagger(60.0, 300.0)
+    assert flag_times(flagger, episodes, 1000) == [112, 512]  # the second loss falls within 300 s
+    flagger = DesyncFlagger(60.0, 300.0)
+    for t in (0, 50):
+        flagger.transition(episodes[t])
+    assert flagger.check(120.0) == {"since": 50.0, "out_of_sync_s": 70.0, "in_sync_s": 50.0}

@@ -1,14 +1,14 @@
 """In and out of synchrony: a hysteresis state, its flexibility, and a throttled desynchrony flag.
 
 The state follows the peak synchrony ``r`` of one modality, judged against
-the surrogate baseline of unrelated signals (:mod:`._surrogates`):
+the surrogates of the same window against each partner's past (:mod:`._null`):
 
-* it enters ``"in_sync"`` when ``r`` reaches the chance level (the baseline's
-  95th percentile) and at least ``enter_r``;
-* it enters ``"out_of_sync"`` when ``r`` falls below the baseline's
+* it enters ``"in_sync"`` when ``|r|`` exceeds the chance level (the
+  surrogates' 95th percentile) and is at least ``enter_r``;
+* it enters ``"out_of_sync"`` when ``|r|`` falls below the surrogates'
   ``exit_quantile`` (75th percentile) or below ``exit_r``, whichever is
   higher; between the two levels the state holds (hysteresis). While the
-  baseline is still filling only ``exit_r`` applies and nobody is in sync;
+  surrogates are too few only ``exit_r`` applies and nobody is in sync;
 * a new state is taken only after its condition has held without a break for
   ``confirm_s`` seconds, counted from no earlier than ``min_dwell_s`` after
   the current state began, so one noisy window cannot flip it and every state
@@ -141,18 +141,74 @@ class FlexibilityTracker:
 
 
 class DesyncFlagger:
-    """Flags sustained desynchrony: out of sync longer than ``after_s``, at most once per ``every_s``."""
+    """Flags lost synchrony: a modality that *was* in sync has been out of it longer than ``after_s``.
 
-    def __init__(self, after_s: float = 120.0, every_s: float = 600.0):
+    Never for a modality that has not been in sync (apart from the start is
+    not a loss), nor for an in-sync stretch shorter than ``min_in_sync_s``
+    (chance alone makes short ones: on pseudo-dyads they are brief). One flag
+    per out-of-sync episode (the episode is the run of
+    ``out_of_sync`` that followed ``in_sync``), and at most one per
+    ``every_s`` across episodes. The flag carries its size: how long the dyad
+    has been out of sync and how long the lost in-sync stretch had lasted.
+    """
+
+    def __init__(self, after_s: float = 120.0, every_s: float = 600.0, min_in_sync_s: float = 30.0):
         self._after = after_s
         self._every = every_s
+        self._min_in_sync = min_in_sync_s
         self._last_flag: float | None = None
+        self._episode: tuple[float, float] | None = None  # (since, in_sync_s) of the current loss
+        self._in_sync_since: float | None = None
 
-    def check(self, t: float, state: str | None, since: float | None) -> float | None:
-        """How long the dyad has been out of sync, if that should be flagged now, else None."""
-        if state != OUT_OF_SYNC or since is None or t - since <= self._after:
+    def transition(self, transition: Transition) -> None:
+        """Follow the state: a move from in sync to out of sync opens an episode."""
+        if transition.state == IN_SYNC:
+            self._in_sync_since, self._episode = transition.since, None
+        elif transition.previous == IN_SYNC and self._in_sync_since is not None:
+            lasted = transition.since - self._in_sync_since
+            self._episode = (transition.since, lasted) if lasted >= self._min_in_sync else None
+
+    def check(self, t: float) -> dict[str, float] | None:
+        """The flag's fields if the current loss of synchrony should be flagged at time ``t``, else None."""
+        if self._episode is None or t - self._episode[0] <= self._after:
             return None
         if self._last_flag is not None and t - self._last_flag < self._every:
             return None
-        self._last_flag = t
-        return t - since
+        since, in_sync_s = self._episode
+        self._last_flag, self._episode = t, None  # one flag per episode
+        return {"since": since, "out_of_sync_s": t - since, "in_sync_s": in_sync_s}
+
+
+class SessionIndex:
+    """Session synchrony against the session's own pseudo-pairs, in the spirit of rMEA's index.
+
+    rMEA (Kleinbub & Ramseyer, 2021) compares a dyad's grand mean Fisher z of
+    its windowed peak correlations with that of pseudo-dyads. Live, each window's
+    pseudo-dyads are its surrogates (:mod:`._null`), so ``index_z`` is the
+    session's mean z of the real peak ``|r|`` minus the mean z of their
+    surrogates: about 0 for unrelated people, positive for a synchronous dyad.
+    ``share_above_chance`` is about ``alpha`` for unrelated people.
+    """
+
+    def __init__(self) -> None:
+        self._n = self._above = 0
+        self._sum_z = self._sum_null_z = 0.0
+
+    def add(self, abs_r: float, surrogates: np.ndarray, above: bool) -> None:
+        """One tested window: its peak ``|r|``, its surrogates' peak ``|r|`` and its verdict."""
+        self._n += 1
+        self._above += bool(above)
+        self._sum_z += math.atanh(min(abs_r, 0.999999))
+        self._sum_null_z += float(np.arctanh(np.minimum(surrogates, 0.999999)).mean())
+
+    def summary(self) -> dict[str, float | int | None]:
+        """The index so far (None before any window was tested)."""
+        if not self._n:
+            return {"index_z": None, "mean_z": None, "share_above_chance": None, "windows": 0}
+        mean_z = self._sum_z / self._n
+        return {
+            "index_z": mean_z - self._sum_null_z / self._n,
+            "mean_z": mean_z,
+            "share_above_chance": self._above / self._n,
+            "windows": self._n,
+        }

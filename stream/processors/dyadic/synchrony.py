@@ -1,26 +1,34 @@
-"""Synchrony per modality, live: lagged cross-correlation, chance level, state, flexibility, flags.
+"""Synchrony per modality, live: lagged cross-correlation, chance level, state, index, flags.
 
 :class:`SynchronyProcessor` consumes the per-person feature series named in
 :data:`~._grid.SOURCES`, brings each modality's pair onto its grid
-(:mod:`.grid`) and, per modality, keeps an incremental windowed lagged
-cross-correlation (:mod:`.synchrony`), a time-shifted surrogate baseline
-(:mod:`._surrogates`), a hysteresis state and flexibility (:mod:`._sync_state`).
+(:mod:`._grid`) and, per modality, preprocesses both series
+(:mod:`._preprocess`), keeps an incremental windowed lagged cross-correlation
+(:mod:`._xcorr`), tests each window against surrogates of the same window
+with each partner's own past (:mod:`._null`) and follows a hysteresis state,
+flexibility, a session index and desynchrony flags (:mod:`._sync_state`).
 
-Windows (Boker et al., 2002, and the synchrony literature it started):
+Windows (Boker et al., 2002, and the synchrony literature it started) and
+preprocessing (smoothing, first differences: :mod:`._preprocess`):
 
-============== ====== ======== ========= ========= ===============================================
-modality       grid   window   max lag   lag step  why
-============== ====== ======== ========= ========= ===============================================
-eda (phasic)   4 Hz   8 s      ±4 s      0.25 s    phasic responses last seconds; 8 s / ±4 s / 2 s
-heart_rate     1 Hz   15 s     ±5 s      1 s       15 s window (the project's brief); beat-to-beat
-                                                   coupling shows within a few seconds
-rsa            1 Hz   30 s     ±5 s      1 s       RSA is estimated over breaths: slower, noisier
-face_valence   5 Hz   10 s     ±3 s      0.2 s     facial mimicry follows within ~1–3 s
-vocal_arousal  1 Hz   60 s     ±10 s     1 s       held per utterance; needs several turns and a
-                                                   turn's lag
-movement       10 Hz  30 s     ±5 s      0.1 s     Ramseyer & Tschacher's motion-energy settings
-============== ====== ======== ========= ========= ===============================================
+============== ====== ======== ========= ======== ========= =====================================
+modality       grid   window   max lag   lag step before    why
+============== ====== ======== ========= ======== ========= =====================================
+eda (phasic)   4 Hz   45 s     ±4 s      0.25 s   1 s mean, an SCR lasts ~10 s and comes ~2/min:
+                                                  Δ         45 s holds one in ~4 of 5 windows
+heart_rate     1 Hz   15 s     ±5 s      1 s      Δ         15 s window (the project's brief);
+                                                            beat-to-beat coupling shows in seconds
+rsa            1 Hz   30 s     ±5 s      1 s      Δ         RSA is estimated over breaths
+face_valence   5 Hz   10 s     ±3 s      0.2 s    0.4 s     facial mimicry follows within ~1–3 s
+                                                  mean
+vocal_arousal  1 Hz   60 s     ±10 s     1 s      —         held per utterance; needs several
+                                                            turns and a turn's lag
+movement       10 Hz  30 s     ±5 s      0.1 s    0.5 s     Ramseyer & Tschacher's motion-energy
+                                                  mean      settings, rMEA's smoothing
+============== ====== ======== ========= ======== ========= =====================================
 
+(Δ: first differences.) The measure is the peak of ``|r|`` over the lags:
+anti-phase coupling is synchrony too, and the event keeps the signed ``r``.
 ``increment_s`` is the window increment of those analyses (2 s for EDA, 10 s
 for movement); live, a ``sync`` is reported every ``min(increment_s,
 report_s)`` seconds (``report_s = 2``) of data, on the grid of its multiples
@@ -29,20 +37,26 @@ with a longer increment the reported windows simply overlap more.
 
 Emitted features (``role`` None, ``t`` = time of the newest sample used):
 
-* ``sync``: ``modality``, ``r`` (peak r), ``z`` (Fisher z), ``lag_s`` (lag at
-  the peak; positive = therapist follows patient), ``leader`` (``"patient"``
-  for a positive lag, ``"therapist"`` for a negative one, None at lag 0),
-  ``at_edge`` (the peak lies at ±max lag, so the true peak may lie beyond;
-  peak picking: :func:`~._xcorr.pick_peak`), ``window_s``, ``max_lag_s``,
-  ``t_center`` (centre of the patient window), ``chance_r`` (surrogate
-  quantile, None while the baseline fills), ``above_chance`` (``r >
-  chance_r``; None while the baseline fills), ``baseline_n``.
+* ``sync``: ``modality``, ``r`` (signed r at the peak of ``|r|``), ``abs_r``,
+  ``z`` (Fisher z of r), ``lag_s`` (lag at the peak; positive = therapist
+  follows patient), ``leader`` (``"patient"`` for a positive lag,
+  ``"therapist"`` for a negative one, None at lag 0), ``at_edge`` (the peak
+  lies at ±max lag; peak picking: :func:`~._xcorr.pick_peak`), ``window_s``,
+  ``max_lag_s``, ``t_center`` (centre of the patient window), ``chance_r``
+  (the surrogates' ``1 - alpha`` quantile), ``p`` (permutation p-value),
+  ``above_chance`` (``abs_r > chance_r``), ``baseline_n`` (surrogates); the
+  last four are None while the surrogates are too few.
 * ``sync_state``: ``modality``, ``state`` (``"in_sync"``/``"out_of_sync"``),
   ``since`` (window-centre time the new state's condition began),
   ``previous``.
-* ``sync_flexibility`` every ``flexibility_every_s``: ``modality`` and the
-  fields of :meth:`~._sync_state.FlexibilityTracker.summary`.
-* ``desync_flag``: ``modality``, ``since``, ``out_of_sync_s``.
+* ``sync_flexibility`` and ``sync_index`` every ``flexibility_every_s``:
+  ``modality`` and the fields of :meth:`~._sync_state.FlexibilityTracker.summary`
+  and :meth:`~._sync_state.SessionIndex.summary`.
+* ``desync_flag``: ``modality``, ``since``, ``out_of_sync_s``, ``in_sync_s``
+  (:class:`~._sync_state.DesyncFlagger`: only after a lost in-sync stretch).
+
+Calibration, measured (``tests/test_dyadic_calibration.py``): see the README's
+accuracy table.
 """
 
 from __future__ import annotations
@@ -54,10 +68,12 @@ import numpy as np
 from dyadscope.stream import kinds
 from dyadscope.stream.processors.base import FeatureProcessor
 from dyadscope.stream.processors.dyadic._grid import SOURCES, FeatureSource, PairedGrid
-from dyadscope.stream.processors.dyadic._surrogates import SurrogateBaseline
+from dyadscope.stream.processors.dyadic._null import PartnerHistoryNull
+from dyadscope.stream.processors.dyadic._preprocess import Preprocessor
 from dyadscope.stream.processors.dyadic._sync_state import (
     DesyncFlagger,
     FlexibilityTracker,
+    SessionIndex,
     StateConfig,
     SyncStateTracker,
 )
@@ -75,26 +91,28 @@ from dyadscope.stream.types import Feature
 
 @dataclass(frozen=True)
 class SyncConfig:
-    """Windowed lagged cross-correlation settings of one modality (seconds)."""
+    """Preprocessing, windowed lagged cross-correlation and chance settings of one modality (seconds)."""
 
     window_s: float
     max_lag_s: float
     lag_step_s: float
     increment_s: float = 2.0
+    smooth_s: float = 0.0
+    difference: bool = False
     peak: PeakMethod = "global"
     peak_span: int = 1
     state: StateConfig = StateConfig()
-    surrogate_size: int = 200
-    surrogate_quantile: float = 0.95
+    history_s: float = 600.0
+    alpha: float = 0.05
 
 
 SYNC_DEFAULTS: dict[str, SyncConfig] = {
-    "eda": SyncConfig(window_s=8.0, max_lag_s=4.0, lag_step_s=0.25),
-    "heart_rate": SyncConfig(window_s=15.0, max_lag_s=5.0, lag_step_s=1.0),
-    "rsa": SyncConfig(window_s=30.0, max_lag_s=5.0, lag_step_s=1.0),
-    "face_valence": SyncConfig(window_s=10.0, max_lag_s=3.0, lag_step_s=0.2),
+    "eda": SyncConfig(window_s=45.0, max_lag_s=4.0, lag_step_s=0.25, smooth_s=1.0, difference=True),
+    "heart_rate": SyncConfig(window_s=15.0, max_lag_s=5.0, lag_step_s=1.0, difference=True),
+    "rsa": SyncConfig(window_s=30.0, max_lag_s=5.0, lag_step_s=1.0, difference=True),
+    "face_valence": SyncConfig(window_s=10.0, max_lag_s=3.0, lag_step_s=0.2, smooth_s=0.4),
     "vocal_arousal": SyncConfig(window_s=60.0, max_lag_s=10.0, lag_step_s=1.0),
-    "movement": SyncConfig(window_s=30.0, max_lag_s=5.0, lag_step_s=0.1, increment_s=10.0),
+    "movement": SyncConfig(window_s=30.0, max_lag_s=5.0, lag_step_s=0.1, increment_s=10.0, smooth_s=0.5),
 }
 
 
@@ -109,6 +127,7 @@ class DyadicConfig:
     flexibility_horizon_s: float = 300.0
     desync_after_s: float = 120.0
     desync_every_s: float = 600.0
+    desync_min_in_sync_s: float = 30.0
     coregulation: dict[str, CoregulationConfig] = field(default_factory=lambda: dict(COREGULATION_DEFAULTS))
     concordance: ConcordanceConfig | None = ConcordanceConfig()
     dissonance: DissonanceConfig | None = DissonanceConfig()
@@ -125,22 +144,16 @@ class ModalitySynchrony:
         window = round(sync.window_s * rate_hz)
         self._sync = sync
         self._window, self._max_lag = window, max_lag
+        smooth = max(1, round(sync.smooth_s * rate_hz))
+        self._prepare = [Preprocessor(smooth, sync.difference) for _ in range(2)]
         self.engine = LaggedCrossCorrelation(window, max_lag, step)
-        shift = 2 * (window + 2 * max_lag)
-        self.baseline = SurrogateBaseline(
-            window,
-            max_lag,
-            step,
-            (shift,),
-            peak=sync.peak,
-            peak_span=sync.peak_span,
-            size=sync.surrogate_size,
-            quantile=sync.surrogate_quantile,
-        )
+        history = round(sync.history_s * rate_hz)
+        self.null = PartnerHistoryNull(window, max_lag, step, history, peak=sync.peak, peak_span=sync.peak_span)
         self._reports = Ticker(min(sync.increment_s, config.report_s))
         self.state = SyncStateTracker(sync.state)
         self.flexibility = FlexibilityTracker(config.flexibility_horizon_s)
-        self.desync = DesyncFlagger(config.desync_after_s, config.desync_every_s)
+        self.index = SessionIndex()
+        self.desync = DesyncFlagger(config.desync_after_s, config.desync_every_s, config.desync_min_in_sync_s)
         self._flexibility_ticks = Ticker(config.flexibility_every_s)
         self._t0: float | None = None
 
@@ -150,6 +163,7 @@ class ModalitySynchrony:
             self._t0 = t0 - self.engine.total / self.rate
         # Grid times from the sample index, so the ticks fall alike however the samples come.
         times = (round(t0 * self.rate) + np.arange(x.size)) / self.rate
+        x, y = self._prepare[0].apply(x), self._prepare[1].apply(y)
         out: list[Feature] = []
         start = 0
         for tick in self._reports.due(times):
@@ -161,25 +175,26 @@ class ModalitySynchrony:
 
     def _add(self, x: np.ndarray, y: np.ndarray) -> None:
         self.engine.extend(x, y)
-        self.baseline.extend(x, y)
+        self.null.extend(x, y)
 
     def _report(self) -> list[Feature]:
         r = self.engine.correlations()
-        self.baseline.update()
         if r is None:
             return []
-        index = pick_peak(r, self._sync.peak, self._sync.peak_span)
+        index = pick_peak(np.abs(r), self._sync.peak, self._sync.peak_span)
         if index is None:
             return []
         t = self._t0 + (self.engine.total - 1) / self.rate
         centre = self._t0 + (self.engine.latest_start + (self._window - 1) / 2) / self.rate
         r_peak = float(r[index])
         lag_s = float(self.engine.lags[index]) / self.rate
-        chance = self.baseline.chance_r()
-        above = None if chance is None else r_peak > chance
+        chance = self.null.chance()
+        alpha = self._sync.alpha
+        chance_r = None if chance is None else chance.level(1 - alpha)
         data = {
             "modality": self.modality,
             "r": r_peak,
+            "abs_r": abs(r_peak),
             "z": fisher_z(r_peak),
             "lag_s": lag_s,
             "leader": "patient" if lag_s > 0 else "therapist" if lag_s < 0 else None,
@@ -187,34 +202,35 @@ class ModalitySynchrony:
             "window_s": self._window / self.rate,
             "max_lag_s": self._max_lag / self.rate,
             "t_center": centre,
-            "chance_r": chance,
-            "above_chance": above,
-            "baseline_n": self.baseline.count,
+            "chance_r": chance_r,
+            "p": None if chance is None else chance.p_value(abs(r_peak)),
+            "above_chance": None if chance_r is None else abs(r_peak) > chance_r,
+            "baseline_n": 0 if chance is None else int(chance.surrogates.size),
         }
-        exit_level = self.baseline.quantile(self._sync.state.exit_quantile)
-        levels = None if chance is None or exit_level is None else (exit_level, chance)
-        return [Feature(kinds.SYNC, None, t, data), *self._follow_up(t, centre, data["z"], r_peak, levels)]
+        levels = None if chance is None else (chance.level(self._sync.state.exit_quantile), chance_r)
+        if chance is not None:
+            self.index.add(abs(r_peak), chance.surrogates, data["above_chance"])
+        return [Feature(kinds.SYNC, None, t, data), *self._follow_up(t, centre, abs(r_peak), levels)]
 
-    def _follow_up(
-        self, t: float, centre: float, z: float, r: float, levels: tuple[float, float] | None
-    ) -> list[Feature]:
-        """State transition, desynchrony flag and flexibility summary that this value makes due."""
+    def _follow_up(self, t: float, centre: float, abs_r: float, levels: tuple[float, float] | None) -> list[Feature]:
+        """State transition, desynchrony flag and session summaries that this value makes due."""
         out = []
-        self.flexibility.add(centre, z)
-        transition = self.state.update(centre, r, levels)
+        self.flexibility.add(centre, fisher_z(abs_r))
+        transition = self.state.update(centre, abs_r, levels)
         if transition is not None:
             self.flexibility.transition(centre)
+            self.desync.transition(transition)
             state = {"state": transition.state, "since": transition.since, "previous": transition.previous}
             out.append(Feature(kinds.SYNC_STATE, None, t, {"modality": self.modality, **state}))
-        out_for = self.desync.check(centre, self.state.state, self.state.since)
-        if out_for is not None:
-            flag = {"modality": self.modality, "since": self.state.since, "out_of_sync_s": out_for}
-            out.append(Feature(kinds.DESYNC_FLAG, None, t, flag))
+        flag = self.desync.check(centre)
+        if flag is not None:
+            out.append(Feature(kinds.DESYNC_FLAG, None, t, {"modality": self.modality, **flag}))
         self._flexibility_ticks.start(t)  # the first value begins the cadence, with no summary
         if self._flexibility_ticks.ready(t):
             self._flexibility_ticks.advance(t)
             summary = {"modality": self.modality, **self.flexibility.summary(centre)}
             out.append(Feature(kinds.SYNC_FLEXIBILITY, None, t, summary))
+            out.append(Feature(kinds.SYNC_INDEX, None, t, {"modality": self.modality, **self.index.summary()}))
         return out
 
 

@@ -3,10 +3,10 @@
 Channel rule: ECG, RSP and EDA streams must be numeric with at least one
 channel (at most 16, 4 and 4 — more means a mis-typed stream); channel 0 is
 the signal. Movement streams have exactly one channel (motion energy), ACC
-streams exactly three (x, y, z; see :mod:`dyadscope.stream.processors.movement`)
-in g, mg or m/s² (else problem ``"units"``). Rate rule: the declared
-(nominal) rate must lie in the modality's range in :data:`RATE_LIMITS` (see
-there why). Re-exported by
+streams exactly three (x, y, z) in g, mg or m/s² (else problem ``"units"``;
+see :mod:`dyadscope.stream.processors.physio.movement`). Rate rule: the
+declared (nominal) rate must lie in the modality's range in
+:data:`RATE_LIMITS` (see there why). Re-exported by
 :mod:`dyadscope.sensors.lsl`, which applies them in its default mode.
 """
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-from dyadscope.stream.processors.movement import acc_scale_g
+from dyadscope.stream.processors.physio.movement import acc_scale_g
 from dyadscope.stream.types import StreamInfo
 
 #: Per modality, the (fewest, most) channels a stream may have.

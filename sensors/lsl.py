@@ -60,7 +60,7 @@ Channel rule (default mode): ECG, RSP and EDA streams must be numeric with at
 least one channel (at most 16, 4 and 4 — more means a mis-typed stream);
 channel 0 is the signal. Movement streams (motion energy) have exactly one
 channel, ACC streams (accelerometers) exactly three; both become the
-``movement`` feature (:mod:`dyadscope.stream.processors.movement`).
+``movement`` feature (:mod:`dyadscope.stream.processors.physio.movement`).
 
 Rate rule (default mode): the declared (nominal) rate must lie in the
 modality's range in :data:`RATE_LIMITS`. A rate outside it is a mis-set

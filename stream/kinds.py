@@ -267,15 +267,12 @@ FACE_TRACKED = _kind(
     box=_f("list", "px", "[x, y, width, height] of the face when found", optional=True),
 )
 MOVEMENT = _kind(
-    "movement", "perception.movement.MotionEnergy; stream.processors.movement (Movement and ACC LSL)", True,
-    "a person's movement: motion energy per video frame, or per 0.1 s epoch of an accelerometer",
-    energy=_f("float | null", None,
-              "camera: share of the person's region's pixels that changed since the previous frame (1); "
-              "Movement stream: the motion energy as sent; ACC stream: ENMO, mean of max(0, |a| - 1 g) "
-              "over the epoch (g; van Hees et al. 2013); None where the sample is NaN"),
-    measure=_f("str", None, "'motion_energy' (a Movement stream) or 'enmo' (an ACC stream); "
-               "absent for the camera's", optional=True),
-    source=_f("str", None, "name of the LSL stream it was computed from; absent for the camera's", optional=True),
+    "movement", "perception.movement.MotionEnergy; stream.processors.physio.movement (Movement, ACC LSL)", True,
+    "a person's movement: motion energy per video frame or Movement sample; ENMO per 0.1 s of an accelerometer",
+    energy=_f("float | null", None, "camera: share of the region's pixels changed since the last frame; Movement "
+              "stream: as sent; ACC: mean of max(0, |a| - 1 g), g (ENMO, van Hees et al. 2013); None: NaN sample"),
+    measure=_f("str", None, "'motion_energy' (Movement stream) or 'enmo' (ACC stream); absent: camera", optional=True),
+    source=_f("str", None, "name of the LSL stream it was computed from; absent: camera", optional=True),
 )
 VOICE_SEGMENT = _kind(
     "voice_segment", "perception.voice.VoiceAnalyzer; stream.processors.affect_streams (VoiceAffect LSL)", True,

@@ -12,13 +12,11 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
-from typing import Any
 
 import numpy as np
 import pylsl
 import pytest
-from _lsl_support import wait_for
+from _lsl_support import Collector, SignalSource, ingest_of, stream_info, wait_for
 
 from dyadscope.sensors.lsl import CHANNEL_LIMITS, RATE_LIMITS, LslIngest, check_stream, list_streams, local_clock
 from dyadscope.sensors.lsl_config import PACKAGED_CONFIG
@@ -27,73 +25,6 @@ from dyadscope.sensors.simulate import SimulatedDyad
 from dyadscope.service.cli import main
 from dyadscope.stream.processors.registry import default_pipeline
 from dyadscope.stream.types import Chunk, StreamInfo
-
-
-class Collector:
-    """Gathers what the ingest calls back with, from its threads."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.chunks: dict[str, list[Chunk]] = {}
-        self.statuses: list[tuple[str, StreamInfo, dict[str, Any]]] = []
-
-    def on_chunk(self, chunk: Chunk) -> None:
-        with self._lock:
-            self.chunks.setdefault(chunk.info.source_id, []).append(chunk)
-
-    def on_status(self, kind: str, info: StreamInfo, data: dict[str, Any]) -> None:
-        with self._lock:
-            self.statuses.append((kind, info, data))
-
-    def samples(self, source_id: str) -> int:
-        with self._lock:
-            return sum(len(c) for c in self.chunks.get(source_id, []))
-
-    def status(self, kind: str, source_id: str) -> dict[str, Any] | None:
-        """The data of the latest status ``kind`` about the stream, or None."""
-        with self._lock:
-            found = [d for k, info, d in self.statuses if k == kind and info.source_id == source_id]
-        return found[-1] if found else None
-
-
-def ingest_of(
-    tag: str, collector: Collector, on_chunk: Callable[[Chunk], None] | None = None, **options: Any
-) -> LslIngest:
-    options.setdefault("resolve_interval", 0.3)
-    return LslIngest(
-        on_chunk or collector.on_chunk, collector.on_status, select=lambda info: tag in info.source_id, **options
-    )
-
-
-class SignalSource:
-    """One stream whose samples come at ``actual_rate`` (whatever it declares), values from ``fn``."""
-
-    def __init__(self, info: StreamInfo, actual_rate: float, fn: Callable[[np.ndarray], np.ndarray]):
-        self.info = info
-        self.start_time = local_clock()
-        self.paused = False
-        self._rate = actual_rate
-        self._fn = fn
-        self._sent = 0
-
-    def stream_infos(self) -> list[StreamInfo]:
-        return [self.info]
-
-    def read_until(self, until: float) -> Sequence[Chunk]:
-        end = int((until - self.start_time) * self._rate)
-        if self.paused:
-            self._sent = max(self._sent, end)
-            return []
-        n = np.arange(self._sent, max(self._sent, end))
-        self._sent = max(self._sent, end)
-        values = np.broadcast_to(self._fn(n)[:, None], (len(n), self.info.channel_count)).copy()
-        return [Chunk(self.info, self.start_time + n / self._rate, values)]
-
-
-def _stream(tag: str, name: str, modality: str, role: str | None = "patient", **fields: Any) -> StreamInfo:
-    fields.setdefault("nominal_rate", 100.0)
-    fields.setdefault("channel_count", 1)
-    return StreamInfo(name=f"{name} {tag}", modality=modality, role=role, source_id=f"{name}-{tag}", **fields)
 
 
 def test_simulated_dyad_arrives_assigned_with_its_values_and_timestamps():
@@ -140,7 +71,7 @@ def test_simulated_dyad_arrives_assigned_with_its_values_and_timestamps():
 
 def test_a_stream_that_goes_is_reported_lost_and_picked_up_when_it_returns():
     tag = uuid.uuid4().hex[:8]
-    info = _stream(tag, "returning belt", "RSP", nominal_rate=50.0)
+    info = stream_info(tag, "returning belt", "RSP", nominal_rate=50.0)
     source = SignalSource(info, 50.0, lambda n: np.sin(n / 10.0))
     collector = Collector()
     ingest = ingest_of(tag, collector, lost_after=0.6)
@@ -169,13 +100,13 @@ def test_a_stream_that_goes_is_reported_lost_and_picked_up_when_it_returns():
 
 def test_bad_streams_are_reported_and_the_good_one_flows_on():
     tag = uuid.uuid4().hex[:8]
-    good = _stream(tag, "good belt", "RSP")
-    nans = _stream(tag, "nan ecg", "ECG")
-    slow = _stream(tag, "slow ecg", "ECG", role="therapist", nominal_rate=200.0)
-    wide = _stream(tag, "wide eda", "EDA", channel_count=8)
-    text = _stream(tag, "text eda", "EDA", channel_format="string")
-    one_hertz = _stream(tag, "one hertz ecg", "ECG", role="therapist", nominal_rate=1.0)
-    nobody = _stream(tag, "nobody's gsr", "GSR", role=None)
+    good = stream_info(tag, "good belt", "RSP")
+    nans = stream_info(tag, "nan ecg", "ECG")
+    slow = stream_info(tag, "slow ecg", "ECG", role="therapist", nominal_rate=200.0)
+    wide = stream_info(tag, "wide eda", "EDA", channel_count=8)
+    text = stream_info(tag, "text eda", "EDA", channel_format="string")
+    one_hertz = stream_info(tag, "one hertz ecg", "ECG", role="therapist", nominal_rate=1.0)
+    nobody = stream_info(tag, "nobody's gsr", "GSR", role=None)
     sources = [
         SignalSource(good, 100.0, lambda n: np.sin(n / 20.0)),
         SignalSource(nans, 100.0, lambda n: np.where(n % 7 == 0, np.nan, 0.5)),
@@ -225,8 +156,8 @@ def test_bad_streams_are_reported_and_the_good_one_flows_on():
 
 def test_a_second_source_of_one_persons_modality_waits_until_the_first_is_gone():
     tag = uuid.uuid4().hex[:8]
-    strap = _stream(tag, "chest strap", "ECG", nominal_rate=250.0)
-    backup = _stream(tag, "backup strap", "ECG", nominal_rate=250.0)  # the same patient's ECG, another source
+    strap = stream_info(tag, "chest strap", "ECG", nominal_rate=250.0)
+    backup = stream_info(tag, "backup strap", "ECG", nominal_rate=250.0)  # the same patient's ECG, another source
     collector, recorded = Collector(), Collector()
     ingest = ingest_of(tag, collector)
     raw = ingest_of(tag, recorded, modalities=None, raw=True)  # what a recording takes
@@ -294,7 +225,7 @@ def test_every_rate_in_range_is_one_the_processors_take(modality: str) -> None:
 
 def test_streams_verb_lists_a_running_outlet(capsys):
     tag = uuid.uuid4().hex[:8]
-    info = _stream(tag, "Listed therapist EDA", "EDA", role="therapist", nominal_rate=32.0)
+    info = stream_info(tag, "Listed therapist EDA", "EDA", role="therapist", nominal_rate=32.0)
     outlet = pylsl.StreamOutlet(lsl_stream_info(info))
     try:
         assert main(["streams", "--wait", "1"]) == 0

@@ -35,7 +35,7 @@ from dyadscope.stream.pipeline import Pipeline
 from dyadscope.stream.processors.affect_streams import affect_stream_processors
 from dyadscope.stream.processors.base import ChunkProcessor, FeatureProcessor
 from dyadscope.stream.processors.dyadic.synchrony import DyadicConfig, dyadic_processors
-from dyadscope.stream.processors.movement import movement_stream_processors
+from dyadscope.stream.processors.physio.movement import movement_stream_processors
 from dyadscope.stream.processors.physio.baseline import Baseline, BaselineConfig
 from dyadscope.stream.processors.physio.ecg import HeartRateConfig, HeartRateProcessor
 from dyadscope.stream.processors.physio.eda import EDAConfig, EDAProcessor

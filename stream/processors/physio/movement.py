@@ -15,7 +15,7 @@ types give the very same feature, ``Feature("movement", role, t,
   minus one g (van Hees et al. 2013, PLoS ONE 8:e61691): per sample
   ``max(0, sqrt(x² + y² + z²) - 1 g)``, which removes gravity from a
   calibrated sensor at rest and rectifies, averaged over 0.1 s epochs (the
-  10 Hz grid movement synchrony reads, :data:`~.dyadic._grid.SOURCES`).
+  10 Hz grid movement synchrony reads, :data:`~dyadscope.stream.processors.dyadic._grid.SOURCES`).
   One feature per epoch, stamped at the epoch's centre, in g (``measure``
   ``"enmo"``), once a sample at or after its end has come. Epochs with no
   finite sample give ``energy`` None (missing, as NaN samples are). van Hees

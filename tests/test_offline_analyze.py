@@ -178,3 +178,46 @@ def test_a_stream_the_processors_refuse_is_skipped_with_its_reason(physio_xdf, t
     verdicts = {use.name: use for use in result.streams}
     assert not verdicts["Therapist EDA"].used and "refuse" in verdicts["Therapist EDA"].reason
     assert verdicts["Patient ECG"].used and result.events["rpeak"] > 100
+
+
+def test_analyze_gives_movement_synchrony_from_recorded_movement_streams(shared_data, tmp_path):
+    """rMEA motion energy of a real session as two Movement streams in an XDF file, with the live session's log.
+
+    The movement the live session logged from those streams is recomputed,
+    not replayed beside them; the synchrony equals the file's own.
+    """
+    from _movement_support import MEA_RATE_HZ, motion_energy, movement_sync
+
+    from dyadscope.stream.processors.physio.movement import movement_stream_processors
+    from dyadscope.stream.types import Event
+
+    energy = dict(zip(("patient", "therapist"), motion_energy(shared_data)))
+    n = int(120 * MEA_RATE_HZ)
+    t = 300.0 + np.arange(n) / MEA_RATE_HZ
+    path = tmp_path / "movement.xdf"
+    recorder = Recorder(path, {"session": "mea"})
+    logged = []
+    for role, values in energy.items():
+        info = StreamInfo(
+            f"{role.title()} motion energy", "Movement", 1, MEA_RATE_HZ, source_id=f"mea-{role}", role=role
+        )
+        chunk = Chunk(info, t, values[:n, None])
+        recorder.write(chunk)
+        logged += movement_stream_processors(info)[0].process(chunk)  # what the live session logged
+    recorder.write_events(Event("mea", i + 1, f.t, 0.0, f.kind, f.role, f.data) for i, f in enumerate(logged))
+    recorder.close()
+
+    out = tmp_path / "out"
+    assert main(["analyze", str(path), "--out", str(out), "--no-progress"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert {s["name"] for s in summary["streams"] if s["used"]} == {"Patient motion energy", "Therapist motion energy"}
+    movement = pd.read_csv(out / "movement.csv")
+    assert len(movement) == 2 * n and set(movement["measure"]) == {"motion_energy"}  # each sample once
+    sync = pd.read_csv(out / "sync.csv")
+    sync = sync[sync["modality"] == "movement"].reset_index(drop=True)
+    reference = movement_sync({role: (t, values[:n]) for role, values in energy.items()})
+    assert len(sync) == len(reference) >= 35
+    np.testing.assert_allclose(sync["t"], [f.t for f in reference], atol=1e-9)
+    np.testing.assert_allclose(sync["r"], [f.data["r"] for f in reference], atol=1e-9)
+    np.testing.assert_allclose(sync["lag_s"], [f.data["lag_s"] for f in reference], atol=1e-9)
+    assert_every_table_has_its_dictionary(out)

@@ -184,7 +184,8 @@ def test_analyze_gives_movement_synchrony_from_recorded_movement_streams(shared_
     """rMEA motion energy of a real session as two Movement streams in an XDF file, with the live session's log.
 
     The movement the live session logged from those streams is recomputed,
-    not replayed beside them; the synchrony equals the file's own.
+    not replayed beside them; the synchrony equals the file's own. An
+    accelerometer in a unit ENMO cannot take is skipped with its reason.
     """
     from _movement_support import MEA_RATE_HZ, motion_energy, movement_sync
 
@@ -205,12 +206,16 @@ def test_analyze_gives_movement_synchrony_from_recorded_movement_streams(shared_
         recorder.write(chunk)
         logged += movement_stream_processors(info)[0].process(chunk)  # what the live session logged
     recorder.write_events(Event("mea", i + 1, f.t, 0.0, f.kind, f.role, f.data) for i, f in enumerate(logged))
+    counts = StreamInfo("Patient wrist", "ACC", 3, 50.0, source_id="wrist", role="patient", units=("counts",) * 3)
+    recorder.write(Chunk(counts, 300.0 + np.arange(100) / 50.0, np.ones((100, 3))))  # a unit ENMO cannot take
     recorder.close()
 
     out = tmp_path / "out"
     assert main(["analyze", str(path), "--out", str(out), "--no-progress"]) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert {s["name"] for s in summary["streams"] if s["used"]} == {"Patient motion energy", "Therapist motion energy"}
+    wrist = next(s for s in summary["streams"] if s["name"] == "Patient wrist")
+    assert "refuse" in wrist["reason"] and "g, mg or m/s^2" in wrist["reason"] and "'counts'" in wrist["reason"]
     movement = pd.read_csv(out / "movement.csv")
     assert len(movement) == 2 * n and set(movement["measure"]) == {"motion_energy"}  # each sample once
     sync = pd.read_csv(out / "sync.csv")

@@ -196,7 +196,7 @@ def test_movement_outlets_of_real_motion_energy_give_the_synchrony_computed_offl
     """The rMEA session normal_200_01 as two Movement outlets (25 Hz): live sync equals the file's own."""
     tag = uuid.uuid4().hex[:8]
     energy = dict(zip(("patient", "therapist"), motion_energy(shared_data)))
-    n = int(70 * MEA_RATE_HZ)  # 70 s: 30 s window and 5 s lags, then a sync every 2 s
+    n = int(80 * MEA_RATE_HZ)  # 80 s: 30 s window and 5 s lags, then a sync every 2 s
     samples = {
         stream_info(tag, f"{role} motion energy", "Movement", role=role, nominal_rate=MEA_RATE_HZ): values[:n, None]
         for role, values in energy.items()

@@ -165,9 +165,10 @@ QUALITY = _kind(
 
 SYNC = _kind(
     "sync", f"{_DYADIC}.synchrony.SynchronyProcessor", False,
-    "windowed lagged cross-correlation of the two people in one modality, every ≤2 s",
+    "windowed lagged cross-correlation of the two people in one modality (after its preprocessing), every ≤2 s",
     modality=_MODALITY,
-    r=_f("float", "1", "peak correlation"),
+    r=_f("float", "1", "signed correlation at the peak of |r| (negative = anti-phase)"),
+    abs_r=_f("float", "1", "|r| at the peak: the synchrony the chance level, state and index use"),
     z=_f("float", "1", "Fisher z of r"),
     lag_s=_f("float", "s", "lag at the peak; positive = therapist follows patient"),
     leader=_f("str | null", None, '"patient" (lag > 0), "therapist" (lag < 0), None at lag 0'),
@@ -175,9 +176,10 @@ SYNC = _kind(
     window_s=_f("float", "s", "correlation window"),
     max_lag_s=_f("float", "s", "largest lag searched"),
     t_center=_f("float", "s", "centre of the patient window"),
-    chance_r=_f("float | null", "1", "surrogate chance level; None while the baseline fills"),
-    above_chance=_f("bool | null", None, "r > chance_r; None while the baseline fills"),
-    baseline_n=_f("int", "1", "surrogate values in the chance baseline"),
+    chance_r=_f("float | null", "1", "chance level of abs_r: 95th pct. of its surrogates; None while too few"),
+    p=_f("float | null", "1", "permutation p-value of abs_r among the surrogates; None while too few"),
+    above_chance=_f("bool | null", None, "abs_r > chance_r; None while the surrogates are too few"),
+    baseline_n=_f("int", "1", "surrogates behind chance_r and p"),
 )
 SYNC_STATE = _kind(
     "sync_state", f"{_DYADIC}.synchrony.SynchronyProcessor", False, "the dyad entered or left synchrony in a modality",
@@ -198,11 +200,22 @@ SYNC_FLEXIBILITY = _kind(
     horizon_s=_f("float", "s", "the rolling horizon"),
     n=_f("int", "1", "z values in the horizon"),
 )
+SYNC_INDEX = _kind(
+    "sync_index", f"{_DYADIC}.synchrony.SynchronyProcessor", False,
+    "session synchrony against the session's own pseudo-pairs (rMEA-style), every 30 s",
+    modality=_MODALITY,
+    index_z=_f("float | null", "1", "mean Fisher z of abs_r minus that of its surrogates; ~0 for unrelated people"),
+    mean_z=_f("float | null", "1", "mean Fisher z of abs_r over the tested windows"),
+    share_above_chance=_f("float | null", "1", "share of tested windows above chance; ~0.05 for unrelated people"),
+    windows=_f("int", "1", "windows tested so far"),
+)
 DESYNC_FLAG = _kind(
-    "desync_flag", f"{_DYADIC}.synchrony.SynchronyProcessor", False, "sustained desynchrony: out of sync too long",
+    "desync_flag", f"{_DYADIC}.synchrony.SynchronyProcessor", False,
+    "synchrony lost: a modality that was in sync has been out of sync too long (once per episode)",
     modality=_MODALITY,
     since=_SINCE,
     out_of_sync_s=_f("float", "s", "how long the dyad has been out of sync"),
+    in_sync_s=_f("float", "s", "how long the lost in-sync stretch had lasted"),
 )
 CONCORDANCE = _kind(
     "concordance", f"{_DYADIC}.concordance.ConcordanceProcessor", False,
@@ -232,17 +245,28 @@ COREGULATION = _kind(
 )
 DISSONANCE = _kind(
     "dissonance", f"{_DYADIC}.dissonance.DissonanceProcessor", True,
-    "does the patient's voice say other than their face over one speech segment (at its end)",
+    "does the patient's voice say other than their face over one speech segment (at its end); "
+    "judged on one scale, or why it cannot be",
     start=_f("float", "s", "segment start"),
     end=_f("float", "s", "segment end"),
-    voice=_f("object", "1", "the voice's valence and arousal on [-1, 1] (None where not given)"),
-    face=_f("object", "1", "the face's mean valence and arousal over the segment on [-1, 1]"),
-    diff=_f("object", "1", "|voice - face| per compared dimension"),
-    score=_f("float", "1", "the largest difference"),
-    threshold=_f("float", "1", "T: dissonant when score > T"),
-    dissonant=_f("bool", None, "score > threshold"),
+    status=_f("str", None, '"judged", "baseline filling" (own baselines not yet there) or "not comparable"'),
+    reason=_f("str | null", None, "why the segment was not judged; None when judged"),
+    scale=_f("str", None, '"absolute" (both models calibrated, [-1, 1]) or "relative" (each side against the '
+             "person's own running baseline in this session, in baseline spreads)"),
+    voice=_f("object", "1", "the voice's valence and arousal on the scale: on [-1, 1] (absolute) or in baseline "
+             "spreads (relative); None where not given or not judged"),
+    face=_f("object", "1", "the face's confidence-weighted mean valence and arousal over the segment, on the scale"),
+    diff=_f("object", "1", "|voice - face| per compared dimension, on the scale"),
+    score=_f("float | null", "1", "the largest difference, on the scale; None when not judged"),
+    threshold=_f("float", "1", "T on the scale: dissonant when score > T (0.5 absolute, 2 baseline spreads relative)"),
+    size=_f("float | null", "1", "score / threshold (over 1 = dissonant); None when not judged"),
+    direction=_f("str | null", None, 'the largest difference in words, e.g. "face calm, voice aroused"; None when '
+                 "not judged"),
+    dissonant=_f("bool", None, "score > threshold (never while not judged)"),
     crossed=_f("list", None, "dimensions whose difference exceeds T"),
-    dimensions=_f("list", None, "dimensions both sides give"),
+    dimensions=_f("list", None, "dimensions both sides give (without a face in view: those the voice gives)"),
+    episode=_f("object | null", None, "when dissonant: {start, end, units} of the run of consecutive dissonant "
+               "segments it belongs to, so far"),
     face_frames=_f("int", "1", "face frames inside the segment"),
 )
 

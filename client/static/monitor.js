@@ -9,16 +9,12 @@ const TRACE_SECONDS = 300;
 const MAX_LIST = 20;
 const K = DyadScope.kindNames(
   "heart_rate", "rsa", "eda", "scr_rate", "breathing_rate", "sync", "sync_state", "desync_flag", "dissonance",
-  "baseline_start", "baseline", "quality", "stream_found", "stream_lost", "stream_returned", "stream_invalid",
-  "stream_unassigned", "stream_quality", "stream_quality_ok", "processing_error", "recording_started",
-  "recording_stopped",
+  "baseline_start", "baseline",
 );
-const NOTICE_KINDS = new Set([
-  K.stream_found, K.stream_lost, K.stream_returned, K.stream_invalid, K.stream_unassigned,
-  K.stream_quality, K.stream_quality_ok, K.processing_error, K.recording_started, K.recording_stopped,
-]);
+// Stream and recording notices belong to the rig page, not here.
 
-const state = { traces: { patient: [], therapist: [] } };
+const freshState = () => ({ traces: { patient: [], therapist: [] }, sync: {}, now: -Infinity, episodes: new Map() });
+let state = freshState();
 let codebook = null;
 document.getElementById("session-name").textContent = `session ${sessionId}`;
 
@@ -67,13 +63,21 @@ function onHeartRate(event) {
 }
 
 function onSync(event) {
-  const row = syncRow(event.data.modality);
-  const lag = event.data.lag_s;
-  let who = "together";
-  if (event.data.leader === "patient") who = `therapist follows by ${fixed(Math.abs(lag), 1)} s`;
-  else if (event.data.leader === "therapist") who = `patient follows by ${fixed(Math.abs(lag), 1)} s`;
-  row.cells[1].textContent = `${fixed(event.data.r, 2)}${event.data.above_chance === false ? " (chance level)" : ""}`;
-  row.cells[2].textContent = who;
+  const entry = (state.sync[event.data.modality] ||= { sync: null, state: null });
+  if (event.kind === K.sync) entry.sync = { ...event.data, t: event.t };
+  else entry.state = event.data;
+  refreshSync();
+}
+
+// Every row, against the newest data time seen: a modality whose values stopped reads "not enough signal".
+function refreshSync() {
+  for (const [modality, entry] of Object.entries(state.sync)) {
+    const row = syncRow(modality);
+    const words = DyadScope.syncWords(entry.sync, entry.state, entry.sync ? state.now - entry.sync.t : Infinity);
+    row.querySelector("summary").textContent = words.text;
+    row.querySelector(".detail").textContent = words.detail;
+    row.cells[1].className = words.state;
+  }
 }
 
 function syncRow(modality) {
@@ -82,48 +86,52 @@ function syncRow(modality) {
   if (!row) {
     row = body.insertRow();
     row.dataset.modality = modality;
-    for (let i = 0; i < 4; i++) row.insertCell();
-    row.cells[0].textContent = modality.replace(/_/g, " ");
+    row.insertCell().textContent = modality.replace(/_/g, " ");
+    const details = row.insertCell().appendChild(document.createElement("details"));
+    details.append(document.createElement("summary"), Object.assign(document.createElement("p"), { className: "detail" }));
   }
   return row;
+}
+
+function onDissonance(event) {
+  const words = DyadScope.dissonanceWords(event.data);
+  document.getElementById("face-voice").textContent = words.status;
+  if (!words.flag) return;
+  // One line per episode, updated as its units come.
+  const key = event.data.episode ? event.data.episode.start : event.t;
+  let item = state.episodes.get(key);
+  if (!item) {
+    prependItem("flag-list", "");
+    item = document.getElementById("flag-list").firstChild;
+    item.dataset.since = clock(event);
+    state.episodes.set(key, item);
+  }
+  item.textContent = `${item.dataset.since} ${words.flag}`;
 }
 
 const HANDLERS = {
   [K.heart_rate]: onHeartRate,
   [K.rsa]: (e) => {
-    show(e.role, "rsa", fixed(e.data.p2t_mean_ms));
-    const r = e.data.reactivity_p2t_ms;
-    show(e.role, "rsa-reactivity", r == null ? "" : `${r >= 0 ? "+" : "−"}${fixed(Math.abs(r))} vs rest`);
+    const words = DyadScope.rsaWords(e.data);
+    show(e.role, "rsa", words.value);
+    show(e.role, "rsa-reactivity", words.against);
+    if (e.role) field(e.role, "rsa").parentElement.title = words.title;
   },
   [K.eda]: (e) => show(e.role, "eda", fixed(e.data.tonic_us, 1)),
   [K.scr_rate]: (e) => show(e.role, "scr-rate", e.data.per_min == null ? "" : `${fixed(e.data.per_min, 1)} SCR/min`),
   [K.breathing_rate]: (e) => show(e.role, "breathing", fixed(e.data.rate_bpm, 1)),
   [K.sync]: onSync,
-  [K.sync_state]: (e) => {
-    const cell = syncRow(e.data.modality).cells[3];
-    cell.textContent = e.data.state === "in_sync" ? "in sync" : "apart";
-    cell.className = e.data.state;
-  },
+  [K.sync_state]: onSync,
   [K.desync_flag]: (e) => prependItem("flag-list",
-    `${clock(e)} out of sync in ${e.data.modality.replace(/_/g, " ")} for ${fixed(e.data.out_of_sync_s / 60, 0)} min`),
-  [K.dissonance]: (e) => {
-    if (!e.data.dissonant) return;
-    const dims = (e.data.crossed || e.data.dimensions || []).join(" and ");
-    prependItem("flag-list", `${clock(e)} patient: voice and face differ in ${dims}`);
-  },
+    `${clock(e)} ${e.data.modality.replace(/_/g, " ")}: apart for ${fixed(e.data.out_of_sync_s / 60, 0)} min after `
+    + `${fixed(e.data.in_sync_s / 60, 0)} min in sync`),
+  [K.dissonance]: onDissonance,
   [K.baseline_start]: (e) => {
     const end = new Date((e.t_emit + e.data.duration_s) * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
     document.getElementById("baseline-state").textContent = `resting baseline until ${end}`;
   },
   [K.baseline]: () => { document.getElementById("baseline-state").textContent = "baseline done"; },
 };
-
-function onNotice(event) {
-  const who = event.role ? `${event.role} ` : "";
-  const problems = (event.data.problems || []).join(", ");
-  const what = event.data.message || (problems ? `${event.data.stream}: ${problems}` : codebook.meaning(event.kind));
-  prependItem("notice-list", `${clock(event)} ${who}${what}`);
-}
 
 function draw(role) {
   const canvas = document.querySelector(`.person[data-role="${role}"] canvas`);
@@ -150,15 +158,18 @@ function draw(role) {
 function onEvent(event) {
   codebook.knows(event.kind);
   window.monitorState = { lastSeq: socket.lastSeq }; // for tests and debugging
+  if (event.t > state.now) state.now = event.t;
   if (HANDLERS[event.kind]) HANDLERS[event.kind](event);
-  else if (NOTICE_KINDS.has(event.kind) || (event.kind === K.quality && event.data.status === "poor")) onNotice(event);
+  if (event.kind !== K.sync && event.kind !== K.sync_state) refreshSync();
 }
 
 const socket = new DyadScope.SessionSocket(sessionId, {
   onEvent,
   onReset: () => { // a new log: its events come again from the first
-    state.traces = { patient: [], therapist: [] };
+    state = freshState();
     Object.keys(state.traces).forEach(draw);
+    document.getElementById("sync-rows").replaceChildren();
+    document.getElementById("flag-list").replaceChildren();
   },
   onStatus: DyadScope.statusView(document.getElementById("connection")),
 });

@@ -251,22 +251,18 @@ DISSONANCE = _kind(
     end=_f("float", "s", "segment end"),
     status=_f("str", None, '"judged", "baseline filling" (own baselines not yet there) or "not comparable"'),
     reason=_f("str | null", None, "why the segment was not judged; None when judged"),
-    scale=_f("str", None, '"absolute" (both models calibrated, [-1, 1]) or "relative" (each side against the '
-             "person's own running baseline in this session, in baseline spreads)"),
-    voice=_f("object", "1", "the voice's valence and arousal on the scale: on [-1, 1] (absolute) or in baseline "
-             "spreads (relative); None where not given or not judged"),
+    scale=_f("str", None, '"absolute" (both models calibrated) or "relative" (against own running baseline)'),
+    voice=_f("object", "1", "voice valence, arousal on the scale ([-1, 1] or baseline spreads); None if not judged"),
     face=_f("object", "1", "the face's confidence-weighted mean valence and arousal over the segment, on the scale"),
     diff=_f("object", "1", "|voice - face| per compared dimension, on the scale"),
     score=_f("float | null", "1", "the largest difference, on the scale; None when not judged"),
     threshold=_f("float", "1", "T on the scale: dissonant when score > T (0.5 absolute, 2 baseline spreads relative)"),
     size=_f("float | null", "1", "score / threshold (over 1 = dissonant); None when not judged"),
-    direction=_f("str | null", None, 'the largest difference in words, e.g. "face calm, voice aroused"; None when '
-                 "not judged"),
+    direction=_f("str | null", None, 'the largest difference in words, e.g. "face calm, voice aroused"'),
     dissonant=_f("bool", None, "score > threshold (never while not judged)"),
     crossed=_f("list", None, "dimensions whose difference exceeds T"),
     dimensions=_f("list", None, "dimensions both sides give (without a face in view: those the voice gives)"),
-    episode=_f("object | null", None, "when dissonant: {start, end, units} of the run of consecutive dissonant "
-               "segments it belongs to, so far"),
+    episode=_f("object | null", None, "when dissonant: {start, end, units} of its run of dissonant segments so far"),
     face_frames=_f("int", "1", "face frames inside the segment"),
 )
 
@@ -279,10 +275,8 @@ FACE_AFFECT = _kind(
     arousal=_f("float | null", "1", "arousal on [-1, 1]"),
     face_id=_f("int", None, "the tracked face", optional=True),
     model=_f("str", None, "the model that gave the values", optional=True),
-    confidence=_f("float", "1", "trust in this frame on [0, 1]: min(1, face side / 64 px) x tracker match",
-                  optional=True),
-    calibrated=_f("bool", None, "whether the model gives absolute valence/arousal (rated VA, not a class mix)",
-                  optional=True),
+    confidence=_f("float", "1", "trust in the frame: min(1, face side / 64 px) x tracker match", optional=True),
+    calibrated=_f("bool", None, "whether the model's valence/arousal are calibrated absolute", optional=True),
 )
 FACE_TRACKED = _kind(
     "face_tracked", "perception.face.FaceAnalyzer", True, "a person's face was found or lost in the camera view",

@@ -51,23 +51,32 @@ def simulated_events(dyad: SimulatedDyad, start: float, stop: float, seq: int = 
         if t % 1.0 == 0:
             follow = float(s.following(t))
             for m, modality in enumerate(SYNCHRONY_MODALITIES):
-                add(
-                    t,
-                    kinds.SYNC,
-                    None,
-                    modality=modality,
-                    r=0.2 + 0.5 * follow + 0.2 * math.sin(t / 13.0 + m),
-                    lag_s=-1.5,
-                )
+                r = 0.2 + 0.5 * follow + 0.2 * math.sin(t / 13.0 + m)
+                add(t, kinds.SYNC, None, modality=modality, r=r, abs_r=abs(r), lag_s=-1.5)
         if t % 3.0 == 0:
             for role in ROLES:
                 arousal = float(s.arousal(role, t))
                 add(t, kinds.VOICE_SEGMENT, role, start=t - 1.8, end=t, arousal=0.8 * arousal - 0.2, valence=None)
         if t % 90.0 == 45.0:
-            add(t, kinds.DISSONANCE, "patient", start=t - 2.0, end=t, score=0.7, dissonant=True)
+            episode = {"start": t - 2.0, "end": t, "units": 1}
+            add(
+                t,
+                kinds.DISSONANCE,
+                "patient",
+                start=t - 2.0,
+                end=t,
+                status="judged",
+                scale="relative",
+                score=2.8,
+                threshold=2.0,
+                size=1.4,
+                direction="face calm, voice aroused",
+                dissonant=True,
+                episode=episode,
+            )
         if t % 600.0 == 400.0:
             add(t, kinds.QUALITY, "therapist", stream="EDA", status="poor", problems=["flat"])
-            add(t, kinds.DESYNC_FLAG, None, modality="eda", since=t - 30.0, out_of_sync_s=30.0)
+            add(t, kinds.DESYNC_FLAG, None, modality="eda", since=t - 130.0, out_of_sync_s=130.0, in_sync_s=60.0)
     return out
 
 

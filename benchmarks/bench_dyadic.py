@@ -157,7 +157,7 @@ def main() -> None:
         ("movement 25 Hz, 30 s, ±5 s, 2 s hop (live)", x, y, 750, 125, 1, 50),
         ("movement 25 Hz, 30 s, ±5 s, 10 s hop (Boker)", x, y, 750, 125, 1, 250),
         ("movement 10 Hz grid, 30 s, ±5 s, 2 s hop", x[::2], y[::2], 300, 50, 1, 20),
-        ("EDA 4 Hz, 8 s, ±4 s, 2 s hop", x[::6], y[::6], 32, 16, 1, 8),
+        ("EDA 4 Hz, 45 s, ±4 s, 2 s hop", x[::6], y[::6], 180, 16, 1, 8),
     ]
     for name, xs, ys, window, max_lag, step, hop in cases:
         c = per_hop_costs(xs, ys, window, max_lag, step, hop)

@@ -35,11 +35,11 @@ from dyadscope.stream.pipeline import Pipeline
 from dyadscope.stream.processors.affect_streams import affect_stream_processors
 from dyadscope.stream.processors.base import ChunkProcessor, FeatureProcessor
 from dyadscope.stream.processors.dyadic.synchrony import DyadicConfig, dyadic_processors
-from dyadscope.stream.processors.physio.movement import movement_stream_processors
 from dyadscope.stream.processors.physio.baseline import Baseline, BaselineConfig
 from dyadscope.stream.processors.physio.ecg import HeartRateConfig, HeartRateProcessor
 from dyadscope.stream.processors.physio.eda import EDAConfig, EDAProcessor
 from dyadscope.stream.processors.physio.history import DeviationConfig, DeviationProcessor, Norm, SessionSummary
+from dyadscope.stream.processors.physio.movement import movement_stream_processors
 from dyadscope.stream.processors.physio.quality import QualityConfig, QualityProcessor, QualityTrack
 from dyadscope.stream.processors.physio.respiration import RespirationConfig, RespirationProcessor
 from dyadscope.stream.processors.physio.rsa import RSAConfig, RSAProcessor

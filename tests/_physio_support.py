@@ -90,3 +90,20 @@ def rpeak_features(peaks: np.ndarray, role: str = "patient", t0: float = T0) -> 
         Feature("rpeak", role, float(t), {"ibi_ms": None if i == 0 else float((t - times[i - 1]) * 1000)})
         for i, t in enumerate(times)
     ]
+
+
+def planted_beat_errors(beats: np.ndarray, seed: int, each: int = 5, spacing: int = 8) -> np.ndarray:
+    """``beats`` (s) with ``each`` missed, ``each`` extra and ``each`` misplaced beats planted.
+
+    The errors of an R-peak detector: a beat deleted; a false beat added
+    30-70 % into an interval; a beat moved 50-100 ms either way. They sit at
+    least ``spacing`` beats apart and clear of the first and last 12 beats.
+    """
+    beats = np.asarray(beats, dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    slots = rng.permutation(np.arange(12, beats.shape[0] - 12, spacing))[: 3 * each]
+    missed, extra, moved = slots[:each], slots[each : 2 * each], slots[2 * each :]
+    out = beats.copy()
+    out[moved] += rng.choice([-1.0, 1.0], each) * rng.uniform(0.05, 0.10, each)
+    added = beats[extra] + rng.uniform(0.3, 0.7, each) * (beats[extra + 1] - beats[extra])
+    return np.sort(np.r_[np.delete(out, missed), added])

@@ -9,7 +9,8 @@ of the beats already decided (never of the future):
 
 * ``med``: the median of the last :data:`MEDIAN_BEATS` intervals, and ``th``:
   :data:`ALPHA` times the quartile deviation of ``|interval - med|`` over the
-  last :data:`MEMORY` beats (Lipponen & Tarvainen's threshold 2);
+  last :data:`MEMORY` beats (Lipponen & Tarvainen's threshold 2), at least
+  :data:`MIN_TOLERANCE` x ``med`` (the causal median lags a change of rate);
 * **extra** beat -- the intervals before and after it add up to ``med``
   within ``th`` and the first is shorter than ``med - th``: the beat is
   dropped (the two short intervals merge);
@@ -22,7 +23,9 @@ of the beats already decided (never of the future):
   linear trend, plus or minus the displacement for a displaced beat). When
   ``|shift|`` exceeds :data:`SHIFT_SIGMAS` robust standard deviations of the
   shifts of the last :data:`MEMORY` beats (1.4826 x their median
-  ``|shift|``), and :data:`MIN_SHIFT_MS`, and the intervals around are ordinary (within ``th`` of
+  ``|shift|``), :data:`MIN_SHIFT_MS`, and the next beat's ``|shift|`` (a
+  displaced neighbour shows 2/3 of its displacement here), and the intervals
+  around and the mean of ``a`` and ``b`` are ordinary (within ``th`` of
   ``med``), the beat moves by ``shift``: the two intervals keep their sum
   and take the local trend. (NeuroKit2 moves it to the midpoint, which
   flattens the trend.)

@@ -13,7 +13,7 @@ const K = DyadScope.kindNames(
 );
 // Stream and recording notices belong to the rig page, not here.
 
-const freshState = () => ({ traces: { patient: [], therapist: [] }, sync: {}, now: -Infinity, episodes: new Map() });
+const freshState = () => ({ traces: { patient: [], therapist: [] }, sync: {}, now: -Infinity });
 let state = freshState();
 let codebook = null;
 document.getElementById("session-name").textContent = `session ${sessionId}`;
@@ -97,14 +97,13 @@ function onDissonance(event) {
   const words = DyadScope.dissonanceWords(event.data);
   document.getElementById("face-voice").textContent = words.status;
   if (!words.flag) return;
-  // One line per episode, updated as its units come.
-  const key = event.data.episode ? event.data.episode.start : event.t;
-  let item = state.episodes.get(key);
+  // One line per episode, updated as its units come (found in the list itself, so nothing outlives it).
+  const key = String(event.data.episode ? event.data.episode.start : event.t);
+  let item = [...document.getElementById("flag-list").children].find((li) => li.dataset.episode === key);
   if (!item) {
     prependItem("flag-list", "");
     item = document.getElementById("flag-list").firstChild;
-    item.dataset.since = clock(event);
-    state.episodes.set(key, item);
+    Object.assign(item.dataset, { episode: key, since: clock(event) });
   }
   item.textContent = `${item.dataset.since} ${words.flag}`;
 }

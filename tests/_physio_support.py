@@ -73,6 +73,7 @@ def neurokit(path: Path) -> Mapping[str, object]:
         ecg, ecg_info = nk.ecg_process(data["ECG"], sampling_rate=int(RATE))
         rsp, rsp_info = nk.rsp_process(data["RSP"], sampling_rate=int(RATE))
         out["rpeaks"] = np.asarray(ecg_info["ECG_R_Peaks"])
+        out["rsp"] = rsp
         out["rsp_peaks"] = np.asarray(rsp_info["RSP_Peaks"])
         out["rsp_rate"] = float(np.mean(rsp["RSP_Rate"]))
         out["rsa"] = nk.hrv_rsa(ecg, rsp, ecg_info, sampling_rate=int(RATE))

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 from _physio_support import (
     RATE,
@@ -30,6 +32,7 @@ from dyadscope.stream.processors.physio.rsa import RSAConfig, RSAProcessor, brea
 from dyadscope.stream.types import Feature
 
 REFERENCE_FILES = ["bio_eventrelated_100hz", "bio_resting_5min_100hz"]
+ALL_FILES = [*REFERENCE_FILES, "bio_resting_8min_100hz"]
 
 
 @pytest.fixture(params=REFERENCE_FILES)
@@ -45,6 +48,12 @@ def end_to_end(path, *, with_rsp=True, sizes=10, baseline=None, **options):
         streams.append(chunks(stream("RSP"), data["RSP"].to_numpy(), sizes))
     rsa = RSAProcessor(RSAConfig(**options))
     return run_pipeline([rsa] if baseline is None else [rsa, baseline], interleave(*streams))
+
+
+@functools.cache
+def whole_recording(path):
+    """``end_to_end`` over a recording with one P2T mean over all of it (computed once per test session)."""
+    return end_to_end(path, p2t_window_s=1e6)
 
 
 def per_breath(features):
@@ -87,11 +96,51 @@ def test_p2t_with_neurokit_beats_within_5_percent(path):
 
 def test_p2t_end_to_end_within_5_percent(path):
     """Our ECG and respiration processors end to end: the validation target of issue 3."""
-    features = end_to_end(path, p2t_window_s=1e6)
+    features = whole_recording(path)
     last = of(features, "rsa")[-1].data
     assert last["source"] == "rsp"
     assert last["p2t_breaths"] >= 0.85 * len(neurokit(path)["rsp_peaks"])
     assert last["p2t_mean_ms"] == pytest.approx(neurokit(path)["rsa"]["RSA_P2T_Mean"], rel=0.05)
+
+
+def neurokit_p2t_on(path, beats: np.ndarray) -> float:
+    """NeuroKit2's mean peak-to-trough (ms) with R-peaks ``beats`` (sample indices), Kubios-corrected."""
+    import neurokit2 as nk
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _, fixed = nk.signal_fixpeaks(beats, sampling_rate=int(RATE), method="Kubios", iterative=True)
+        fixed = np.asarray(fixed)
+        # The beats go in as the ECG frame's peak column: hrv_rsa's ``rpeaks``
+        # argument would move them to start at sample 0 (NeuroKit2 0.3.0
+        # turns peaks into intervals and back), off the breaths.
+        ecg = pd.DataFrame({"ECG_R_Peaks": np.isin(np.arange(len(recording(path))), fixed).astype(int)})
+        return nk.hrv_rsa(ecg, neurokit(path)["rsp"], sampling_rate=int(RATE))["RSA_P2T_Mean"]
+
+
+@pytest.mark.parametrize("name", ALL_FILES)
+def test_p2t_within_5_percent_of_neurokit_on_aligned_beats(shared_data, name):
+    """Our streaming RSA against NeuroKit2's ``hrv_rsa`` P2T, both fed the same beats and breathing.
+
+    Aligned means: the two start from one set of R-peaks, those our ECG
+    processor emits live over the recording, and one respiration signal, the
+    raw RSP column. Our side is the product's path: the RSA processor corrects
+    the beats with its causal ``BeatCorrector`` and scores the breaths our
+    respiration processor finds. NeuroKit2 gets the same R-peaks as sample
+    indices, corrected by its own ``signal_fixpeaks(method="Kubios",
+    iterative=True)``, and its own breaths: ``rsp_process`` with its defaults
+    (khodadad2018 cleaning and extrema) on the raw RSP column. Its figure is
+    ``hrv_rsa(...)["RSA_P2T_Mean"]``; ours the last ``p2t_mean_ms`` with one
+    window over the whole recording.
+    """
+    path = shared_data / "physio" / f"{name}.csv"
+    features = whole_recording(path)
+    beats = np.rint((np.array([f.t for f in of(features, "rpeak")]) - T0) * RATE).astype(int)
+    last = of(features, "rsa")[-1].data
+    reference = neurokit_p2t_on(path, beats)
+    print(f"{name}: ours {last['p2t_mean_ms']:.1f} ms, NeuroKit2 aligned {reference:.1f} ms")
+    assert last["source"] == "rsp" and last["p2t_breaths"] >= 0.9 * len(neurokit(path)["rsp_peaks"])
+    assert last["p2t_mean_ms"] == pytest.approx(reference, rel=0.05)
 
 
 def test_rsa_every_second_with_a_sliding_mean(shared_data):

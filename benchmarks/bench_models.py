@@ -1,9 +1,6 @@
 """Cost of the audio-visual models on CPU: face, voice, micro-batching, live latency.
 
-1. Face pipeline (detection + tracking + fer affect) on a 640×480 frame with
-   one real face (scikit-image's astronaut): frames/s. Reference, same run:
-   what the ``fer`` package does — the Haar detector on the full frame, every
-   frame, then the same affect model.
+1. (The face pipeline and its detector are in bench_face.py.)
 2. Voice pipeline (Silero VAD + speech units + acoustic arousal) on espeak-ng
    speech: times real time per stream. Reference: Silero VAD alone, one
    window per inference (its own usage pattern), on the same audio.
@@ -36,18 +33,14 @@ import skimage.data
 from aiortc.mediastreams import MediaStreamTrack
 
 from dyadscope.models.batcher import MicroBatcher
-from dyadscope.models.build import build_defaults
+from dyadscope.models.build import DEFAULT_MODELS, build_defaults
 from dyadscope.models.engine import EngineSettings, ModelEngine
 from dyadscope.models.library import ModelLibrary
 from dyadscope.models.runtime import RuntimeOptions, default_model_dir
 from dyadscope.models.vad import WINDOW, VadStream, direct_scorer, run_vad_batch
-from dyadscope.perception.face import FaceAnalyzer
-from dyadscope.perception.face_track import FaceTracker
 from dyadscope.perception.live import LivePerception
-from dyadscope.perception.people import CameraView
 from dyadscope.perception.voice import VoiceAnalyzer
 from dyadscope.sensors.av_tracks import MediaIngest
-from dyadscope.stream.frames import VideoFrame
 from dyadscope.stream.types import Chunk, StreamInfo
 
 RATE = 16000
@@ -73,31 +66,6 @@ def speech(repeats: int) -> np.ndarray:
         capture_output=True,
     ).stdout
     return np.frombuffer(raw, "<i2").astype(np.float32) / 32768.0
-
-
-def frames_per_second(analyzer: FaceAnalyzer, frames: list[np.ndarray]) -> float:
-    start = time.perf_counter()
-    for i, image in enumerate(frames):
-        analyzer.process(VideoFrame(i / 15, image))
-    return len(frames) / (time.perf_counter() - start)
-
-
-def bench_face(library: ModelLibrary, n: int) -> list[tuple[str, str]]:
-    base = face_frame()
-    frames = [np.roll(base, (i % 20) - 10, axis=1) for i in range(n)]
-    model = library.face_model()
-    ours = frames_per_second(FaceAnalyzer(CameraView(("patient",)), model, FaceTracker(detect_every=5)), frames)
-    from dyadscope.perception.face_detect import HaarFaceDetector
-
-    reference = frames_per_second(
-        FaceAnalyzer(CameraView(("patient",)), model, FaceTracker(HaarFaceDetector(detect_width=640), detect_every=1)),
-        frames,
-    )
-    return [
-        ("face: detect+track+affect, 640x480, frames/s", f"{ours:.0f}"),
-        ("face: reference (full-frame Haar every frame), frames/s", f"{reference:.0f}"),
-        ("face: our time / reference time", f"{reference / ours:.2f}"),
-    ]
 
 
 def bench_voice(library: ModelLibrary, signal: np.ndarray) -> list[tuple[str, str]]:
@@ -243,11 +211,10 @@ def main() -> None:
     cv2.setNumThreads(1)
     options = RuntimeOptions(intra_op_threads=1, use_cuda=args.provider == "cuda")
     model_dir = default_model_dir()
-    if not (model_dir / "fer_mini_xception.onnx").is_file() or not (model_dir / "silero_vad.onnx").is_file():
+    if not all((model_dir / f"{name}.onnx").is_file() for name in DEFAULT_MODELS):
         build_defaults(model_dir)
     library = ModelLibrary(model_dir, options)
     rows = [("provider", library.face_model().session.provider)]
-    rows += bench_face(library, 60 if args.quick else 600)
     rows += bench_voice(library, speech(1 if args.quick else 6))
     rows += bench_batching(library, 320 if args.quick else 3200, args.max_batch)
     rows += bench_batch_sizes(library, 256 if args.quick else 2048)

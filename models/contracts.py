@@ -20,6 +20,15 @@ Voice contracts:
   mapped to [−1, 1] with 2x − 1.
 * ``silero_vad`` — Silero VAD v5: ``input`` [batch, 64 + 512], ``state``
   [2, batch, 128], ``sr`` → ``output`` [batch, 1] speech probability, ``stateN``.
+
+Face front-end contracts (MediaPipe models, see :mod:`.convert_blazeface`):
+
+* ``blazeface_full`` / ``blazeface_short`` — a letterboxed RGB frame, 192×192
+  or 128×128, ``x / 127.5 − 1`` → ``boxes`` [1, anchors, 16] (box centre
+  offset and size, then 6 keypoints, in input pixels relative to the anchor)
+  and ``scores`` [1, anchors, 1] logits;
+* ``face_mesh`` — a 192×192 RGB face crop /255 → ``landmarks`` (468 × x, y, z
+  in input pixels) and ``face_flag`` (face-presence logit).
 """
 
 from __future__ import annotations
@@ -87,6 +96,32 @@ CONTRACTS: dict[str, Contract] = {
             ("valence", "arousal"),
             preprocessing=Preprocessing((256, 256), "rgb", 255.0, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0)),
             meaning="valence and arousal in [-1, 1]",
+        ),
+        Contract(
+            "blazeface_full",
+            "face_detector",
+            (1, 3, 192, 192),
+            ("boxes", "scores"),
+            16,
+            preprocessing=Preprocessing((192, 192), "rgb", 127.5, (1.0, 1.0, 1.0), (1.0, 1.0, 1.0)),
+            meaning="2304 anchors (48x48, stride 4): box and 6 keypoints in input pixels; score logits",
+        ),
+        Contract(
+            "blazeface_short",
+            "face_detector",
+            (1, 3, 128, 128),
+            ("boxes", "scores"),
+            16,
+            preprocessing=Preprocessing((128, 128), "rgb", 127.5, (1.0, 1.0, 1.0), (1.0, 1.0, 1.0)),
+            meaning="896 anchors (16x16x2, 8x8x6): box and 6 keypoints in input pixels; score logits",
+        ),
+        Contract(
+            "face_mesh",
+            "face_mesh",
+            (1, 3, 192, 192),
+            ("landmarks", "face_flag"),
+            preprocessing=Preprocessing((192, 192), "rgb", 255.0, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0)),
+            meaning="468 landmarks x, y, z in input pixels; face-presence logit",
         ),
         Contract(
             "audeering_dim",

@@ -16,6 +16,8 @@ from dyadscope.models.runtime import ModelSession, RuntimeOptions, default_model
 
 DEFAULT_FACE_MODEL = "fer_mini_xception"
 DEFAULT_VAD_MODEL = "silero_vad"
+DEFAULT_FACE_DETECTOR = "blazeface_full"
+DEFAULT_FACE_MESH = "face_mesh"
 
 
 class ModelMissing(FileNotFoundError):

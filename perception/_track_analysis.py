@@ -18,9 +18,8 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Collection
 
-from dyadscope.models.face_affect import Box
 from dyadscope.perception.face import FaceAnalyzer
-from dyadscope.perception.face_detect import HaarFaceDetector
+from dyadscope.perception.face_detect import FaceDetection, FaceDetector
 from dyadscope.perception.movement import MotionEnergy
 from dyadscope.perception.voice import VoiceAnalyzer
 from dyadscope.stream.frames import FeatureSink, VideoFrame
@@ -66,7 +65,7 @@ class CameraAnalysis(_TrackAnalysis):
         self,
         faces: FaceAnalyzer,
         motion: MotionEnergy,
-        detector: HaarFaceDetector,
+        detector: FaceDetector,
         detect_interval_s: float,
         publish: FeatureSink,
         name: str = "camera",
@@ -76,12 +75,12 @@ class CameraAnalysis(_TrackAnalysis):
         self.motion = motion
         self.detector = detector
         self.detect_interval_s = detect_interval_s
-        self.colour = faces.model.needs_colour
+        self.colour = faces.needs_colour or faces.model.needs_colour
         self.frames_analysed = 0
         self._track_done = False
         self._waiting: VideoFrame | None = None
         self._newest: VideoFrame | None = None
-        self._detections: list[Box] | None = None
+        self._detections: list[FaceDetection] | None = None
         self._fresh = asyncio.Event()
         self._spawn(self._analyse(), "faces")
         self._spawn(self._detect(), "detect")
@@ -136,7 +135,7 @@ class CameraAnalysis(_TrackAnalysis):
                 await asyncio.sleep(0.01)
                 continue
             started = loop.time()
-            self._detections = await asyncio.to_thread(self.detector.detect, frame.gray)
+            self._detections = await asyncio.to_thread(self.detector.detect, frame.image)
             await asyncio.sleep(max(0.0, self.detect_interval_s - (loop.time() - started)))
 
 

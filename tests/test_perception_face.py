@@ -13,7 +13,7 @@ from _models_support import astronaut_bgr, default_models, face_scene
 from dyadscope.models.library import ModelLibrary
 from dyadscope.perception._affect_filter import AffectSmoother
 from dyadscope.perception.face import FaceAnalyzer, confidence
-from dyadscope.perception.face_detect import HaarFaceDetector
+from dyadscope.perception.face_detect import FaceDetection, load_detector
 from dyadscope.perception.face_track import FaceTracker, Track, iou
 from dyadscope.perception.movement import MotionEnergy
 from dyadscope.perception.people import CameraView
@@ -25,26 +25,27 @@ def library(tmp_path_factory):
     return ModelLibrary(default_models(tmp_path_factory.mktemp("models")))
 
 
-def _gray(image):
-    return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+@pytest.fixture(scope="module")
+def detector(library):
+    return load_detector(library)
 
 
-def test_tracker_follows_a_moving_face_between_detections():
+def test_tracker_follows_a_moving_face_between_detections(detector):
     scene = face_scene()
-    tracker = FaceTracker(detect_every=10)
-    first = tracker.update(_gray(scene))
+    tracker = FaceTracker(detector, detect_every=10)
+    first = tracker.update(scene)
     assert len(first.found) == 1 and len(first.tracks) == 1
     start = first.tracks[0].box
     for step in range(1, 6):  # 4 px per frame to the right, no detection in between
-        update = tracker.update(_gray(np.roll(scene, 4 * step, axis=1)))
+        update = tracker.update(np.roll(scene, 4 * step, axis=1))
     moved = update.tracks[0].box
     assert update.found == [] and update.tracks[0].id == first.tracks[0].id
     assert abs(moved[0] - (start[0] + 20)) <= 3 and abs(moved[1] - start[1]) <= 3
 
 
-def test_tracker_loses_a_face_after_missed_detections():
-    tracker = FaceTracker(detect_every=1, max_missed=2)
-    tracker.update(_gray(face_scene()))
+def test_tracker_loses_a_face_after_missed_detections(detector):
+    tracker = FaceTracker(detector, detect_every=1, max_missed=2)
+    tracker.update(face_scene())
     blank = np.full((480, 640), 90, np.uint8)
     assert tracker.update(blank).lost == []
     assert tracker.update(blank).lost == []
@@ -52,15 +53,14 @@ def test_tracker_loses_a_face_after_missed_detections():
     assert len(lost) == 1 and tracker.tracks == []
 
 
-def test_one_detector_shared_by_threads_finds_what_it_finds_alone():
-    """Every camera shares one cascade; detections from many threads at once must not disturb each other."""
-    scenes = [_gray(np.roll(face_scene(), 40 * k, axis=1)) for k in range(-3, 4)] + [np.full((480, 640), 90, np.uint8)]
-    alone = [HaarFaceDetector().detect(scene) for scene in scenes]
-    shared = HaarFaceDetector()
+def test_one_detector_shared_by_threads_finds_what_it_finds_alone(detector):
+    """Every camera shares one detector; detections from many threads at once must not disturb each other."""
+    scenes = [np.roll(face_scene(), 40 * k, axis=1) for k in range(-3, 4)] + [np.full((480, 640, 3), 90, np.uint8)]
+    alone = [detector.detect(scene) for scene in scenes]
     with ThreadPoolExecutor(8) as pool:
-        together = list(pool.map(shared.detect, scenes * 6))
+        together = list(pool.map(detector.detect, scenes * 6))
     assert together == alone * 6
-    assert all(len(boxes) == 1 for boxes in alone[:-1]) and alone[-1] == []
+    assert all(len(faces) == 1 for faces in alone[:-1]) and alone[-1] == []
 
 
 def test_iou():
@@ -69,8 +69,8 @@ def test_iou():
     assert iou((0, 0, 10, 10), (5, 0, 10, 10)) == pytest.approx(50 / 150)
 
 
-def test_one_camera_per_person_gives_tracked_face_and_affect(library):
-    analyzer = FaceAnalyzer(CameraView(("patient",)), library.face_model(), FaceTracker(detect_every=3))
+def test_one_camera_per_person_gives_tracked_face_and_affect(library, detector):
+    analyzer = FaceAnalyzer(CameraView(("patient",)), library.face_model(), FaceTracker(detector, detect_every=3))
     scene = face_scene()
     features = []
     for i in range(6):
@@ -87,12 +87,12 @@ def test_one_camera_per_person_gives_tracked_face_and_affect(library):
     assert features[-1].kind == "face_tracked" and features[-1].data["state"] == "lost"
 
 
-def test_shared_camera_assigns_left_and_right(library):
+def test_shared_camera_assigns_left_and_right(library, detector):
     face = cv2.resize(astronaut_bgr(), (320, 320))
     frame = np.full((480, 640, 3), 90, np.uint8)
     frame[80:400, :320] = face
     frame[80:400, 320:] = face[:, ::-1]
-    analyzer = FaceAnalyzer(CameraView(("therapist", "patient")), library.face_model())
+    analyzer = FaceAnalyzer(CameraView(("therapist", "patient")), library.face_model(), FaceTracker(detector))
     features = analyzer.process(VideoFrame(0.0, frame))
     found = {f.role: f.data["box"] for f in features if f.kind == "face_tracked"}
     assert set(found) == {"therapist", "patient"}
@@ -144,10 +144,20 @@ def _share_of_big_steps(features) -> float:
 
 
 def test_smoothing_removes_the_flicker_of_a_small_ambivalent_face(library):
-    """Raw, 14–29 % of frame steps on this face move valence or arousal by > 0.2; smoothed, almost none."""
+    """Raw, 14–29 % of frame steps on this face move valence or arousal by > 0.2; smoothed, almost none.
+
+    The tight LFW crop is a marginal detection (BlazeFace scores 0.3–0.7), so
+    the face is given once, where the first frame shows it (the box the old Haar
+    detector drew), and followed by
+    template: this test is about the smoother, not the detector.
+    """
     frames = list(_sway(ambivalent_face_scene(), 10.0))
-    raw = FaceAnalyzer(CameraView(("patient",)), library.face_model(), smoother=AffectSmoother(tau_s=1e-9))
-    smooth = FaceAnalyzer(CameraView(("patient",)), library.face_model())
+    view, model = CameraView(("patient",)), library.face_model()
+    given = [FaceDetection((274, 198, 85, 85), 1.0, np.zeros((6, 2), np.float32))]
+    raw = FaceAnalyzer(view, model, FaceTracker(detect_every=0), smoother=AffectSmoother(tau_s=1e-9))
+    smooth = FaceAnalyzer(view, model, FaceTracker(detect_every=0))
+    raw.use_detections(given)
+    smooth.use_detections(given)
     raw_features = [f for frame in frames for f in raw.process(frame)]
     smooth_features = [f for frame in frames for f in smooth.process(frame)]
     raw_share, smooth_share = _share_of_big_steps(raw_features), _share_of_big_steps(smooth_features)
@@ -174,7 +184,8 @@ def test_smoother_follows_a_new_expression_within_a_second_and_trusts_small_face
     assert smoother.update("patient", 2, 1.5, (-0.8, 0.1), 1.0) == (-0.8, 0.1)  # and so does one after a gap
 
 
-def test_confidence_falls_with_face_size_and_tracking_match():
+def test_confidence_falls_with_face_size_tracking_match_and_detection_score():
     assert confidence(Track(1, (0, 0, 128, 128), np.zeros((1, 1)))) == 1.0
     assert confidence(Track(1, (0, 0, 32, 32), np.zeros((1, 1)))) == 0.5
     assert confidence(Track(1, (0, 0, 64, 64), np.zeros((1, 1)), match=0.8)) == 0.8
+    assert confidence(Track(1, (0, 0, 64, 64), np.zeros((1, 1)), score=0.7, match=0.5)) == 0.35

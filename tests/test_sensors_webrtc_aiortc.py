@@ -14,6 +14,7 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.contrib.media import MediaPlayer
 from fastapi import FastAPI
 
+from dyadscope.models.build import DEFAULT_MODELS
 from dyadscope.models.engine import EngineSettings, ModelEngine
 from dyadscope.sensors.av_tracks import VideoReader
 from dyadscope.service.routes_webrtc import WebRtcHub, create_webrtc_router
@@ -149,7 +150,7 @@ def test_missing_models_give_503_until_they_are_built(tmp_path, model_dir, media
         await pc.close()
         metrics_missing = await client.get("/api/models/metrics")
         empty.mkdir()
-        for name in ("fer_mini_xception", "silero_vad"):
+        for name in DEFAULT_MODELS:
             for suffix in (".onnx", ".json"):
                 (empty / f"{name}{suffix}").symlink_to(model_dir / f"{name}{suffix}")
         metrics_built = await client.get("/api/models/metrics")

@@ -26,6 +26,7 @@ from _models_support import default_models, espeak, face_scene, speech_track
 from dyadscope.models.library import ModelLibrary
 from dyadscope.models.vad import VadStream, direct_scorer
 from dyadscope.perception.face import FaceAnalyzer
+from dyadscope.perception.face_detect import load_detector
 from dyadscope.perception.face_track import FaceTracker
 from dyadscope.perception.movement import MotionEnergy
 from dyadscope.perception.people import CameraView
@@ -215,7 +216,9 @@ def _media_features(library: ModelLibrary, t0: float) -> list[Feature]:
         [espeak("I have been feeling anxious all week."), espeak("It started on Monday.")], [0.6, 0.8]
     )
     seconds = signal.size / 16000
-    face = FaceAnalyzer(CameraView(("patient",)), library.face_model(), FaceTracker(detect_every=3))
+    face = FaceAnalyzer(
+        CameraView(("patient",)), library.face_model(), FaceTracker(load_detector(library), detect_every=3)
+    )
     motion = MotionEnergy(CameraView(("patient", "therapist")))
     scene = face_scene()
     features = []

@@ -14,15 +14,23 @@ Features:
 * ``face_tracked`` (role, t, {"state": "found" | "lost", "face_id", "box"}) when
   a person's face appears or disappears;
 * ``face_affect`` (role, t, {"valence", "arousal", "face_id", "model",
-  "confidence", "calibrated"}) per analysed frame and visible person:
-  valence and arousal in [−1, 1], smoothed over time per face
-  (:mod:`._affect_filter`, τ = 0.3 s, each frame weighted by its confidence).
+  "confidence", "calibrated", "yaw", "pitch", "roll", "mouth_open"}) per
+  analysed frame and visible person: valence and arousal in [−1, 1],
+  smoothed over time per face (:mod:`._affect_filter`, τ = 0.3 s, each frame
+  weighted by its confidence); with a mesh model, the head pose (degrees)
+  and mouth opening of :mod:`._face_mesh`.
 
-A frame's ``confidence`` in [0, 1] is ``min(1, side / 64 px) × match × score``:
-a face smaller than the default model's 64×64 input (FER2013 faces are 48×48)
-holds less detail than the model was trained on, ``match`` is the tracker's
-placement quality (1 on a detection, else the template correlation) and
-``score`` the detector's score of the face's last detection.
+With a mesh model (``mesher``) the affect model sees the mesh's aligned crop
+(the face turned level, tight to its landmarks); without one, or when the
+mesh finds no face in the box, the square around the tracked box, and the
+pose fields are absent.
+
+A frame's ``confidence`` in [0, 1] is ``min(1, side / 64 px) × match × score
+× cos(yaw) × cos(pitch)``: a face smaller than the default model's 64×64
+input (FER2013 faces are 48×48) holds less detail than the model was trained
+on, ``match`` is the tracker's placement quality (1 on a detection, else the
+template correlation), ``score`` the detector's score of the face's last
+detection, and a face turned away shows less of its expression.
 ``calibrated`` says whether the model gives absolute valence and arousal:
 ``hsemotion_va`` and ``emonet`` regress them on human ratings (AffectNet,
 Mollahosseini et al. 2017); ``fer_mini_xception`` maps class probabilities to
@@ -32,12 +40,14 @@ intensity, and its values are only comparable within one person.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from dyadscope.models.face_affect import FaceAffectModel
 from dyadscope.perception._affect_filter import AffectSmoother
+from dyadscope.perception._face_mesh import FaceMesh, FaceMesher, aligned_crop, eye_roll
 from dyadscope.perception.face_detect import FaceDetection
 from dyadscope.perception.face_track import FaceTracker, Track
 from dyadscope.perception.people import CameraView
@@ -54,10 +64,13 @@ CALIBRATED_CONTRACTS = frozenset({"hsemotion_va", "emonet"})
 FULL_CONFIDENCE_SIDE_PX = 64.0
 
 
-def confidence(track: Track) -> float:
-    """How far one frame's affect is trusted, in [0, 1]: face size against the model's input, match, detection score."""
+def confidence(track: Track, mesh: FaceMesh | None = None) -> float:
+    """How far one frame's affect is trusted, in [0, 1]: face size, match, detection score and head pose."""
     side = max(track.box[2], track.box[3])
-    return round(min(1.0, side / FULL_CONFIDENCE_SIDE_PX) * min(1.0, track.match) * min(1.0, track.score), 3)
+    trust = min(1.0, side / FULL_CONFIDENCE_SIDE_PX) * min(1.0, track.match) * min(1.0, track.score)
+    if mesh is not None:
+        trust *= max(0.0, math.cos(math.radians(mesh.yaw))) * max(0.0, math.cos(math.radians(mesh.pitch)))
+    return round(trust, 3)
 
 
 class FaceAnalyzer:
@@ -78,12 +91,15 @@ class FaceAnalyzer:
         tracker: FaceTracker,
         score: FaceScorer | None = None,
         smoother: AffectSmoother | None = None,
+        mesher: FaceMesher | None = None,
     ):
         self.view = view
         self.model = model
         self.tracker = tracker
         self.score = score or model.run_batch
         self.smoother = smoother or AffectSmoother()
+        self.mesher = mesher
+        self._rolls: dict[int, float] = {}
         self._calibrated = model.manifest.contract in CALIBRATED_CONTRACTS
         self._faces: dict[Role, Track] = {}
         self._detections: list[FaceDetection] | None = None
@@ -98,10 +114,11 @@ class FaceAnalyzer:
         update = self.tracker.update(frame.image, detections)
         assigned = self.view.assign(update.tracks, frame.width, self._faces)
         features = self._changes(frame.t, assigned)
-        crops = [self.model.prepare(frame.image, track.box) for track in assigned.values()]
+        meshes = [self._mesh(frame.image, track) for track in assigned.values()]
+        crops = [self._crop(frame.image, track, mesh) for track, mesh in zip(assigned.values(), meshes)]
         affect = self.score(crops) if crops else []
-        for (role, track), raw in zip(assigned.items(), affect, strict=True):
-            trust = confidence(track)
+        for (role, track), mesh, raw in zip(assigned.items(), meshes, affect, strict=True):
+            trust = confidence(track, mesh)
             valence, arousal = self.smoother.update(role, track.id, frame.t, tuple(raw), trust)
             data = {
                 "valence": valence,
@@ -111,8 +128,28 @@ class FaceAnalyzer:
                 "confidence": trust,
                 "calibrated": self._calibrated,
             }
+            if mesh is not None:
+                data.update(yaw=mesh.yaw, pitch=mesh.pitch, roll=mesh.roll, mouth_open=mesh.mouth_open)
             features.append(Feature(kinds.FACE_AFFECT, role, frame.t, data))
         return features
+
+    def _mesh(self, image: np.ndarray, track: Track) -> FaceMesh | None:
+        """The track's mesh, the crop turned by its last mesh's roll (else its detection's eyes)."""
+        if self.mesher is None:
+            return None
+        roll = self._rolls.get(track.id)
+        if roll is None:
+            roll = eye_roll(*track.keypoints[:2]) if track.keypoints is not None else 0.0
+        mesh = self.mesher.mesh(image, track.box, roll)
+        if mesh is not None:
+            self._rolls[track.id] = mesh.roll
+        return mesh
+
+    def _crop(self, image: np.ndarray, track: Track, mesh: FaceMesh | None) -> np.ndarray:
+        """The affect model's input: the mesh's aligned crop, else the square around the box."""
+        if mesh is None:
+            return self.model.prepare(image, track.box)
+        return self.model.prepare(*aligned_crop(image, mesh))
 
     @property
     def faces(self) -> dict[Role, int]:
@@ -136,4 +173,6 @@ class FaceAnalyzer:
                     )
                 )
         self._faces = dict(assigned)
+        live = {track.id for track in self.tracker.tracks}
+        self._rolls = {face_id: roll for face_id, roll in self._rolls.items() if face_id in live}
         return features

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dyadscope.models.engine import ModelEngine
 from dyadscope.models.library import DEFAULT_FACE_DETECTOR
 from dyadscope.models.vad import VadStream
+from dyadscope.perception._face_mesh import load_mesher
 from dyadscope.perception._track_analysis import CameraAnalysis, MicrophoneAnalysis
 from dyadscope.perception.face import FaceAnalyzer
 from dyadscope.perception.face_detect import load_detector
@@ -50,13 +51,18 @@ class LivePerception:
         self.detect_interval_s = detect_interval_s
         #: One detector for every camera, so a new camera does not load the model again.
         self.face_detector = load_detector(engine.library, detector)
+        #: FaceMesh, shared like the detector: aligned crops, head pose, mouth opening.
+        self.face_mesher = load_mesher(engine.library)
 
     def face_analyzer(self, view: CameraView, live: bool = False) -> FaceAnalyzer:
         """A new camera's face analysis; ``live``: detections come from outside, crops go through the batcher."""
         model = self.engine.face_model
+        mesher = self.face_mesher
         if not live:
-            return FaceAnalyzer(view, model, FaceTracker(self.face_detector, detect_every=self.detect_every))
-        return FaceAnalyzer(view, model, FaceTracker(self.face_detector, detect_every=0), score=self.engine.score_faces)
+            tracker = FaceTracker(self.face_detector, detect_every=self.detect_every)
+            return FaceAnalyzer(view, model, tracker, mesher=mesher)
+        tracker = FaceTracker(self.face_detector, detect_every=0)
+        return FaceAnalyzer(view, model, tracker, score=self.engine.score_faces, mesher=mesher)
 
     def voice_analyzer(self, role: Role | None) -> VoiceAnalyzer:
         """A new microphone's voice analysis; its VAD windows go through the shared batcher."""

@@ -275,8 +275,12 @@ FACE_AFFECT = _kind(
     arousal=_f("float | null", "1", "arousal on [-1, 1]"),
     face_id=_f("int", None, "the tracked face", optional=True),
     model=_f("str", None, "the model that gave the values", optional=True),
-    confidence=_f("float", "1", "trust in the frame: min(1, face side / 64 px) x tracker match", optional=True),
+    confidence=_f("float", "1", "min(1, side / 64 px) x match x detector score x cos yaw x cos pitch", optional=True),
     calibrated=_f("bool", None, "whether the model's valence/arousal are calibrated absolute", optional=True),
+    yaw=_f("float", "deg", "head turn from the FaceMesh landmarks' depth (> 0: image-right side away)", optional=True),
+    pitch=_f("float", "deg", "head nod from the FaceMesh landmarks' depth (> 0: chin away)", optional=True),
+    roll=_f("float", "deg", "head tilt in the image, eye corner to eye corner (> 0: clockwise)", optional=True),
+    mouth_open=_f("float", "1", "inner-lip gap over mouth width (FaceMesh): 0 closed", optional=True),
 )
 FACE_TRACKED = _kind(
     "face_tracked", "perception.face.FaceAnalyzer", True, "a person's face was found or lost in the camera view",

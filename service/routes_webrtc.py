@@ -40,7 +40,7 @@ CAPTURE_PAGE = files("dyadscope.client") / "static" / "capture.html"
 class WebRtcHub:
     """The WebRTC ingest of every session; all share one model engine and its perception, built on first use.
 
-    Building them loads the ONNX sessions and the face cascade, which takes
+    Building them loads the ONNX sessions and the face detector and mesh, which takes
     seconds: it runs in a worker thread, so the event loop (and the session
     workers waiting on it) keeps going, and behind a lock, so offers that
     arrive together build it once. Each device's tracks are analysed by the

@@ -106,7 +106,7 @@ def test_face_voice_and_movement_arrive_over_webrtc(model_dir, media):
 
 
 def test_first_offers_at_once_build_the_engine_once_off_the_event_loop(model_dir, media):
-    """Two devices and the metrics page arriving together: one engine, built in a worker thread, one cascade."""
+    """Two devices and the metrics page arriving together: one engine, built in a worker thread, one face detector."""
     video, _ = media
     builders = []
 

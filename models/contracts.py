@@ -20,6 +20,9 @@ Voice contracts:
   mapped to [−1, 1] with 2x − 1.
 * ``silero_vad`` — Silero VAD v5: ``input`` [batch, 64 + 512], ``state``
   [2, batch, 128], ``sr`` → ``output`` [batch, 1] speech probability, ``stateN``.
+* ``speaker_encoder`` — Resemblyzer's GE2E encoder, converted by us: ``mels``
+  [batch, frames, 40] (mel power, 25 ms window, 10 ms hop at 16 kHz) →
+  ``embedding`` [batch, 256], L2-normalised.
 
 Face front-end contracts (MediaPipe models, see :mod:`.convert_blazeface`):
 
@@ -143,6 +146,17 @@ CONTRACTS: dict[str, Contract] = {
             layout="NT",
             preprocessing=Preprocessing(sample_rate=16000),
             meaning="speech probability per 512-sample window at 16 kHz",
+        ),
+        Contract(
+            "speaker_encoder",
+            "voice",
+            (None, None, 40),
+            ("embedding",),
+            256,
+            input_name="mels",
+            layout="NTC",
+            preprocessing=Preprocessing(sample_rate=16000),
+            meaning="L2-normalised 256-d speaker embedding of 40-channel mel frames (10 ms hop)",
         ),
     )
 }

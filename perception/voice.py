@@ -6,11 +6,18 @@ inter-pausal units (:mod:`dyadscope.perception.speech_units`), and each closed u
 acoustic arousal index against the speaker's baseline (:mod:`.prosody`) by
 default, or arousal and valence from an audeering-contract model.
 
-Feature: ``voice_segment`` (role, t = unit end, {"start", "end", "duration_s",
-"arousal", "valence" (None without a valence model), "model"}).
+Feature: ``voice_segment`` (role = the speaker, t = unit end, {"start", "end",
+"duration_s", "arousal", "valence" (None without a valence model), "model",
+"speaker", "confidence", "source"}).
 
-With one shared microphone for both people, every unit is attributed to the
-microphone's role; there is no speaker separation.
+Who spoke (:mod:`.speakers`): without enrolled voices every unit is the
+microphone's owner's (``source`` "microphone", ``confidence`` None). With a
+:class:`~.speakers.Speakers` of enrolled voiceprints (and mouth tracks where a
+camera sees the people) each unit goes to the most probable person, so one
+shared microphone serves both. While ``enrolling`` names a person, each
+closed unit is added to that person's voiceprint and is theirs (``source``
+"enrolment"). On a microphone owned by one person, a unit attributed to
+someone else is crosstalk and is dropped: the speaker's own microphone has it.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ import numpy as np
 from dyadscope.models.vad import SAMPLE_RATE, WINDOW, VadStream
 from dyadscope.models.voice_affect import SpeechAffectModel
 from dyadscope.perception.prosody import ArousalBaseline, prosody
+from dyadscope.perception.speakers import Attribution, Speakers, is_crosstalk
 from dyadscope.perception.speech_units import Ipu, IpuSegmenter
 from dyadscope.stream import kinds
 from dyadscope.stream.ring import RingBuffer
@@ -37,11 +45,15 @@ class VoiceAnalyzer:
         vad: VadStream,
         segmenter: IpuSegmenter | None = None,
         affect_model: SpeechAffectModel | None = None,
+        speakers: Speakers | None = None,
     ):
         self.role = role
         self.vad = vad
         self.segmenter = segmenter or IpuSegmenter()
         self.affect_model = affect_model
+        self.speakers = speakers
+        #: The person whose voice the closing units enrol (set by the rig page), or None.
+        self.enrolling: Role | None = None
         self.baseline = ArousalBaseline()
         capacity = int((self.segmenter.max_unit_s + 2.0) * SAMPLE_RATE)
         self._audio = RingBuffer(capacity, dtype=np.float32)
@@ -64,8 +76,9 @@ class VoiceAnalyzer:
             start = float(self._pending_times[k * WINDOW])
             end = start + WINDOW / SAMPLE_RATE
             unit = self.segmenter.push(start, end, self.vad.probability(window), first_index + k * WINDOW, WINDOW)
-            if unit is not None:
-                features.append(self._describe(unit))
+            feature = self._describe(unit) if unit is not None else None
+            if feature is not None:
+                features.append(feature)
         used = n_windows * WINDOW
         self._pending = self._pending[used:]
         self._pending_times = self._pending_times[used:]
@@ -76,16 +89,30 @@ class VoiceAnalyzer:
         start = max(unit.start_index, held_from)
         return self._audio.since(start)[: unit.end_index - start]
 
-    def _describe(self, unit: Ipu) -> Feature:
+    def _attribute(self, audio: np.ndarray, unit: Ipu) -> Attribution | None:
+        if self.speakers is None:
+            return None
+        if self.enrolling is not None:
+            self.speakers.enrol(self.enrolling, audio)
+            return Attribution(self.enrolling, 1.0, "enrolment")
+        return self.speakers.attribute(audio, unit.start, unit.end)
+
+    def _describe(self, unit: Ipu) -> Feature | None:
         audio = self._unit_audio(unit)
+        who = self._attribute(audio, unit)
+        if is_crosstalk(self.role, who):
+            return None
         if self.affect_model is not None:
             arousal, valence = self.affect_model.arousal_valence(audio)
             model = self.affect_model.name
         else:
             arousal, valence, model = self.baseline.arousal(prosody(audio, SAMPLE_RATE)), None, ACOUSTIC_MODEL
+        speaker, confidence, source = (
+            (who.speaker, who.confidence, who.source) if who else (self.role, None, "microphone")
+        )
         return Feature(
             kinds.VOICE_SEGMENT,
-            self.role,
+            speaker,
             unit.end,
             {
                 "start": unit.start,
@@ -94,5 +121,8 @@ class VoiceAnalyzer:
                 "arousal": arousal,
                 "valence": valence,
                 "model": model,
+                "speaker": speaker,
+                "confidence": confidence,
+                "source": source,
             },
         )

@@ -296,8 +296,7 @@ MOVEMENT = _kind(
     measure=_f("str", None, "'motion_energy' (Movement stream) or 'enmo' (ACC stream); absent: camera", optional=True),
     source=_f("str", None, "name of the LSL stream it was computed from; absent: camera", optional=True),
 )
-VOICE_SEGMENT = _kind(
-    "voice_segment", "perception.voice.VoiceAnalyzer; stream.processors.affect_streams (VoiceAffect LSL)", True,
+VOICE_SEGMENT = _kind("voice_segment", "perception.voice.VoiceAnalyzer; stream.processors.affect_streams", True,
     "one inter-pausal unit of speech, at its end, with its arousal (and valence where the model gives it)",
     start=_f("float", "s", "segment start"),
     end=_f("float", "s", "segment end"),
@@ -305,6 +304,9 @@ VOICE_SEGMENT = _kind(
     arousal=_f("float | null", "1", "vocal arousal on [-1, 1]"),
     valence=_f("float | null", "1", "vocal valence on [-1, 1]; None when the model gives none"),
     model=_f("str", None, "the model (or acoustic baseline) that gave the values", optional=True),
+    speaker=_f("str | null", None, "who spoke: the best enrolled voice/mouth, else the mic's owner", optional=True),
+    confidence=_f("float | null", "1", "probability of that speaker; None when not attributed", optional=True),
+    source=_f("str", None, "what decided: voice, face, both, enrolment or microphone", optional=True),
 )
 
 # -- the session ------------------------------------------------------------

@@ -116,6 +116,8 @@ class Person:
         rate_max = schedule.scr_rate + schedule.arousal_scr_rate
         self.own_scrs = EventTrain(np.random.default_rng([seed, index, 11]), scr_rate, rate_max)
         self.scrs: list[tuple[float, float]] = []  # (onset, amplitude), onset order
+        self.coregulation: CoregulationDrive | None = None  # the patient's, set by the dyad
+        self.tonic_wander = TonicWander(seed, index)
 
     def phase(self, tau: np.ndarray | float) -> np.ndarray:
         """Respiratory phase (radians) at session times ``tau``."""
@@ -175,21 +177,102 @@ class Person:
         depth = 1.0 + 0.25 * np.sin(2 * np.pi * tau / 47.0 + self.params.breath_phases[2])
         return 1.0 + depth * (-np.cos(phi) - 0.1 * np.cos(2 * phi)) + noise
 
+    def tonic_deviation(self, tau: np.ndarray | float) -> np.ndarray:
+        """Tonic EDA (µS) above the person's own level at ``tau``: slow drift, wander and arousal, no SCRs."""
+        drift = 0.4 * np.sin(2 * np.pi * np.asarray(tau) / 420.0 + self.params.eda_phase)
+        return drift + self.tonic_arousal(tau)
+
+    def tonic_arousal(self, tau: np.ndarray | float) -> np.ndarray:
+        """Tonic EDA (µS) above the person's slowly drifting level: the wander and arousal."""
+        wander = self.tonic_wander.at(tau) if self.role == "therapist" else 0.0
+        return wander + 0.5 * self.schedule.arousal(self.role, tau)
+
     def eda(self, tau: np.ndarray, noise: np.ndarray) -> np.ndarray:
-        """EDA (µS) at ``tau``, from the SCRs already placed in ``self.scrs``."""
+        """EDA (µS) over one second ``tau`` (blocks in order), from the SCRs already placed in ``self.scrs``."""
         self.scrs = [s for s in self.scrs if s[0] >= tau[0] - _SCR_REACH]
-        tonic = (
-            self.params.eda_level
-            + 0.4 * np.sin(2 * np.pi * tau / 420.0 + self.params.eda_phase)
-            + 0.5 * self.schedule.arousal(self.role, tau)
-        )
-        out = tonic + noise
+        out = self.params.eda_level + self.tonic_deviation(tau) + noise
+        if self.coregulation is not None:
+            out += self.coregulation.block(tau)
         for onset, amplitude in self.scrs:
             if onset > tau[-1]:
                 break
             d = tau - onset
             active = (d >= 0) & (d < _SCR_REACH)
             if active.any():
-                x = d[active]
-                out[active] += amplitude / _SCR_PEAK * (np.exp(-x / _SCR_DECAY) - np.exp(-x / _SCR_RISE))
+                out[active] += amplitude * _scr_shape(d[active])
         return out
+
+
+class TonicWander:
+    """A slow, smooth random wander of tonic EDA (µS).
+
+    An Ornstein–Uhlenbeck process (time constant 20 s, SD 0.5 µS) low-passed
+    once more (time constant 3 s), so it has no fast changes of its own to
+    blur the SCRs' synchrony. Stepped once per second of session time, each
+    second's shock from its own generator (so every other draw of the
+    simulation stays as it was), linear in between. The last ``KEEP_S``
+    seconds are kept: the partner's coregulation asks ahead of this person's
+    own EDA by as much as one read of the simulation spans.
+    """
+
+    TAU_S, SMOOTH_S, SD_US = 20.0, 3.0, 0.5
+    KEEP_S = 900
+
+    def __init__(self, seed: int, index: int):
+        self._seed, self._index = seed, index
+        self._drive = 0.0  # the OU process at the last second
+        self._first, self._values = 0, np.zeros(1)  # the wander at seconds first, first + 1, ...
+
+    def at(self, tau: np.ndarray | float) -> np.ndarray:
+        """The wander at session times ``tau`` (no earlier than ``KEEP_S`` before the latest asked for)."""
+        tau = np.asarray(tau, dtype=float)
+        last = self._first + self._values.size - 1
+        needed = math.floor(float(np.max(tau))) + 1
+        if needed > last:
+            self._values = np.concatenate([self._values, self._step(last, needed)])[-self.KEEP_S :]
+            self._first = needed + 1 - self._values.size
+        if float(np.min(tau)) < self._first:
+            raise ValueError(f"the tonic wander keeps {self.KEEP_S} s; {float(np.min(tau)):.1f} s is gone")
+        return np.interp(tau, self._first + np.arange(self._values.size), self._values)
+
+    def _step(self, last: int, until: int) -> np.ndarray:
+        """The wander at seconds ``last + 1`` … ``until``, stepped on from ``last``."""
+        keep, y, out = math.exp(-1.0 / self.TAU_S), float(self._values[-1]), []
+        for k in range(last, until):
+            shock = np.random.default_rng([self._seed, self._index, 97, k + 1]).normal()
+            y += (self._drive - y) / self.SMOOTH_S
+            self._drive = keep * self._drive + math.sqrt(1.0 - keep * keep) * self.SD_US * shock
+            out.append(y)
+        return np.array(out)
+
+
+def _scr_shape(x: np.ndarray | float) -> np.ndarray:
+    """The Bateman SCR shape ``x`` seconds after onset, scaled to a peak of 1."""
+    return (np.exp(-x / _SCR_DECAY) - np.exp(-x / _SCR_RISE)) / _SCR_PEAK
+
+
+class CoregulationDrive:
+    """The patient's coregulation component of tonic EDA, stepped once per second of session time.
+
+    ``c(k + 1) = c(k) + (-c(k) / tau_c + kappa(k) * d(k)) * 1 s + N(0, noise)``, where ``d`` is
+    the partner's :meth:`Person.tonic_deviation` and ``kappa`` the schedule's
+    :meth:`~dyadscope.sensors.simulate.DyadSchedule.coupling`; the noise comes from its own
+    generator per second, so every other random draw of the simulation stays as it was.
+    Within a second ``c`` is interpolated linearly.
+    """
+
+    def __init__(self, seed: int, schedule: DyadSchedule, partner_deviation: Callable[[float], np.ndarray]):
+        self._seed = seed
+        self._schedule = schedule
+        self._partner = partner_deviation
+        self._c = 0.0  # at the start of the next second
+
+    def block(self, tau: np.ndarray) -> np.ndarray:
+        """The component (µS) over the second starting at ``tau[0]`` (the next one)."""
+        s, start = self._schedule, float(tau[0])
+        shock = np.random.default_rng([self._seed, 99, round(start)]).normal(0.0, s.coregulation_noise)
+        drive = s.coupling(start) * float(self._partner(start))
+        following = self._c + (drive - self._c / s.coregulation_tau) + shock
+        values = self._c + (following - self._c) * (tau - start)
+        self._c = following
+        return values

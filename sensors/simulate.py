@@ -11,8 +11,9 @@ modality   rate (Hz)  unit      waveform
                                 McSharry's ECGSYN), baseline wander, noise
 ``RSP``    50         a.u.      belt stretch, quasi-sinusoidal with varying
                                 rate and depth; rising = inhalation
-``EDA``    32         µS        tonic drift + SCRs (Bateman shape, rise to
-                                peak ~1.5 s, decay time constant 3.5 s) + noise
+``EDA``    32         µS        tonic drift and wander + SCRs (Bateman shape,
+                                rise to peak ~1.5 s, decay time constant
+                                3.5 s) + noise
 =========  =========  ========  =====================================
 
 Times below are *session* times ``tau = t - start_time`` in seconds; a sample
@@ -57,6 +58,23 @@ EDA following
     arrive (the follow stretch shifted by the lag), so the therapist's phasic
     EDA there lags the patient's by 2 s.
 
+Coregulation
+    The therapist's tonic EDA also wanders: an Ornstein–Uhlenbeck process
+    (time constant 20 s, SD 0.5 µS) low-passed again over 3 s, so it is
+    smooth (:class:`~._sim_person.TonicWander`). The
+    patient's tonic EDA carries a component ``c`` driven by the therapist's
+    arousal: each second ``c <- c - c / 8 s + kappa * d + N(0, 0.01 µS)``,
+    where ``d`` is the therapist's tonic EDA above their slowly drifting level
+    (wander plus 0.5 µS times arousal; :meth:`Person.tonic_arousal`, no SCRs).
+    ``kappa`` is −0.25 /s (*dampening*: the therapist's raised arousal pulls
+    the patient's down) from 220 s to 400 s into each cycle (session times
+    400–580, 1000–1180, ...) and +0.25 /s (*amplification*: it pushes the
+    patient's up) from 400 s to 580 s (580–760, 1180–1360, ...); 0 elsewhere
+    and during the rest. The therapist is never driven this way.
+    :meth:`DyadSchedule.coregulation_stretches` lists the stretches. The
+    wander and ``c`` draw from their own generators per second, so every
+    other draw of the simulation is as it was without them.
+
 :meth:`SimulatedDyad.advance` returns, next to the chunks, the planted events
 behind them (R-peak times, SCR onsets and amplitudes), so tests can check
 detectors against the truth. Memory stays bounded: only the beats and SCRs
@@ -70,7 +88,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from dyadscope.sensors._sim_person import BEAT_REACH, Person, PersonParameters
+from dyadscope.sensors._sim_person import BEAT_REACH, CoregulationDrive, Person, PersonParameters
 from dyadscope.stream.types import ROLES, Chunk, Role, StreamInfo
 
 __all__ = ["MODALITIES", "DyadSchedule", "PersonParameters", "SimBlock", "SimulatedDyad"]
@@ -113,6 +131,12 @@ class DyadSchedule:
     scr_rate: float = 2.0 / 60.0
     arousal_scr_rate: float = 8.0 / 60.0
     follow_own_scr_factor: float = 0.25
+    coregulation_windows: dict[str, tuple[float, float]] = field(
+        default_factory=lambda: {"dampening": (220.0, 400.0), "amplification": (400.0, 580.0)}
+    )
+    coregulation_gain: float = 0.25
+    coregulation_tau: float = 8.0  # s
+    coregulation_noise: float = 0.01
 
     def arousal(self, role: Role, tau: np.ndarray | float) -> np.ndarray:
         """Arousal envelope of ``role`` in [0, 1] at session times ``tau``."""
@@ -133,6 +157,23 @@ class DyadSchedule:
         tau = np.asarray(tau, dtype=float)
         into = np.mod(tau - self.rest_duration, self.follow_period)
         return (tau >= self.rest_duration) & (into < self.follow_duration)
+
+    def coupling(self, tau: float) -> float:
+        """The planted coupling ``kappa`` (1/s) of the patient's tonic EDA to the therapist's at ``tau``."""
+        into_cycle = (tau - self.rest_duration) % self.cycle
+        for kind, (start, end) in self.coregulation_windows.items():
+            if tau >= self.rest_duration and start <= into_cycle < end:
+                return -self.coregulation_gain if kind == "dampening" else self.coregulation_gain
+        return 0.0
+
+    def coregulation_stretches(self, until: float) -> list[tuple[float, float, str]]:
+        """(start, end, kind) of each planted coregulation stretch that begins before ``until``, in time order."""
+        out = []
+        for k in range(max(0, math.ceil((until - self.rest_duration) / self.cycle))):
+            base = self.rest_duration + k * self.cycle
+            windows = self.coregulation_windows.items()
+            out += [(base + a, base + b, kind) for kind, (a, b) in windows if base + a < until]
+        return sorted(out)
 
     def arousal_episodes(self, role: Role, until: float) -> list[tuple[float, float]]:
         """(start, end) of each arousal episode of ``role`` that begins before ``until``."""
@@ -186,6 +227,8 @@ class SimulatedDyad:
         self.schedule = schedule or DyadSchedule()
         self._tag = tag
         self._persons = {role: Person(self.seed, i, role, self.schedule) for i, role in enumerate(ROLES)}
+        patient, therapist = self._persons["patient"], self._persons["therapist"]
+        patient.coregulation = CoregulationDrive(self.seed, self.schedule, therapist.tonic_arousal)
         self.persons: dict[str, PersonParameters] = {r: p.params for r, p in self._persons.items()}
         self._infos = [self._make_info(role, modality) for role in ROLES for modality in MODALITIES]
         self._emitted = {info.key: 0 for info in self._infos}

@@ -47,7 +47,6 @@ def _kind(name: str, emitted_by: str, role: bool, meaning: str, **fields: Field)
     return name
 
 
-# The table below is laid out by hand, one field a line: fmt: off keeps it so.
 # fmt: off
 
 #: The fields every event has beside its data (``Event.to_dict()``).
@@ -231,17 +230,18 @@ CONCORDANCE = _kind(
 )
 COREGULATION = _kind(
     "coregulation", f"{_DYADIC}.coregulation.CoregulationProcessor", True,
-    "how a person's next change in arousal depends on self and partner (lagged regression)",
-    modality=_f("str", None, "the arousal-like modality: eda_level, heart_rate or vocal_arousal"),
-    intercept=_f("float", "a.u.", "α, in the modality's unit"),
-    beta_self=_f("float", "1", "pull toward one's own baseline (< 0)"),
-    beta_gap=_f("float", "1", "pull toward the partner (> 0)"),
-    feedback=_f("float", "1", "beta_self - beta_gap"),
-    feedback_se=_f("float", "1", "standard error of feedback"),
-    pattern=_f("str", None, '"dampening", "amplification" or "neutral"'),
+    "whether a person's next change in arousal depends on the partner's distance from baseline (lagged regression)",
+    modality=_f("str", None, "the arousal-like modality: eda_tonic, heart_rate or vocal_arousal"),
+    beta_self=_f("float", "1", "pull of one's own distance from baseline (< 0: back toward it)"),
+    beta_partner=_f("float", "1", "the coupling: < 0 dampening, > 0 amplification"),
+    t_stat=_f("float", "1", "beta_partner over its Newey–West standard error"),
+    p_value=_f("float", "1", "t_stat as one more draw from the shifted partners' t (prediction interval)"),
+    shifts=_f("int", "1", "time-shifted partners in the null (20 s apart)"),
+    pattern=_f("str", None, '"dampening", "amplification" (p_value < alpha) or "neutral"'),
     n=_f("int", "1", "rows in the regression"),
     lag_s=_f("float", "s", "prediction horizon h"),
     window_s=_f("float", "s", "regression window"),
+    alpha=_f("float", "1", "the stated false-positive rate"),
 )
 DISSONANCE = _kind(
     "dissonance", f"{_DYADIC}.dissonance.DissonanceProcessor", True,

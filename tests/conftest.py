@@ -159,3 +159,11 @@ def simulated_session(make_service) -> Iterator[Callable[..., tuple[RunningServi
     yield start
     for publisher in publishers:
         publisher.stop()
+
+
+@pytest.fixture(scope="session")
+def simulated_physio():
+    """Per seed, the simulated dyad's per-person physiology features (see ``tests/_sim_support.py``)."""
+    from _sim_support import SIM_SEEDS, physio_features
+
+    return {seed: physio_features(seed) for seed in SIM_SEEDS}

@@ -16,15 +16,14 @@ import itertools
 
 import numpy as np
 import pytest
+from _sim_support import SIM_DURATION_S, SIM_SEEDS
 
-from dyadscope.sensors.simulate import DyadSchedule, SimulatedDyad
+from dyadscope.sensors.simulate import DyadSchedule
 from dyadscope.stream import kinds
 from dyadscope.stream.processors.dyadic.synchrony import SYNC_DEFAULTS, DyadicConfig, SynchronyProcessor
-from dyadscope.stream.processors.registry import default_pipeline
 from dyadscope.stream.types import Feature
 
 RMEA_RATE_HZ = 25.0
-SIM_SEEDS, SIM_DURATION_S = (1, 2, 3), 1260.0
 PHYSIO = ("eda", "heart_rate", "rsa")
 
 
@@ -112,24 +111,11 @@ def test_movement_chance_level_holds_on_pseudo_dyads_of_real_sessions(rmea):
     assert abs(pseudo_index.mean()) < 0.03  # pseudo-dyads sit at their own surrogates' level
 
 
-@pytest.fixture(scope="module")
-def simulated() -> dict[int, list[Feature]]:
-    """Per seed, the per-person physiology features of the simulated dyad, by the default pipeline."""
-    out = {}
-    for seed in SIM_SEEDS:
-        pipeline, dyad, features = default_pipeline(), SimulatedDyad(seed), []
-        for step in range(1, int(SIM_DURATION_S) + 1):
-            for chunk in dyad.read_until(float(step)):
-                features += [f for f in pipeline.process(chunk) if f.kind in (kinds.EDA, kinds.HEART_RATE, kinds.RSA)]
-        out[seed] = features
-    return out
-
-
-def test_planted_eda_following_is_found_and_heart_rate_and_rsa_stay_at_chance(simulated):
+def test_planted_eda_following_is_found_and_heart_rate_and_rsa_stay_at_chance(simulated_physio):
     follow = DyadSchedule().follow_stretches(SIM_DURATION_S)
     independent = [(b, a2) for (_, b), (a2, _) in zip(follow, follow[1:])]
     inside, outside, lags, physio = [], [], [], {"heart_rate": [], "rsa": []}
-    for features in simulated.values():
+    for features in simulated_physio.values():
         out = synchrony(features, PHYSIO)
         spans = in_sync_spans(out, "eda", SIM_DURATION_S)
         # From 20 s into each stretch: a 45 s window needs time to fill with the new relation.
@@ -159,11 +145,11 @@ def test_planted_eda_following_is_found_and_heart_rate_and_rsa_stay_at_chance(si
     assert max(physio["heart_rate"]) <= 0.10 and max(physio["rsa"]) <= 0.10
 
 
-def test_simulated_pseudo_dyads_rarely_sync_or_flag_and_the_index_separates_real_dyads(simulated):
+def test_simulated_pseudo_dyads_rarely_sync_or_flag_and_the_index_separates_real_dyads(simulated_physio):
     def run(patient_seed: int, therapist_seed: int) -> dict[str, dict[str, float]]:
         features = sorted(
-            [f for f in simulated[patient_seed] if f.role == "patient"]
-            + [f for f in simulated[therapist_seed] if f.role == "therapist"],
+            [f for f in simulated_physio[patient_seed] if f.role == "patient"]
+            + [f for f in simulated_physio[therapist_seed] if f.role == "therapist"],
             key=lambda f: f.t,
         )
         out = synchrony(features, PHYSIO)

@@ -109,7 +109,7 @@ def test_files_it_cannot_use_give_a_clear_error(shared_data, tmp_path, capsys):
     assert main(bad_assign) == 2
 
 
-def test_analyze_a_dyad_writes_synchrony_coregulation_and_dissonance(tmp_path):
+def test_analyze_a_dyad_writes_synchrony_and_dissonance(tmp_path):
     """Both people's physiology plus affect brought in as FaceAffect/VoiceAffect streams."""
     from dyadscope.sensors.simulate import SimulatedDyad
 
@@ -152,9 +152,6 @@ def test_analyze_a_dyad_writes_synchrony_coregulation_and_dissonance(tmp_path):
     assert {"eda", "heart_rate"} <= set(sync["modality"])
     assert {"r", "lag_s", "leader"} <= set(sync.columns)
     assert np.all(np.diff(sync[sync["modality"] == "eda"]["t"]) <= 2.0 + 1e-9)  # at least every 2 s
-    coregulation = pd.read_csv(out / "coregulation.csv")
-    assert set(coregulation["role"]) == {"patient", "therapist"}
-    assert set(coregulation["pattern"]) <= {"dampening", "amplification", "neutral"}
     dissonance = pd.read_csv(out / "dissonance.csv")
     assert len(dissonance) == ends.size
     # |V_voice - V_face| is 1.1 for the negative utterances and 0.1 for the others, T = 0.5

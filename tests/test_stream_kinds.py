@@ -55,12 +55,13 @@ BASELINE_S = 60.0
 MEDIA_AT = 150.0  # when the patient's face and voice play (s from the start)
 PARTICIPANTS = {"patient": "P01", "therapist": "T01"}
 #: Kinds the session must emit (the rest need rare conditions: see the LSL test, or only the static test;
-#: a desync flag needs a lost in-sync stretch, longer than this session: tests/test_dyadic_synchrony.py).
+#: a desync flag needs a lost in-sync stretch, longer than this session: tests/test_dyadic_synchrony.py;
+#: coregulation needs 502 s of data: tests/test_dyadic_coregulation.py checks its fields).
 EXPECTED = {
     kinds.RPEAK, kinds.HEART_RATE, kinds.EDA, kinds.SCR, kinds.SCR_RATE, kinds.BREATH, kinds.BREATHING_RATE,
     kinds.RSA, kinds.BASELINE, kinds.BASELINE_START, kinds.DEVIATION, kinds.QUALITY, kinds.SYNC, kinds.SYNC_STATE,
     kinds.SYNC_INDEX,
-    kinds.SYNC_FLEXIBILITY, kinds.CONCORDANCE, kinds.COREGULATION, kinds.DISSONANCE, kinds.FACE_AFFECT,
+    kinds.SYNC_FLEXIBILITY, kinds.CONCORDANCE, kinds.DISSONANCE, kinds.FACE_AFFECT,
     kinds.FACE_TRACKED, kinds.MOVEMENT, kinds.VOICE_SEGMENT, kinds.MARKER, kinds.RECORDING_STARTED,
     kinds.RECORDING_STOPPED,
 }  # fmt: skip

@@ -103,6 +103,8 @@ class FaceAnalyzer:
         self._calibrated = model.manifest.contract in CALIBRATED_CONTRACTS
         self._faces: dict[Role, Track] = {}
         self._detections: list[FaceDetection] | None = None
+        #: Whether, on the last frame, every person the camera sees had a face and FaceMesh found it.
+        self.all_meshed = False
 
     def use_detections(self, detections: list[FaceDetection]) -> None:
         """Fresh detections (live: from a background detector), used by the next frame."""
@@ -115,6 +117,11 @@ class FaceAnalyzer:
         assigned = self.view.assign(update.tracks, frame.width, self._faces)
         features = self._changes(frame.t, assigned)
         meshes = [self._mesh(frame.image, track) for track in assigned.values()]
+        self.all_meshed = (
+            self.mesher is not None
+            and len(assigned) == len(self.view.roles)
+            and all(mesh is not None for mesh in meshes)
+        )
         crops = [self._crop(frame.image, track, mesh) for track, mesh in zip(assigned.values(), meshes)]
         affect = self.score(crops) if crops else []
         for (role, track), mesh, raw in zip(assigned.items(), meshes, affect, strict=True):

@@ -122,7 +122,7 @@ async def _play(service: Service, session: Session, media: Sequence[MediaSource]
     try:
         files = await attach_media(session.publish, media, hub.engine, hub.clock, loop=loop)
     except ModelMissing as exc:
-        raise CliError(f"{exc}; build the default models with: dyadscope models build") from None
+        raise CliError(str(exc)) from None
     session.on_stop(files.stop)
 
 

@@ -12,7 +12,8 @@
   controls) and ``/static``.
 
 Every API call and websocket needs the service's access token
-(:mod:`dyadscope.service.auth`). The routes find the configuration, the
+(:mod:`dyadscope.service.auth`); host, origin, token and body limits are
+checked before the app reads a request (:mod:`dyadscope.service.request_guard`). The routes find the configuration, the
 sessions and the WebRTC hub in ``app.state`` (``config``, ``manager``,
 ``webrtc``).
 """
@@ -31,6 +32,7 @@ from dyadscope.models.engine import ModelEngine
 from dyadscope.service import routes_sessions, routes_ws
 from dyadscope.service.auth import require_token
 from dyadscope.service.config import Config
+from dyadscope.service.request_guard import RequestGuard
 from dyadscope.service.routes_kinds import kinds_router
 from dyadscope.service.routes_webrtc import WebRtcHub, create_webrtc_router
 from dyadscope.service.sessions import SessionManager
@@ -53,7 +55,16 @@ def create_app(config: Config, manager: SessionManager) -> FastAPI:
         await manager.stop_all()
         await webrtc.close()
 
-    app = FastAPI(title="DyadScope", version="0.1.0", lifespan=lifespan)
+    # No /docs or /redoc: they load their scripts from a CDN (blank offline). The
+    # schema is under /api, so it needs the token like the API it describes.
+    app = FastAPI(
+        title="DyadScope",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
     app.state.config, app.state.manager, app.state.webrtc = config, manager, webrtc
     app.add_api_route("/api/health", health, methods=["GET"])
     app.include_router(routes_sessions.router)
@@ -63,6 +74,7 @@ def create_app(config: Config, manager: SessionManager) -> FastAPI:
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     app.add_api_route("/", monitor_page, methods=["GET"], include_in_schema=False)
     app.add_api_route("/rig", rig_page, methods=["GET"], include_in_schema=False)
+    app.add_middleware(RequestGuard, config=config)
     return app
 
 

@@ -4,9 +4,8 @@ Every API call needs the token in an ``Authorization: Bearer`` header, unless
 auth was disabled on a loopback host; never in a URL, where proxies and
 browser history keep it. A websocket takes the header too or, from a browser
 (which cannot set one), a first message ``{"type": "auth", "token": ...}``
-within :data:`AUTH_TIMEOUT_S`. A browser connecting from a page of another
-origin is refused, so no web page the therapist happens to open can read a
-session.
+within :data:`AUTH_TIMEOUT_S`. Pages of other origins are refused before
+this, by :mod:`dyadscope.service.request_guard`.
 
 The configuration is the app's (``app.state.config``, see
 :func:`dyadscope.service.app.create_app`).
@@ -17,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
-from urllib.parse import urlsplit
 
 from fastapi import HTTPException, Request, WebSocket, WebSocketDisconnect
 
@@ -45,12 +43,6 @@ def require_token(request: Request) -> None:
     """FastAPI dependency: 401 unless the request carries the token."""
     if not token_ok(request.app.state.config, bearer(request.headers.get("authorization"))):
         raise HTTPException(status_code=401, detail="missing or wrong access token")
-
-
-def same_origin(websocket: WebSocket) -> bool:
-    """Whether the handshake came from one of our own pages (or from no page at all)."""
-    origin = websocket.headers.get("origin")
-    return origin is None or urlsplit(origin).netloc == websocket.headers.get("host")
 
 
 async def websocket_token_ok(websocket: WebSocket, config: Config) -> bool:

@@ -49,6 +49,21 @@ class Config:
     max_client_message: int = 4096
     #: Explicit stream assignments, "STREAM NAME=role:modality".
     assign: tuple[str, ...] = ()
+    #: DNS names clients use to reach the service (e.g. the rig's LAN name).
+    #: IP addresses and localhost are always accepted; any other Host header
+    #: is refused, so a DNS-rebinding page cannot talk to the service.
+    server_names: tuple[str, ...] = ()
+    #: Origins (``scheme://host[:port]``) of other sites' pages allowed to
+    #: call the API and open websockets; the service's own pages always are.
+    allowed_origins: tuple[str, ...] = ()
+    #: Largest request body, bytes; larger ones get 413 before they are read.
+    max_body_bytes: int = 65_536
+    #: Open connections in all, and from one client address; more get 503.
+    max_connections: int = 512
+    max_connections_per_client: int = 64
+    #: Time a client has to send a request's headers, and its body, seconds.
+    header_timeout_s: float = 10.0
+    body_timeout_s: float = 10.0
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Config:
@@ -59,14 +74,16 @@ class Config:
             raw = environ.get(ENV_PREFIX + f.name.upper())
             if raw is None:
                 continue
-            if f.name in ("port", "event_log_length", "ingest_queue_length", "max_client_message"):
+            if f.type == "int":
                 values[f.name] = int(raw)
-            elif f.name == "baseline_s":
+            elif f.type == "float":
                 values[f.name] = float(raw)
             elif f.name in ("data_dir", "model_dir"):
                 values[f.name] = Path(raw)
             elif f.name == "assign":
                 values[f.name] = tuple(s for s in raw.split(";") if s.strip())
+            elif f.type == "tuple[str, ...]":
+                values[f.name] = tuple(raw.replace(",", " ").split())
             else:
                 values[f.name] = raw
         values.update({k: v for k, v in overrides.items() if v is not None})

@@ -20,6 +20,7 @@ from dyadscope.sensors.media import MediaSource
 from dyadscope.service.app import create_app
 from dyadscope.service.config import Config
 from dyadscope.service.errors import CliError
+from dyadscope.service.http_limits import Limits, limited_protocol, quiet_accept_errors, raise_open_file_limit
 from dyadscope.service.media import attach_media
 from dyadscope.service.session import Session
 from dyadscope.service.sessions import SessionManager, recordings_root
@@ -60,6 +61,8 @@ class Service:
 
     def __init__(self, config: Config):
         self.config = config
+        raise_open_file_limit()
+        quiet_accept_errors()
         self._sock = bind(config.host, config.port)
         self.port: int = self._sock.getsockname()[1]
         self.bus = open_bus(config.bus, config.event_log_length)
@@ -72,6 +75,10 @@ class Service:
                 access_log=False,  # URLs can carry the access token
                 lifespan="on",
                 ws_max_size=config.max_client_message,
+                http=limited_protocol(
+                    Limits(config.max_connections, config.max_connections_per_client, config.header_timeout_s)
+                ),
+                timeout_keep_alive=5,
             )
         )
         self._serving: asyncio.Task[None] | None = None

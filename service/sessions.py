@@ -22,7 +22,7 @@ from dyadscope.xdf.recorder import RecordingError
 
 log = logging.getLogger(__name__)
 
-SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+SESSION_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 class SessionError(ValueError):
@@ -82,7 +82,7 @@ class SessionManager:
         ``select`` narrows which assigned streams it takes (default: all);
         ``participants`` maps roles to pseudonymous participant ids.
         """
-        if not SESSION_ID.match(session_id):
+        if not SESSION_ID.fullmatch(session_id):
             raise SessionError("session id must be 1-64 letters, digits, '_' or '-'")
         if session_id in self._sessions or session_id in self._creating:
             raise SessionExists(f"session {session_id!r} already exists")

@@ -66,14 +66,14 @@ logger = logging.getLogger(__name__)
 #: Where a session's file goes below the recordings root (BIDS-style entities).
 DEFAULT_TEMPLATE = "sub-{subject}/ses-{session}/sub-{subject}_ses-{session}_task-{task}_run-{run:02d}_physio.xdf"
 
-_LABEL = re.compile(r"^[A-Za-z0-9]+$")
+_LABEL = re.compile(r"[A-Za-z0-9]{1,64}")
 _MAX_PENDING_BYTES = 8 << 20  # more waiting for the disk than this: flush now, and the recorder is behind
 
 
 def check_label(entity: str, value: str) -> str:
-    """A BIDS label: letters and digits only (pseudonymous ids, no names, no paths)."""
+    """A BIDS label: 1-64 letters and digits (pseudonymous ids, no names, no paths)."""
     if not _LABEL.fullmatch(value):
-        raise ValueError(f"{entity} label {value!r} must be letters and digits only (a pseudonymous id)")
+        raise ValueError(f"{entity} label {value!r} must be 1-64 letters and digits (a pseudonymous id)")
     return value
 
 

@@ -36,7 +36,7 @@ from dyadscope.xdf.recorder import RecordingError
 class SessionRequest(BaseModel):
     """Body of ``POST /api/sessions``."""
 
-    id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$", description="1-64 letters, digits, '_' or '-'")
+    id: str = Field(description="1-64 letters, digits, '_' or '-'")
     lsl: bool = Field(default=True, description="ingest the LSL streams that can be assigned")
     participants: dict[Role, str] = Field(
         default_factory=dict,
@@ -51,15 +51,12 @@ class BaselineRequest(BaseModel):
     roles: list[Role] = Field(default_factory=lambda: list(ROLES), min_length=1)
 
 
-_LABEL = r"^[A-Za-z0-9]{1,64}$"  # a BIDS label (see dyadscope.xdf.recorder.check_label)
-
-
 class RecordingRequest(BaseModel):
     """Body of ``POST /api/sessions/{id}/recording``: the BIDS labels of the file."""
 
-    subject: str = Field(pattern=_LABEL, description="pseudonymous participant id, letters and digits (never a name)")
-    session: str = Field(pattern=_LABEL, description="session label, letters and digits (e.g. 3)")
-    task: str = Field(default="therapy", pattern=_LABEL, description="task label, letters and digits")
+    subject: str = Field(description="pseudonymous participant id, letters and digits (never a name)")
+    session: str = Field(description="session label, letters and digits (e.g. 3)")
+    task: str = Field(default="therapy", description="task label, letters and digits")
 
 
 class MarkerRequest(BaseModel):

@@ -18,6 +18,8 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+from dyadscope.stream.private_files import FILE_MODE, private_dir
+
 logger = logging.getLogger("dyadscope.xdf.recorder")  # what it says is the recorder's news
 
 _DISK_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
@@ -47,11 +49,11 @@ def classify(exc: OSError, path: Path, doing: str) -> RecordingError:
 def open_exclusive(path: Path) -> int:
     """Create ``path`` for writing, never replacing an existing file; hold an exclusive ``flock`` on it."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
     except OSError as exc:  # includes a file standing where a folder should be
         raise classify(exc, path.parent, "creating the folder for") from exc
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
     except FileExistsError:
         raise
     except OSError as exc:

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dyadscope.stream import kinds
+from dyadscope.stream.private_files import private_dir, private_file
 from dyadscope.stream.processors.ticks import Ticker
 from dyadscope.stream.types import Feature, Role
 
@@ -98,9 +99,8 @@ class History:
 
     def __init__(self, data_dir: Path | str):
         path = Path(data_dir)
-        path.mkdir(parents=True, exist_ok=True)
-        self.path = path / self.FILENAME
-        self._db = sqlite3.connect(self.path)
+        self.path = private_file(private_dir(path) / self.FILENAME)
+        self._db = sqlite3.connect(self.path)  # its journal takes the file's 0600
         with self._db:
             self._db.execute(
                 "CREATE TABLE IF NOT EXISTS summaries ("

@@ -16,7 +16,8 @@ DYADSCOPE = [sys.executable, "-c", "import sys; from dyadscope.service.cli impor
 def _open_to_others(root: Path) -> list[str]:
     """Everything below ``root`` (and ``root``) that a group or other user may read, write or enter."""
     paths = [root, *root.rglob("*")]
-    return [f"{p.relative_to(root.parent)} {stat.filemode(p.stat().st_mode)}" for p in paths if p.stat().st_mode & 0o077]
+    open_paths = [p for p in paths if p.stat().st_mode & 0o077]
+    return [f"{p.relative_to(root.parent)} {stat.filemode(p.stat().st_mode)}" for p in open_paths]
 
 
 def test_recordings_history_and_exports_are_private(make_service, tmp_path):
@@ -27,10 +28,12 @@ def test_recordings_history_and_exports_are_private(make_service, tmp_path):
         base, headers = service.base, service.headers
         body = {"id": "s1", "lsl": False, "participants": {"patient": "P07"}}
         assert httpx.post(f"{base}/api/sessions", json=body, headers=headers).status_code == 201
-        started = httpx.post(f"{base}/api/sessions/s1/recording", json={"subject": "P07", "session": "1"}, headers=headers)
+        labels = {"subject": "P07", "session": "1"}
+        started = httpx.post(f"{base}/api/sessions/s1/recording", json=labels, headers=headers)
         assert started.status_code == 201, started.text
         assert httpx.post(f"{base}/api/sessions/s1/markers", json={"text": "door"}, headers=headers).status_code == 202
-        assert httpx.delete(f"{base}/api/sessions/s1", headers=headers).status_code == 204  # closes the file, writes history
+        stopped = httpx.delete(f"{base}/api/sessions/s1", headers=headers)  # closes the file, writes the history
+        assert stopped.status_code == 204
         recording = data / "recordings" / started.json()["path"]
         assert recording.is_file() and (data / "history.sqlite3").is_file()
         assert _open_to_others(data) == []

@@ -10,6 +10,7 @@
   microphones (see :mod:`dyadscope.service.routes_webrtc`).
 * ``/`` (the therapist's monitor), ``/rig`` (the research assistant's
   controls) and ``/static``.
+* ``GET /ca.pem`` — the local CA of ``dyadscope tls init``, for tablets to trust.
 
 Every API call and websocket needs the service's access token
 (:mod:`dyadscope.service.auth`); host, origin, token and body limits are
@@ -24,7 +25,7 @@ from contextlib import asynccontextmanager
 from importlib.resources import files
 from typing import Any
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
@@ -36,6 +37,7 @@ from dyadscope.service.request_guard import RequestGuard
 from dyadscope.service.routes_kinds import kinds_router
 from dyadscope.service.routes_webrtc import WebRtcHub, create_webrtc_router
 from dyadscope.service.sessions import SessionManager
+from dyadscope.service.tls import CA_CERT, tls_dir
 
 STATIC_DIR = files("dyadscope.client") / "static"
 
@@ -74,13 +76,22 @@ def create_app(config: Config, manager: SessionManager) -> FastAPI:
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     app.add_api_route("/", monitor_page, methods=["GET"], include_in_schema=False)
     app.add_api_route("/rig", rig_page, methods=["GET"], include_in_schema=False)
-    app.add_middleware(RequestGuard, config=config)
+    app.add_api_route("/ca.pem", ca_certificate, methods=["GET"], include_in_schema=False)
+    app.add_middleware(RequestGuard, config=config, hsts=config.tls)
     return app
 
 
 async def health(request: Request) -> dict[str, Any]:
     """Liveness and the number of running sessions; needs no token."""
     return {"status": "ok", "sessions": len(request.app.state.manager.all())}
+
+
+async def ca_certificate(request: Request) -> FileResponse:
+    """The local CA of ``dyadscope tls init``, for tablets to trust (public: a certificate, never its key)."""
+    path = tls_dir(request.app.state.config.data_dir) / CA_CERT
+    if not path.is_file():
+        raise HTTPException(status_code=404, detail="no local CA: the certificate comes from the clinic's own PKI")
+    return FileResponse(str(path), media_type="application/x-x509-ca-cert", filename="dyadscope-ca.pem")
 
 
 async def monitor_page() -> FileResponse:

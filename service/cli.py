@@ -24,7 +24,20 @@ from collections.abc import Sequence
 from dyadscope.service.errors import CliError
 
 #: Verb modules, in the order ``--help`` lists them.
-VERBS = ("demo", "serve", "streams", "simulate", "analyze", "record", "repair", "replay", "export", "models", "kinds")
+VERBS = (
+    "demo",
+    "serve",
+    "streams",
+    "simulate",
+    "analyze",
+    "record",
+    "repair",
+    "replay",
+    "export",
+    "models",
+    "kinds",
+    "tls",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dyadscope.service.config import Config
@@ -18,6 +19,14 @@ def add_service_options(parser: argparse.ArgumentParser, *, default_port: int = 
     parser.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1: this machine only)")
     parser.add_argument(
         "--port", type=int, default=None, help=f"port to listen on (default {default_port}; 0 = any free port)"
+    )
+    parser.add_argument("--tls-cert", type=Path, default=None, metavar="PEM", help="serve HTTPS with this certificate")
+    parser.add_argument("--tls-key", type=Path, default=None, metavar="PEM", help="the certificate's private key")
+    parser.add_argument(
+        "--allow-plain-http",
+        action="store_true",
+        default=None,
+        help="serve plain HTTP on a host other than loopback (only behind a TLS proxy or on a closed network)",
     )
     parser.add_argument(
         "--duration", type=float, default=None, metavar="SECONDS", help="stop by itself after this long"
@@ -63,6 +72,9 @@ def config_from_args(args: argparse.Namespace) -> Config:
             host=args.host,
             port=args.port,
             bus=args.bus,
+            tls_cert=args.tls_cert,
+            tls_key=args.tls_key,
+            allow_plain_http=args.allow_plain_http,
             assign=tuple(args.assign) if args.assign else None,
         ).with_token()
         parse_overrides(config.assign)  # a bad --assign is the user's to fix now, not a failed session later

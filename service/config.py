@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 ENV_PREFIX = "DYADSCOPE_"
+#: Shortest token accepted beyond loopback (the generated ones have 24 characters).
+MIN_TOKEN_LENGTH = 20
 
 
 def _default_data_dir() -> Path:
@@ -49,6 +51,14 @@ class Config:
     max_client_message: int = 4096
     #: Explicit stream assignments, "STREAM NAME=role:modality".
     assign: tuple[str, ...] = ()
+    #: HTTPS: the server certificate (PEM, with its chain) and its key; see
+    #: ``dyadscope tls init``. Required on a host other than loopback unless
+    #: ``allow_plain_http`` is set.
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    #: Serve plain HTTP beyond loopback (a closed network, or a TLS proxy or
+    #: container port published to loopback in front).
+    allow_plain_http: bool = False
     #: DNS names clients use to reach the service (e.g. the rig's LAN name).
     #: IP addresses and localhost are always accepted; any other Host header
     #: is refused, so a DNS-rebinding page cannot talk to the service.
@@ -78,7 +88,9 @@ class Config:
                 values[f.name] = int(raw)
             elif f.type == "float":
                 values[f.name] = float(raw)
-            elif f.name in ("data_dir", "model_dir"):
+            elif f.type == "bool":
+                values[f.name] = _flag(f.name, raw)
+            elif f.name in ("data_dir", "model_dir", "tls_cert", "tls_key"):
                 values[f.name] = Path(raw)
             elif f.name == "assign":
                 values[f.name] = tuple(s for s in raw.split(";") if s.strip())
@@ -90,16 +102,44 @@ class Config:
         return cls(**values)
 
     def with_token(self) -> Config:
-        """This configuration with a concrete token (a fresh random one if unset)."""
-        if self.token == "none" and not is_loopback(self.host):
-            raise ValueError(f"auth can only be disabled on a loopback host, not {self.host!r}")
+        """This configuration, checked for what it exposes, with a concrete token (a fresh random one if unset)."""
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("give the TLS certificate and its key together (--tls-cert and --tls-key)")
+        if not is_loopback(self.host):
+            self._check_exposed()
         if self.token:
             return self
         return replace(self, token=secrets.token_urlsafe(18))
 
+    def _check_exposed(self) -> None:
+        """What a service reachable from the network must have: a real token, and TLS unless waived."""
+        if self.token == "none":
+            raise ValueError(f"auth can only be disabled on a loopback host, not {self.host!r}")
+        if self.token and len(self.token) < MIN_TOKEN_LENGTH:
+            raise ValueError(
+                f"a token on {self.host!r} needs {MIN_TOKEN_LENGTH} characters or more; leave it unset for a random one"
+            )
+        if self.tls_cert is None and not self.allow_plain_http:
+            raise ValueError(
+                f"on {self.host!r} the token and every event would cross the network unencrypted: give --tls-cert "
+                "and --tls-key (dyadscope tls init makes them), or --allow-plain-http behind a TLS proxy"
+            )
+
+    @property
+    def tls(self) -> bool:
+        return self.tls_cert is not None
+
     @property
     def auth_enabled(self) -> bool:
         return self.token != "none"
+
+
+def _flag(name: str, raw: str) -> bool:
+    if raw.strip().lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.strip().lower() in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"{ENV_PREFIX}{name.upper()} must be true or false, not {raw!r}")
 
 
 def is_loopback(host: str) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import ssl
 import webbrowser
 from collections.abc import Callable, Sequence
 
@@ -52,8 +53,23 @@ def page_url(config: Config, port: int, session_id: str, page: str = "") -> str:
     The token rides in the fragment, so it never reaches a server log.
     """
     host = f"[{config.host}]" if ":" in config.host else config.host
-    url = f"http://{host}:{port}/{page}?session={session_id}"
+    url = f"{'https' if config.tls else 'http'}://{host}:{port}/{page}?session={session_id}"
     return url + (f"#token={config.token}" if config.auth_enabled else "")
+
+
+def check_certificate(config: Config) -> None:
+    """A :class:`CliError` unless the configured TLS certificate and key load and belong together."""
+    if not config.tls:
+        return
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(config.tls_cert, config.tls_key)
+    except OSError as exc:  # ssl.SSLError is one
+        reason = getattr(exc, "reason", None) or exc.strerror or str(exc)
+        if reason == "KEY_VALUES_MISMATCH":
+            reason = "the key does not belong to the certificate"
+        raise CliError(
+            f"cannot use the TLS certificate {config.tls_cert} with key {config.tls_key} ({reason})"
+        ) from None
 
 
 class Service:
@@ -61,6 +77,7 @@ class Service:
 
     def __init__(self, config: Config):
         self.config = config
+        check_certificate(config)
         raise_open_file_limit()
         quiet_accept_errors()
         self._sock = bind(config.host, config.port)
@@ -79,6 +96,8 @@ class Service:
                     Limits(config.max_connections, config.max_connections_per_client, config.header_timeout_s)
                 ),
                 timeout_keep_alive=5,
+                ssl_certfile=config.tls_cert,
+                ssl_keyfile=config.tls_key,
             )
         )
         self._serving: asyncio.Task[None] | None = None

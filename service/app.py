@@ -5,6 +5,7 @@
   (:mod:`dyadscope.service.routes_sessions`).
 * ``WS /ws/sessions/{id}?after=SEQ`` — a session's events, resumable
   (:mod:`dyadscope.service.routes_ws`).
+* ``GET /api/audit?session=ID&last=N`` — the audit trail (:mod:`dyadscope.service.audit`).
 * ``GET /api/kinds`` — the codebook of event kinds (:mod:`dyadscope.service.routes_kinds`).
 * ``POST /api/sessions/{id}/webrtc/offer`` and ``GET /capture`` — cameras and
   microphones (see :mod:`dyadscope.service.routes_webrtc`).
@@ -31,7 +32,9 @@ from fastapi.staticfiles import StaticFiles
 
 from dyadscope.models.engine import ModelEngine
 from dyadscope.service import routes_sessions, routes_ws
-from dyadscope.service.auth import require_token
+from dyadscope.service.audit import FILENAME as AUDIT_FILENAME
+from dyadscope.service.audit import AuditLog
+from dyadscope.service.auth import audit, require_token
 from dyadscope.service.config import Config
 from dyadscope.service.request_guard import RequestGuard
 from dyadscope.service.routes_kinds import kinds_router
@@ -68,7 +71,9 @@ def create_app(config: Config, manager: SessionManager) -> FastAPI:
         openapi_url="/api/openapi.json",
     )
     app.state.config, app.state.manager, app.state.webrtc = config, manager, webrtc
+    app.state.audit = AuditLog(config.data_dir / AUDIT_FILENAME)
     app.add_api_route("/api/health", health, methods=["GET"])
+    app.add_api_route("/api/audit", audit_entries, methods=["GET"], dependencies=[Depends(require_token)])
     app.include_router(routes_sessions.router)
     app.include_router(routes_ws.router)
     app.include_router(kinds_router)  # the codebook: documentation, no token
@@ -84,6 +89,15 @@ def create_app(config: Config, manager: SessionManager) -> FastAPI:
 async def health(request: Request) -> dict[str, Any]:
     """Liveness and the number of running sessions; needs no token."""
     return {"status": "ok", "sessions": len(request.app.state.manager.all())}
+
+
+async def audit_entries(request: Request, session: str | None = None, last: int = 100) -> list[dict[str, Any]]:
+    """The audit trail's last entries (of one session), oldest first: the admin's view."""
+    if not 1 <= last <= 10_000:
+        raise HTTPException(status_code=422, detail="last must be 1-10000")
+    entries = request.app.state.audit.last(last, session)
+    audit(request, "audit.view", session)
+    return entries
 
 
 async def ca_certificate(request: Request) -> FileResponse:

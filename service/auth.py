@@ -16,8 +16,10 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
+from typing import Any
 
 from fastapi import HTTPException, Request, WebSocket, WebSocketDisconnect
+from starlette.requests import HTTPConnection
 
 from dyadscope.service.config import Config
 
@@ -30,6 +32,16 @@ def token_ok(config: Config, presented: str | None) -> bool:
     if not config.auth_enabled:
         return True
     return presented is not None and hmac.compare_digest(presented.encode(), config.token.encode())
+
+
+def who(connection: HTTPConnection) -> str:
+    """The name an access is audited under: the holder of the service's token (one token, one name)."""
+    return "token" if connection.app.state.config.auth_enabled else "local (no auth)"
+
+
+def audit(connection: HTTPConnection, action: str, session: str | None = None, **detail: Any) -> None:
+    """Append an access to the service's audit trail (:mod:`dyadscope.service.audit`) as :func:`who` did it."""
+    connection.app.state.audit.append(who(connection), action, session, **detail)
 
 
 def bearer(authorization: str | None) -> str | None:

@@ -37,6 +37,7 @@ VERBS = (
     "models",
     "kinds",
     "tls",
+    "audit",
 )
 
 

@@ -68,5 +68,20 @@ def run(args: argparse.Namespace) -> int:
             written += exporters[target](args.out)
     except OSError as exc:
         raise CliError(f"cannot write into {args.out}: {exc.strerror or exc}") from None
+    _audit_export(recording.metadata.get("dyadscope_session"), args.file, list(dict.fromkeys(args.to)))
     print(f"wrote {len(written)} files into {args.out}")
     return 0
+
+
+def _audit_export(session: str | None, path: Path, targets: list[str]) -> None:
+    """Record the export in the audit trail, as this OS user; the file by the hash of its name (which holds ids)."""
+    import getpass
+    import hashlib
+
+    from dyadscope.service.audit import FILENAME, AuditLog
+    from dyadscope.service.config import Config
+
+    name_sha256 = hashlib.sha256(path.name.encode()).hexdigest()[:16]
+    AuditLog(Config.from_env().data_dir / FILENAME).append(
+        getpass.getuser(), "recording.export", session, file=name_sha256, kinds=",".join(targets)
+    )

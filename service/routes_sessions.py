@@ -23,7 +23,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, Field
 
 from dyadscope.sensors.lsl import local_clock
-from dyadscope.service.auth import require_token
+from dyadscope.service.auth import audit, require_token
 from dyadscope.service.config import Config
 from dyadscope.service.recording import RecordingBusy
 from dyadscope.service.session import Session
@@ -88,59 +88,70 @@ router = APIRouter(prefix="/api/sessions", dependencies=[Depends(require_token)]
 
 
 @router.get("")
-async def list_sessions(manager: Manager) -> list[dict[str, Any]]:
+async def list_sessions(request: Request, manager: Manager) -> list[dict[str, Any]]:
+    audit(request, "sessions.list")
     return [s.describe() for s in manager.all()]
 
 
 @router.post("", status_code=201)
-async def create_session(body: SessionRequest, manager: Manager) -> dict[str, Any]:
+async def create_session(request: Request, body: SessionRequest, manager: Manager) -> dict[str, Any]:
     try:
         session = await manager.create(body.id, lsl=body.lsl, participants=body.participants)
     except SessionExists as exc:
         raise HTTPException(status_code=409, detail=str(exc)) from None
     except SessionError as exc:
         raise HTTPException(status_code=422, detail=str(exc)) from None
+    audit(request, "session.create", session.id)
     return session.describe()
 
 
 @router.get("/{session_id}")
-async def get_session(session: LiveSession) -> dict[str, Any]:
+async def get_session(request: Request, session: LiveSession) -> dict[str, Any]:
+    audit(request, "session.view", session.id)
     return session.describe()
 
 
 @router.delete("/{session_id}", status_code=204)
-async def stop_session(session: LiveSession, manager: Manager) -> None:
+async def stop_session(request: Request, session: LiveSession, manager: Manager) -> None:
+    audit(request, "session.stop", session.id)
     await manager.stop(session.id)
 
 
 @router.post("/{session_id}/baseline", status_code=202)
 async def start_baseline(
-    body: BaselineRequest, session: LiveSession, config: Annotated[Config, Depends(_config)]
+    request: Request, body: BaselineRequest, session: LiveSession, config: Annotated[Config, Depends(_config)]
 ) -> dict[str, Any]:
     data = {"duration_s": body.duration_s or config.baseline_s, "roles": body.roles}
+    audit(request, "baseline.start", session.id)
     await session.publish([Feature(kinds.BASELINE_START, None, local_clock(), data)])
     return data
 
 
 @router.post("/{session_id}/markers", status_code=202)
-async def add_marker(body: MarkerRequest, session: LiveSession) -> dict[str, Any]:
+async def add_marker(request: Request, body: MarkerRequest, session: LiveSession) -> dict[str, Any]:
+    audit(request, "marker.add", session.id)  # not its text: it may describe the patient
     t = local_clock()
     await session.publish([Feature(kinds.MARKER, None, t, {"text": body.text})])
     return {"t": t, "text": body.text}
 
 
 @router.post("/{session_id}/recording", status_code=201)
-async def start_recording(body: RecordingRequest, session: LiveSession, manager: Manager) -> dict[str, Any]:
+async def start_recording(
+    request: Request, body: RecordingRequest, session: LiveSession, manager: Manager
+) -> dict[str, Any]:
     try:
-        return await manager.start_recording(session.id, subject=body.subject, session=body.session, task=body.task)
+        started = await manager.start_recording(session.id, subject=body.subject, session=body.session, task=body.task)
     except RecordingBusy as exc:
         raise HTTPException(status_code=409, detail=str(exc)) from None
     except ValueError as exc:
         raise HTTPException(status_code=422, detail=str(exc)) from None
     except RecordingError as exc:
         raise HTTPException(status_code=507, detail=str(exc)) from None
+    audit(request, "recording.start", session.id)
+    return started
 
 
 @router.delete("/{session_id}/recording")
-async def stop_recording(session: LiveSession, manager: Manager) -> dict[str, Any]:
+async def stop_recording(request: Request, session: LiveSession, manager: Manager) -> dict[str, Any]:
+    audit(request, "recording.stop", session.id)
     return await manager.stop_recording(session.id)

@@ -30,6 +30,7 @@ from dyadscope.models.engine import ModelEngine
 from dyadscope.models.library import ModelMissing
 from dyadscope.perception.live import LivePerception, MediaAnalysis
 from dyadscope.sensors.webrtc import Offer, OfferError, WebRtcIngest
+from dyadscope.service.auth import audit
 from dyadscope.stream.frames import Clock, FeatureSink
 
 log = logging.getLogger(__name__)
@@ -123,6 +124,7 @@ def create_webrtc_router(hub: WebRtcHub, dependencies: Sequence[Any] = ()) -> AP
         ingest = hub.ingest(session_id)
         if ingest is None:
             raise HTTPException(status_code=404, detail=f"no session {session_id!r}")
+        audit(request, "capture.start", session_id, role=",".join(offer.camera_roles))
         try:
             answer = await ingest.answer(offer)
         except OfferError as exc:

@@ -16,7 +16,7 @@ import re
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
-from dyadscope.service.auth import websocket_token_ok
+from dyadscope.service.auth import audit, websocket_token_ok
 from dyadscope.service.sessions import SessionManager
 from dyadscope.stream.events import events_topic
 from dyadscope.stream.wire import to_json
@@ -53,6 +53,7 @@ async def session_events(websocket: WebSocket, session_id: str) -> None:
         elif not _SEQ.fullmatch(after_raw):
             await websocket.close(CLOSE_BAD_REQUEST, "after must be a non-negative integer sequence number")
         else:
+            audit(websocket, "events.read", session_id, after=int(after_raw))
             await _stream_events(websocket, manager, session_id, int(after_raw), config.max_client_message)
     except (WebSocketDisconnect, RuntimeError):
         pass  # the client left before its refusal (or mid-stream): nothing to tell it

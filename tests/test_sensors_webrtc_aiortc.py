@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import tempfile
 import threading
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -17,6 +19,8 @@ from fastapi import FastAPI
 from dyadscope.models.build import DEFAULT_MODELS
 from dyadscope.models.engine import EngineSettings, ModelEngine
 from dyadscope.sensors.av_tracks import VideoReader
+from dyadscope.service.audit import AuditLog
+from dyadscope.service.config import Config
 from dyadscope.service.routes_webrtc import WebRtcHub, create_webrtc_router
 
 
@@ -52,6 +56,8 @@ def _service(model_dir, engine_factory=None):
     )
     app = FastAPI()
     app.include_router(create_webrtc_router(hub))
+    data_dir = Path(tempfile.mkdtemp(prefix="webrtc-audit-"))  # what the routes' audit needs of the full app
+    app.state.config, app.state.audit = Config(data_dir=data_dir), AuditLog(data_dir / "audit.jsonl")
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://service")
     return hub, client, features
 

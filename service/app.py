@@ -31,16 +31,20 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 from dyadscope.models.engine import ModelEngine
-from dyadscope.service import routes_sessions, routes_ws
+from dyadscope.service import routes_login, routes_sessions, routes_ws
 from dyadscope.service.audit import FILENAME as AUDIT_FILENAME
 from dyadscope.service.audit import AuditLog
-from dyadscope.service.auth import audit, require_token
+from dyadscope.service.auth import audit
 from dyadscope.service.config import Config
 from dyadscope.service.request_guard import RequestGuard
 from dyadscope.service.routes_kinds import kinds_router
+from dyadscope.service.routes_sessions import permitted, session_for
 from dyadscope.service.routes_webrtc import WebRtcHub, create_webrtc_router
 from dyadscope.service.sessions import SessionManager
 from dyadscope.service.tls import CA_CERT, tls_dir
+from dyadscope.service.users import FILENAME as USERS_FILENAME
+from dyadscope.service.users import UserStore
+from dyadscope.service.web_sessions import WebSessions
 
 STATIC_DIR = files("dyadscope.client") / "static"
 
@@ -72,15 +76,25 @@ def create_app(config: Config, manager: SessionManager) -> FastAPI:
     )
     app.state.config, app.state.manager, app.state.webrtc = config, manager, webrtc
     app.state.audit = AuditLog(config.data_dir / AUDIT_FILENAME)
+    app.state.users = UserStore(config.data_dir / USERS_FILENAME)
+    app.state.web_sessions = WebSessions(idle_s=config.idle_logout_s)
     app.add_api_route("/api/health", health, methods=["GET"])
-    app.add_api_route("/api/audit", audit_entries, methods=["GET"], dependencies=[Depends(require_token)])
+    app.add_api_route("/api/audit", audit_entries, methods=["GET"], dependencies=[Depends(permitted("audit.view"))])
     app.include_router(routes_sessions.router)
+    app.include_router(routes_login.router)
     app.include_router(routes_ws.router)
     app.include_router(kinds_router)  # the codebook: documentation, no token
-    app.include_router(create_webrtc_router(webrtc, dependencies=[Depends(require_token)]))
+    app.include_router(
+        create_webrtc_router(
+            webrtc,
+            offer_dependencies=[Depends(session_for("capture.start"))],
+            metrics_dependencies=[Depends(permitted("models.metrics"))],
+        )
+    )
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     app.add_api_route("/", monitor_page, methods=["GET"], include_in_schema=False)
     app.add_api_route("/rig", rig_page, methods=["GET"], include_in_schema=False)
+    app.add_api_route("/login", login_page, methods=["GET"], include_in_schema=False)
     app.add_api_route("/ca.pem", ca_certificate, methods=["GET"], include_in_schema=False)
     app.add_middleware(RequestGuard, config=config, hsts=config.tls)
     return app
@@ -111,6 +125,11 @@ async def ca_certificate(request: Request) -> FileResponse:
 async def monitor_page() -> FileResponse:
     """The therapist's monitor."""
     return FileResponse(str(STATIC_DIR / "monitor.html"))
+
+
+async def login_page() -> FileResponse:
+    """The login form (with accounts; see dyadscope users)."""
+    return FileResponse(str(STATIC_DIR / "login.html"))
 
 
 async def rig_page() -> FileResponse:

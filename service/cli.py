@@ -38,6 +38,7 @@ VERBS = (
     "kinds",
     "tls",
     "audit",
+    "users",
 )
 
 

@@ -59,6 +59,8 @@ class Config:
     #: Serve plain HTTP beyond loopback (a closed network, or a TLS proxy or
     #: container port published to loopback in front).
     allow_plain_http: bool = False
+    #: A logged-in browser is logged off after this long without a request, seconds.
+    idle_logout_s: float = 900.0
     #: DNS names clients use to reach the service (e.g. the rig's LAN name).
     #: IP addresses and localhost are always accepted; any other Host header
     #: is refused, so a DNS-rebinding page cannot talk to the service.

@@ -9,8 +9,9 @@ anything:
 * **Origin allow-list.** A browser request (it carries ``Origin``) must come
   from the service's own pages or from one of ``allowed_origins`` (403; a
   websocket is closed with 4403, or 4400 for an unknown host).
-* **Token first.** ``/api/*`` (but for the token-free :data:`OPEN_PATHS`) is
-  refused with 401 before the body is read.
+* **Authentication first.** ``/api/*`` (but for :data:`OPEN_PATHS`) is
+  refused with 401 before the body is read; the :class:`~dyadscope.service.access.Principal` found
+  (:func:`dyadscope.service.auth.authenticate`) is left in the request's state.
 * **Bounded bodies.** Larger than ``max_body_bytes`` (by ``Content-Length`` or
   as it streams): 413; not complete within ``body_timeout_s``: 408. A JSON
   body with ``NaN`` or ``Infinity`` (not JSON, though Python reads it): 400.
@@ -30,7 +31,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from dyadscope.service.auth import bearer, token_ok
+from dyadscope.service.auth import authenticate
 from dyadscope.service.config import Config
 
 Scope = MutableMapping[str, Any]
@@ -39,8 +40,8 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-#: API paths that need no token: liveness and the codebook of event kinds.
-OPEN_PATHS = frozenset({"/api/health", "/api/kinds"})
+#: API paths that need no login: liveness, the codebook of event kinds, logging in.
+OPEN_PATHS = frozenset({"/api/health", "/api/kinds", "/api/login"})
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob: mediastream:; "
@@ -81,8 +82,10 @@ class RequestGuard:
             if scope["type"] == "http":
                 path = scope["path"]
                 if path.startswith("/api/") and path not in OPEN_PATHS:
-                    if not token_ok(self.config, bearer(headers.get("authorization"))):
-                        raise Refused(401, "missing or wrong access token")
+                    principal = authenticate(scope["app"].state, headers)
+                    if principal is None:
+                        raise Refused(401, "log in, or give a valid access token")
+                    scope.setdefault("state", {})["principal"] = principal
                 receive = await self._buffered_body(scope, headers, receive)
         except Refused as refusal:
             if scope["type"] == "websocket":  # accepted, then closed: a browser sees the code (4400, 4403)

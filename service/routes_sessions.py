@@ -11,19 +11,22 @@
   state (``recording``, ``path`` relative to the recordings folder,
   ``started``, ``error``) is in ``GET /api/sessions/{id}`` as ``recording``.
 
-Every route needs the access token (:func:`~dyadscope.service.auth.require_token`);
-the sessions are the app's ``app.state.manager``.
+Every route needs a login or token (:func:`~dyadscope.service.auth.authenticated`)
+and the permission for its action (:mod:`dyadscope.service.access`; 403
+otherwise), and is audited; the sessions are the app's ``app.state.manager``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, Field
 
 from dyadscope.sensors.lsl import local_clock
-from dyadscope.service.auth import audit, require_token
+from dyadscope.service.access import Principal, allowed
+from dyadscope.service.auth import audit, authenticated
 from dyadscope.service.config import Config
 from dyadscope.service.recording import RecordingBusy
 from dyadscope.service.session import Session
@@ -41,6 +44,9 @@ class SessionRequest(BaseModel):
     participants: dict[Role, str] = Field(
         default_factory=dict,
         description="pseudonymous participant id per role, for within-person history (never names)",
+    )
+    therapists: list[str] = Field(
+        default_factory=list, max_length=8, description="user names of the therapists who may see and run it"
     )
 
 
@@ -73,30 +79,63 @@ def _config(request: Request) -> Config:
     return request.app.state.config
 
 
-def _session(session_id: str, manager: Annotated[SessionManager, Depends(_manager)]) -> Session:
-    """The running session of the path, or 404."""
-    session = manager.get(session_id)
-    if session is None:
-        raise HTTPException(status_code=404, detail=f"no session {session_id!r}")
-    return session
+def permitted(action: str) -> Callable[..., Any]:
+    """A dependency: 403 unless the request's principal may do ``action`` (a session-less one); audits it."""
+
+    def check(request: Request, principal: Annotated[Principal, Depends(authenticated)]) -> Principal:
+        if not allowed(principal, action):
+            audit(request, action, status="refused")
+            raise HTTPException(status_code=403, detail=f"a {principal.role} may not do {action}")
+        return principal
+
+    return check
+
+
+def session_for(action: str) -> Callable[..., Any]:
+    """A dependency: the running session of the path (404), if the principal may do ``action`` on it (403); audits."""
+
+    def check(
+        session_id: str,
+        request: Request,
+        manager: Annotated[SessionManager, Depends(_manager)],
+        principal: Annotated[Principal, Depends(authenticated)],
+    ) -> Session:
+        session = manager.get(session_id)
+        if session is None:
+            raise HTTPException(status_code=404, detail="no such session")
+        if not allowed(principal, action, session.therapists):
+            audit(request, action, session.id, status="refused")
+            raise HTTPException(status_code=403, detail=f"this {principal.role} may not do {action} in this session")
+        audit(request, action, session.id)
+        return session
+
+    return check
 
 
 Manager = Annotated[SessionManager, Depends(_manager)]
-LiveSession = Annotated[Session, Depends(_session)]
 
-router = APIRouter(prefix="/api/sessions", dependencies=[Depends(require_token)])
+router = APIRouter(prefix="/api/sessions", dependencies=[Depends(authenticated)])
 
 
 @router.get("")
-async def list_sessions(request: Request, manager: Manager) -> list[dict[str, Any]]:
+async def list_sessions(
+    request: Request, manager: Manager, principal: Annotated[Principal, Depends(permitted("sessions.list"))]
+) -> list[dict[str, Any]]:
     audit(request, "sessions.list")
-    return [s.describe() for s in manager.all()]
+    return [s.describe() for s in manager.all() if allowed(principal, "session.view", s.therapists)]
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, dependencies=[Depends(permitted("session.create"))])
 async def create_session(request: Request, body: SessionRequest, manager: Manager) -> dict[str, Any]:
+    users = request.app.state.users
+    for name in body.therapists:
+        user = users.get(name)
+        if users.any() and (user is None or user.role != "therapist"):
+            raise HTTPException(status_code=422, detail=f"{name!r} is not a therapist's user name")
     try:
-        session = await manager.create(body.id, lsl=body.lsl, participants=body.participants)
+        session = await manager.create(
+            body.id, lsl=body.lsl, participants=body.participants, therapists=tuple(body.therapists)
+        )
     except SessionExists as exc:
         raise HTTPException(status_code=409, detail=str(exc)) from None
     except SessionError as exc:
@@ -106,52 +145,51 @@ async def create_session(request: Request, body: SessionRequest, manager: Manage
 
 
 @router.get("/{session_id}")
-async def get_session(request: Request, session: LiveSession) -> dict[str, Any]:
-    audit(request, "session.view", session.id)
+async def get_session(session: Annotated[Session, Depends(session_for("session.view"))]) -> dict[str, Any]:
     return session.describe()
 
 
 @router.delete("/{session_id}", status_code=204)
-async def stop_session(request: Request, session: LiveSession, manager: Manager) -> None:
-    audit(request, "session.stop", session.id)
+async def stop_session(session: Annotated[Session, Depends(session_for("session.stop"))], manager: Manager) -> None:
     await manager.stop(session.id)
 
 
 @router.post("/{session_id}/baseline", status_code=202)
 async def start_baseline(
-    request: Request, body: BaselineRequest, session: LiveSession, config: Annotated[Config, Depends(_config)]
+    body: BaselineRequest,
+    session: Annotated[Session, Depends(session_for("baseline.start"))],
+    config: Annotated[Config, Depends(_config)],
 ) -> dict[str, Any]:
     data = {"duration_s": body.duration_s or config.baseline_s, "roles": body.roles}
-    audit(request, "baseline.start", session.id)
     await session.publish([Feature(kinds.BASELINE_START, None, local_clock(), data)])
     return data
 
 
 @router.post("/{session_id}/markers", status_code=202)
-async def add_marker(request: Request, body: MarkerRequest, session: LiveSession) -> dict[str, Any]:
-    audit(request, "marker.add", session.id)  # not its text: it may describe the patient
-    t = local_clock()
+async def add_marker(
+    body: MarkerRequest, session: Annotated[Session, Depends(session_for("marker.add"))]
+) -> dict[str, Any]:
+    t = local_clock()  # the audit has the action, not the text: it may describe the patient
     await session.publish([Feature(kinds.MARKER, None, t, {"text": body.text})])
     return {"t": t, "text": body.text}
 
 
 @router.post("/{session_id}/recording", status_code=201)
 async def start_recording(
-    request: Request, body: RecordingRequest, session: LiveSession, manager: Manager
+    body: RecordingRequest, session: Annotated[Session, Depends(session_for("recording.start"))], manager: Manager
 ) -> dict[str, Any]:
     try:
-        started = await manager.start_recording(session.id, subject=body.subject, session=body.session, task=body.task)
+        return await manager.start_recording(session.id, subject=body.subject, session=body.session, task=body.task)
     except RecordingBusy as exc:
         raise HTTPException(status_code=409, detail=str(exc)) from None
     except ValueError as exc:
         raise HTTPException(status_code=422, detail=str(exc)) from None
     except RecordingError as exc:
         raise HTTPException(status_code=507, detail=str(exc)) from None
-    audit(request, "recording.start", session.id)
-    return started
 
 
 @router.delete("/{session_id}/recording")
-async def stop_recording(request: Request, session: LiveSession, manager: Manager) -> dict[str, Any]:
-    audit(request, "recording.stop", session.id)
+async def stop_recording(
+    session: Annotated[Session, Depends(session_for("recording.stop"))], manager: Manager
+) -> dict[str, Any]:
     return await manager.stop_recording(session.id)

@@ -30,7 +30,6 @@ from dyadscope.models.engine import ModelEngine
 from dyadscope.models.library import ModelMissing
 from dyadscope.perception.live import LivePerception, MediaAnalysis
 from dyadscope.sensors.webrtc import Offer, OfferError, WebRtcIngest
-from dyadscope.service.auth import audit
 from dyadscope.stream.frames import Clock, FeatureSink
 
 log = logging.getLogger(__name__)
@@ -106,11 +105,13 @@ class WebRtcHub:
                 self._perception = None
 
 
-def create_webrtc_router(hub: WebRtcHub, dependencies: Sequence[Any] = ()) -> APIRouter:
-    """The signalling routes; ``dependencies`` guard the offer route (e.g. the token check)."""
+def create_webrtc_router(
+    hub: WebRtcHub, offer_dependencies: Sequence[Any] = (), metrics_dependencies: Sequence[Any] = ()
+) -> APIRouter:
+    """The signalling routes; the dependencies guard the offer and the metrics (login, permission)."""
     router = APIRouter()
 
-    @router.post("/api/sessions/{session_id}/webrtc/offer", dependencies=list(dependencies))
+    @router.post("/api/sessions/{session_id}/webrtc/offer", dependencies=list(offer_dependencies))
     async def webrtc_offer(session_id: str, request: Request) -> dict[str, str]:
         """Answer a capture device's offer (see the module docstring for the body)."""
         try:
@@ -124,7 +125,6 @@ def create_webrtc_router(hub: WebRtcHub, dependencies: Sequence[Any] = ()) -> AP
         ingest = hub.ingest(session_id)
         if ingest is None:
             raise HTTPException(status_code=404, detail=f"no session {session_id!r}")
-        audit(request, "capture.start", session_id, role=",".join(offer.camera_roles))
         try:
             answer = await ingest.answer(offer)
         except OfferError as exc:
@@ -133,7 +133,7 @@ def create_webrtc_router(hub: WebRtcHub, dependencies: Sequence[Any] = ()) -> AP
             raise HTTPException(status_code=503, detail=str(exc)) from None
         return {"sdp": answer.sdp, "type": answer.type}
 
-    @router.get("/api/models/metrics", dependencies=list(dependencies))
+    @router.get("/api/models/metrics", dependencies=list(metrics_dependencies))
     async def model_metrics() -> dict[str, Any]:
         """The provider in use and each model batcher's counters."""
         try:

@@ -16,7 +16,8 @@ import re
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
-from dyadscope.service.auth import audit, websocket_token_ok
+from dyadscope.service.access import Principal, allowed, visible_to
+from dyadscope.service.auth import audit, websocket_principal
 from dyadscope.service.sessions import SessionManager
 from dyadscope.stream.events import events_topic
 from dyadscope.stream.wire import to_json
@@ -28,6 +29,7 @@ CLOSE_BAD_REQUEST = 4400
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_UNKNOWN_SESSION = 4404
 CLOSE_MESSAGE_TOO_BIG = 1009
+CLOSE_FORBIDDEN = 4403
 #: A client that has not taken a message for this long is dropped; it will
 #: reconnect and resume from its last ``seq``.
 SEND_TIMEOUT_S = 10.0
@@ -46,21 +48,27 @@ async def session_events(websocket: WebSocket, session_id: str) -> None:
     await websocket.accept()
     after_raw = websocket.query_params.get("after", "0")
     try:
-        if not await websocket_token_ok(websocket, config):
-            await websocket.close(CLOSE_UNAUTHORIZED, "missing or wrong access token")
-        elif manager.get(session_id) is None:
+        principal = await websocket_principal(websocket)
+        session = manager.get(session_id)
+        if principal is None:
+            await websocket.close(CLOSE_UNAUTHORIZED, "log in, or give a valid access token")
+        elif session is None:
             await websocket.close(CLOSE_UNKNOWN_SESSION, "no such session")
+        elif not allowed(principal, "events.read", session.therapists):
+            audit(websocket, "events.read", session_id, status="refused")
+            await websocket.close(CLOSE_FORBIDDEN, f"a {principal.role} may not read this session's events")
         elif not _SEQ.fullmatch(after_raw):
             await websocket.close(CLOSE_BAD_REQUEST, "after must be a non-negative integer sequence number")
         else:
             audit(websocket, "events.read", session_id, after=int(after_raw))
-            await _stream_events(websocket, manager, session_id, int(after_raw), config.max_client_message)
+            after = int(after_raw)
+            await _stream_events(websocket, manager, session_id, after, config.max_client_message, principal)
     except (WebSocketDisconnect, RuntimeError):
         pass  # the client left before its refusal (or mid-stream): nothing to tell it
 
 
 async def _stream_events(
-    websocket: WebSocket, manager: SessionManager, session_id: str, after: int, max_message: int
+    websocket: WebSocket, manager: SessionManager, session_id: str, after: int, max_message: int, principal: Principal
 ) -> None:
     """Send every event after ``after``, then live ones, until the client leaves.
 
@@ -85,8 +93,9 @@ async def _stream_events(
                 reader.cancel()
                 break
             for seq, event in reader.result():
-                await asyncio.wait_for(websocket.send_text(to_json(event)), SEND_TIMEOUT_S)
                 cursor = seq
+                if (shown := visible_to(principal, event)) is not None:
+                    await asyncio.wait_for(websocket.send_text(to_json(shown)), SEND_TIMEOUT_S)
             if manager.get(session_id) is None:
                 await websocket.close(1001, "session ended")
                 break

@@ -19,12 +19,14 @@ import uvicorn
 from dyadscope.models.library import ModelMissing
 from dyadscope.sensors.media import MediaSource
 from dyadscope.service.app import create_app
-from dyadscope.service.config import Config
+from dyadscope.service.config import Config, is_loopback
 from dyadscope.service.errors import CliError
 from dyadscope.service.http_limits import Limits, limited_protocol, quiet_accept_errors, raise_open_file_limit
 from dyadscope.service.media import attach_media
 from dyadscope.service.session import Session
 from dyadscope.service.sessions import SessionManager, recordings_root
+from dyadscope.service.users import FILENAME as USERS_FILENAME
+from dyadscope.service.users import UserStore
 from dyadscope.stream.bus import open_bus
 from dyadscope.stream.types import StreamInfo
 from dyadscope.xdf.repair import repair_unfinished
@@ -72,12 +74,22 @@ def check_certificate(config: Config) -> None:
         ) from None
 
 
+def check_accounts(config: Config) -> None:
+    """A :class:`CliError` if a service reachable from the network would run on the one shared token."""
+    if not is_loopback(config.host) and not UserStore(config.data_dir / USERS_FILENAME).any():
+        raise CliError(
+            f"on {config.host} people need their own accounts; the shared token is for this machine only. "
+            "Add one first: dyadscope users add NAME --role admin"
+        )
+
+
 class Service:
     """The service as one object: socket, bus, sessions, app and server."""
 
     def __init__(self, config: Config):
         self.config = config
         check_certificate(config)
+        check_accounts(config)
         raise_open_file_limit()
         quiet_accept_errors()
         self._sock = bind(config.host, config.port)

@@ -63,6 +63,8 @@ class Session:
         self.id = session_id
         #: Pseudonymous participant id per role (may be empty).
         self.participants: dict[Role, str] = dict(participants or {})
+        #: User names of the therapists this session is assigned to (see dyadscope.service.access).
+        self.therapists: tuple[str, ...] = ()
         self.created = clock()
         #: This session's key in the within-person history: the id alone
         #: would let a reused id overwrite an earlier session's summary.
@@ -229,6 +231,7 @@ class Session:
             "running": self.running,
             "last_seq": self.log.last_seq,
             "participants": self.participants,
+            "therapists": list(self.therapists),
             "streams": [info.to_dict() for info in self.streams.values()],
             "recording": self.recording.describe(),
         }

@@ -76,11 +76,13 @@ class SessionManager:
         lsl: bool = True,
         select: Callable[[StreamInfo], bool] | None = None,
         participants: dict[Role, str] | None = None,
+        therapists: tuple[str, ...] = (),
     ) -> Session:
         """Start a session; with ``lsl``, it ingests the LSL streams it can assign.
 
         ``select`` narrows which assigned streams it takes (default: all);
-        ``participants`` maps roles to pseudonymous participant ids.
+        ``participants`` maps roles to pseudonymous participant ids;
+        ``therapists`` are the user names that may see and run it.
         """
         if not SESSION_ID.fullmatch(session_id):
             raise SessionError("session id must be 1-64 letters, digits, '_' or '-'")
@@ -88,7 +90,9 @@ class SessionManager:
             raise SessionExists(f"session {session_id!r} already exists")
         self._creating.add(session_id)  # before the first await: two requests cannot both pass
         try:
-            return await self._create(session_id, lsl, select, dict(participants or {}))
+            session = await self._create(session_id, lsl, select, dict(participants or {}))
+            session.therapists = tuple(therapists)
+            return session
         finally:
             self._creating.discard(session_id)
 

@@ -47,7 +47,7 @@ def test_monitor_asks_for_a_missing_token_and_says_when_a_session_is_unknown(run
     browser = Chromium(page, tmp_path / "profile")
     try:
         status = "document.getElementById('connection').textContent"
-        assert browser.wait_for(f"{status} === 'missing or wrong access token' && {status}")
+        assert browser.wait_for(f"{status} === 'log in, or give a valid access token' && {status}")
         assert browser.evaluate("document.querySelector('.token-form').hidden") is False
         browser.evaluate(
             f"(() => {{ const f = document.querySelector('.token-form');"

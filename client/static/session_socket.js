@@ -13,7 +13,10 @@
   /** The access token, from the page's fragment (never sent to a server in a URL). */
   DyadScope.token = () => new URLSearchParams(location.hash.slice(1)).get("token") || "";
 
-  /** The headers that authorise an API call with the page's token. */
+  /** The login page, coming back to this page (without its fragment) once logged in. */
+  DyadScope.loginUrl = () => `/login?next=${encodeURIComponent(location.pathname + location.search)}`;
+
+  /** The headers that authorise an API call with the page's token (a logged-in browser sends its cookie). */
   DyadScope.authHeaders = () => (DyadScope.token() ? { Authorization: `Bearer ${DyadScope.token()}` } : {});
 
   /** Growing pauses between retries: firstMs, doubled each time, at most maxMs. */
@@ -153,7 +156,8 @@
     const form = document.createElement("form");
     form.className = "token-form";
     form.innerHTML = '<input type="password" aria-label="access token" placeholder="access token" required>' +
-      "<button>Connect</button>";
+      '<button>Connect</button> or <a class="login-link">log in</a>';
+    form.querySelector("a").href = DyadScope.loginUrl();
     form.hidden = true;
     element.after(form);
     let socket = null;

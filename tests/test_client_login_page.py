@@ -23,7 +23,7 @@ def test_an_assistant_logs_in_and_runs_the_rig_without_a_token(simulated_session
                                 "document.querySelector('.login-link').getAttribute('href')")  # fmt: skip
         assert link == "/login?next=" + "%2Frig%3Fsession%3Droom1"
         browser.evaluate(f"location.assign({json.dumps(link)})")
-        browser.wait_for("location.pathname === '/login' && !!document.getElementById('login')")
+        browser.wait_for("location.pathname === '/login' && document.getElementById('login')?.dataset.ready === '1'")
         fill = "f.elements.name.value = 'rita'; f.elements.password.value = 'wrong password!';"
         browser.evaluate(f"(() => {{ const f = document.getElementById('login'); {fill} f.requestSubmit(); }})()")
         assert browser.wait_for("document.getElementById('message').textContent") == "wrong name or password"

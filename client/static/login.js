@@ -32,4 +32,5 @@
     }
     form.elements.password.value = "";
   });
+  form.dataset.ready = "1";  // the handler is in place (tests wait for it)
 })();

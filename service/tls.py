@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-import os
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +28,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from dyadscope.stream.private_files import FILE_MODE, private_dir
+from dyadscope.stream.private_files import write_private
 
 CA_VALID_DAYS = 3650
 SERVER_VALID_DAYS = 397
@@ -79,8 +78,8 @@ def ensure_ca(folder: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKe
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .sign(key, hashes.SHA256())
     )
-    _write(folder, CA_KEY, _key_pem(key))
-    _write(folder, CA_CERT, cert.public_bytes(serialization.Encoding.PEM))
+    write_private(folder / CA_KEY, _key_pem(key))
+    write_private(folder / CA_CERT, cert.public_bytes(serialization.Encoding.PEM))
     return cert, key
 
 
@@ -110,8 +109,8 @@ def issue_server_certificate(folder: Path, names: list[str], addresses: list[str
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
-    _write(folder, SERVER_KEY, _key_pem(key))
-    _write(folder, SERVER_CERT, cert.public_bytes(serialization.Encoding.PEM))
+    write_private(folder / SERVER_KEY, _key_pem(key))
+    write_private(folder / SERVER_CERT, cert.public_bytes(serialization.Encoding.PEM))
     return Issued(
         folder / CA_CERT, folder / SERVER_CERT, folder / SERVER_KEY, tuple(names), tuple(addresses), not_after
     )
@@ -135,16 +134,6 @@ def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
     return key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-
-
-def _write(folder: Path, name: str, data: bytes) -> None:
-    """Write ``folder/name`` for the owner only, replacing it atomically."""
-    private_dir(folder)
-    tmp = folder / f".{name}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
-    with os.fdopen(fd, "wb") as out:
-        out.write(data)
-    os.replace(tmp, folder / name)
 
 
 def _now() -> dt.datetime:

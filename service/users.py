@@ -19,7 +19,6 @@ import datetime as dt
 import hashlib
 import hmac
 import json
-import os
 import re
 import secrets
 import threading
@@ -30,7 +29,7 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from dyadscope.stream.private_files import FILE_MODE, private_dir
+from dyadscope.stream.private_files import write_private
 
 FILENAME = "users.json"
 ROLES = ("admin", "therapist", "assistant", "researcher")
@@ -176,12 +175,7 @@ class UserStore:
         return data["users"][name]
 
     def _save(self, data: dict[str, Any]) -> None:
-        private_dir(self.path.parent)
-        tmp = self.path.with_name(f".{self.path.name}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump(data, out, indent=1)
-        os.replace(tmp, self.path)
+        write_private(self.path, json.dumps(data, indent=1).encode())
         self._stamp = None  # re-read on next use
 
 

@@ -30,6 +30,17 @@ def private_dir(path: Path) -> Path:
     return path
 
 
+def write_private(path: Path, data: bytes) -> Path:
+    """Write ``path`` as a 0600 file (in a private folder), replacing it atomically: never half-written."""
+    private_dir(path.parent)
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+    with os.fdopen(fd, "wb") as out:
+        out.write(data)
+    os.replace(tmp, path)
+    return path
+
+
 def private_file(path: Path) -> Path:
     """Create ``path`` empty as a 0600 file if it does not exist yet; ``path``."""
     os.close(os.open(path, os.O_WRONLY | os.O_CREAT, FILE_MODE))

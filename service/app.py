@@ -5,6 +5,8 @@
   (:mod:`dyadscope.service.routes_sessions`).
 * ``WS /ws/sessions/{id}?after=SEQ`` — a session's events, resumable
   (:mod:`dyadscope.service.routes_ws`).
+* ``GET /api/recordings``, ``GET /api/recordings/{path}`` — the finished recordings, for researchers
+  (:mod:`dyadscope.service.routes_recordings`).
 * ``GET /api/audit?session=ID&last=N`` — the audit trail (:mod:`dyadscope.service.audit`).
 * ``GET /api/kinds`` — the codebook of event kinds (:mod:`dyadscope.service.routes_kinds`).
 * ``POST /api/sessions/{id}/webrtc/offer`` and ``GET /capture`` — cameras and
@@ -22,6 +24,7 @@ sessions and the WebRTC hub in ``app.state`` (``config``, ``manager``,
 
 from __future__ import annotations
 
+import asyncio
 from contextlib import asynccontextmanager
 from importlib.resources import files
 from typing import Any
@@ -31,7 +34,7 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 from dyadscope.models.engine import ModelEngine
-from dyadscope.service import routes_login, routes_sessions, routes_ws
+from dyadscope.service import routes_login, routes_recordings, routes_sessions, routes_ws
 from dyadscope.service.audit import FILENAME as AUDIT_FILENAME
 from dyadscope.service.audit import AuditLog
 from dyadscope.service.auth import audit
@@ -81,6 +84,7 @@ def create_app(config: Config, manager: SessionManager) -> FastAPI:
     app.add_api_route("/api/health", health, methods=["GET"])
     app.add_api_route("/api/audit", audit_entries, methods=["GET"], dependencies=[Depends(permitted("audit.view"))])
     app.include_router(routes_sessions.router)
+    app.include_router(routes_recordings.router)
     app.include_router(routes_login.router)
     app.include_router(routes_ws.router)
     app.include_router(kinds_router)  # the codebook: documentation, no token
@@ -109,7 +113,7 @@ async def audit_entries(request: Request, session: str | None = None, last: int 
     """The audit trail's last entries (of one session), oldest first: the admin's view."""
     if not 1 <= last <= 10_000:
         raise HTTPException(status_code=422, detail="last must be 1-10000")
-    entries = request.app.state.audit.last(last, session)
+    entries = await asyncio.to_thread(request.app.state.audit.last, last, session)  # reads the file
     audit(request, "audit.view", session)
     return entries
 

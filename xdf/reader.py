@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import heapq
 import logging
+import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -91,6 +92,17 @@ def _header_xml(path: Path) -> dict[int, str]:
             for c in scan_chunks(f, skip_tags=skip)
             if c.tag == xw.Tag.STREAM_HEADER
         }
+
+
+def read_file_metadata(path: Path | str) -> dict[str, str]:
+    """The file header's fields of an XDF file (any writer's), without reading its samples; empty if it has none."""
+    with open(path, "rb") as f:
+        for chunk in scan_chunks(f, skip_tags=frozenset({xw.Tag.SAMPLES})):
+            if chunk.tag == xw.Tag.FILE_HEADER:
+                root = ET.fromstring(chunk.content.decode("utf-8", "replace"))
+                return {child.tag: (child.text or "").strip() for child in root}
+            break
+    return {}
 
 
 def stream_info(header: Mapping[str, Any], overrides: Iterable[Override] = ()) -> StreamInfo:

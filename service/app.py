@@ -11,8 +11,8 @@
 * ``GET /api/kinds`` — the codebook of event kinds (:mod:`dyadscope.service.routes_kinds`).
 * ``POST /api/sessions/{id}/webrtc/offer`` and ``GET /capture`` — cameras and
   microphones (see :mod:`dyadscope.service.routes_webrtc`).
-* ``/`` (the therapist's monitor), ``/rig`` (the research assistant's
-  controls) and ``/static``.
+* the pages (:data:`PAGES`): ``/`` (the therapist's monitor), ``/rig`` (the research assistant's
+  controls), ``/login``, ``/audit`` (the admin's view of the trail), and ``/static``.
 * ``GET /ca.pem`` — the local CA of ``dyadscope tls init``, for tablets to trust.
 
 Every API call and websocket needs the service's access token
@@ -25,8 +25,10 @@ sessions and the WebRTC hub in ``app.state`` (``config``, ``manager``,
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from contextlib import asynccontextmanager
 from importlib.resources import files
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request
@@ -36,7 +38,7 @@ from fastapi.staticfiles import StaticFiles
 from dyadscope.models.engine import ModelEngine
 from dyadscope.service import routes_login, routes_recordings, routes_sessions, routes_ws
 from dyadscope.service.audit import FILENAME as AUDIT_FILENAME
-from dyadscope.service.audit import AuditLog
+from dyadscope.service.audit import GENESIS, AuditLog, Verdict, verify
 from dyadscope.service.auth import audit
 from dyadscope.service.config import Config
 from dyadscope.service.request_guard import RequestGuard
@@ -82,6 +84,9 @@ def create_app(config: Config, manager: SessionManager) -> FastAPI:
     app.state.users = UserStore(config.data_dir / USERS_FILENAME)
     app.state.web_sessions = WebSessions(idle_s=config.idle_logout_s)
     app.add_api_route("/api/health", health, methods=["GET"])
+    app.add_api_route(
+        "/api/audit/verify", audit_verdict, methods=["GET"], dependencies=[Depends(permitted("audit.view"))]
+    )
     app.add_api_route("/api/audit", audit_entries, methods=["GET"], dependencies=[Depends(permitted("audit.view"))])
     app.include_router(routes_sessions.router)
     app.include_router(routes_recordings.router)
@@ -96,9 +101,8 @@ def create_app(config: Config, manager: SessionManager) -> FastAPI:
         )
     )
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
-    app.add_api_route("/", monitor_page, methods=["GET"], include_in_schema=False)
-    app.add_api_route("/rig", rig_page, methods=["GET"], include_in_schema=False)
-    app.add_api_route("/login", login_page, methods=["GET"], include_in_schema=False)
+    for path, filename in PAGES.items():
+        app.add_api_route(path, _page(filename), methods=["GET"], include_in_schema=False)
     app.add_api_route("/ca.pem", ca_certificate, methods=["GET"], include_in_schema=False)
     app.add_middleware(RequestGuard, config=config, hsts=config.tls)
     return app
@@ -118,6 +122,14 @@ async def audit_entries(request: Request, session: str | None = None, last: int 
     return entries
 
 
+async def audit_verdict(request: Request) -> dict[str, Any]:
+    """Whether the audit trail's hash chain holds (:func:`~dyadscope.service.audit.verify`), for the admin's view."""
+    path = request.app.state.audit.path
+    verdict = await asyncio.to_thread(verify, path) if path.exists() else Verdict(True, 0, GENESIS)
+    audit(request, "audit.verify")
+    return dataclasses.asdict(verdict)
+
+
 async def ca_certificate(request: Request) -> FileResponse:
     """The local CA of ``dyadscope tls init``, for tablets to trust (public: a certificate, never its key)."""
     path = tls_dir(request.app.state.config.data_dir) / CA_CERT
@@ -126,16 +138,17 @@ async def ca_certificate(request: Request) -> FileResponse:
     return FileResponse(str(path), media_type="application/x-x509-ca-cert", filename="dyadscope-ca.pem")
 
 
-async def monitor_page() -> FileResponse:
-    """The therapist's monitor."""
-    return FileResponse(str(STATIC_DIR / "monitor.html"))
+#: The pages, each a static file: its path and what it is for.
+PAGES = {
+    "/": "monitor.html",  # the therapist's monitor
+    "/rig": "rig.html",  # the research assistant's controls
+    "/login": "login.html",  # the login form (with accounts; see dyadscope users)
+    "/audit": "audit.html",  # the admin's view of the audit trail
+}
 
 
-async def login_page() -> FileResponse:
-    """The login form (with accounts; see dyadscope users)."""
-    return FileResponse(str(STATIC_DIR / "login.html"))
+def _page(filename: str) -> Callable[[], Awaitable[FileResponse]]:
+    async def page() -> FileResponse:
+        return FileResponse(str(STATIC_DIR / filename))
 
-
-async def rig_page() -> FileResponse:
-    """The research assistant's controls."""
-    return FileResponse(str(STATIC_DIR / "rig.html"))
+    return page

@@ -93,7 +93,7 @@ def is_event_log(info: StreamInfo) -> bool:
 
 
 def file_header_fields(created: str, metadata: Mapping[str, str]) -> dict[str, str]:
-    """The file header's fields (after ``version``): its creation time (LabRecorder's ISO 8601 form), us, the metadata."""
+    """The file header's fields after ``version``: creation time (LabRecorder's ISO 8601 form), writer, metadata."""
     return {"datetime": created, "writer": WRITER, **metadata}
 
 

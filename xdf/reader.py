@@ -115,6 +115,8 @@ def stream_info(header: Mapping[str, Any], overrides: Iterable[Override] = ()) -
     overrides = tuple(overrides)
     info = assign(header, overrides) or describe(header)
     role = schema.desc_role(schema.parse_desc(header))
+    if role is not None:  # our file: labels as the sensor gave them (see schema.role_label)
+        info = replace(info, channel_labels=schema.without_role(role, info.channel_labels))
     if role is not None and not any(o.matches(info) for o in overrides):
         info = replace(info, role=role)
     return info

@@ -7,6 +7,7 @@ import asyncio
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from dyadscope.service._cli_args import port_number, positive_number
 from dyadscope.service.config import Config
 from dyadscope.service.errors import CliError
 
@@ -18,7 +19,7 @@ def add_service_options(parser: argparse.ArgumentParser, *, default_port: int = 
     """Options shared by the verbs that run the service."""
     parser.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1: this machine only)")
     parser.add_argument(
-        "--port", type=int, default=None, help=f"port to listen on (default {default_port}; 0 = any free port)"
+        "--port", type=port_number, default=None, help=f"port to listen on (default {default_port}; 0 = any free port)"
     )
     parser.add_argument("--tls-cert", type=Path, default=None, metavar="PEM", help="serve HTTPS with this certificate")
     parser.add_argument("--tls-key", type=Path, default=None, metavar="PEM", help="the certificate's private key")
@@ -29,7 +30,7 @@ def add_service_options(parser: argparse.ArgumentParser, *, default_port: int = 
         help="serve plain HTTP on a host other than loopback (only behind a TLS proxy or on a closed network)",
     )
     parser.add_argument(
-        "--duration", type=float, default=None, metavar="SECONDS", help="stop by itself after this long"
+        "--duration", type=positive_number, default=None, metavar="SECONDS", help="stop by itself after this long"
     )
     parser.add_argument(
         "--bus", default=None, metavar="URL", help="message bus: 'memory' (default, one process) or a redis:// URL"

@@ -381,6 +381,12 @@ class Recorder:
     def __exit__(self, *exc_info) -> None:
         self.close()
 
+    def progress(self) -> tuple[int, int, int]:
+        """Streams declared, samples recorded and bytes written to the file so far (for a progress line)."""
+        with self._lock:
+            streams, samples = len(self._streams), sum(s.tally.count for s in self._streams.values())
+        return streams, samples, self._sink.written_bytes
+
     @property
     def stream_ids(self) -> dict[str, int]:
         """XDF stream id per stream key, in the order the streams were declared."""

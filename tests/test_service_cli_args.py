@@ -34,3 +34,10 @@ def test_a_bad_value_is_one_line_and_exit_code_2(args, says):
     done = _run(*args)
     assert done.returncode == 2
     assert says in done.stderr and "Traceback" not in done.stderr
+
+
+def test_options_are_taken_where_users_put_them(tmp_path):
+    before = _run("models", "--model-dir", str(tmp_path / "a"), "list")
+    after = _run("models", "list", "--model-dir", str(tmp_path / "b"))
+    assert before.returncode == after.returncode == 0
+    assert str(tmp_path / "a") in before.stdout and str(tmp_path / "b") in after.stdout

@@ -14,6 +14,7 @@ session.* control  yes    own        yes        no
 events.read        yes    own        quality    no
 audit.view         yes    no         no         no
 models.metrics     yes    no         yes        no
+metrics.read       yes    no         no         no
 =================  =====  =========  =========  ==========
 
 "own": only sessions the therapist is assigned to (``therapists`` when the
@@ -50,6 +51,7 @@ _ROLES_FOR: dict[str, frozenset[str]] = {
     "events.read": _ALL,
     "audit.view": frozenset({"admin"}),
     "models.metrics": _RIG,
+    "metrics.read": frozenset({"admin"}),  # /metrics; Prometheus uses the config's metrics_token
     **{action: _ALL for action in SESSION_ACTIONS},
 }
 

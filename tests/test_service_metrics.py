@@ -83,6 +83,10 @@ def test_metrics_need_an_admin_or_the_metrics_token(make_service, tmp_path):
     assert {name: status(tokens[name]) for name in ("tina", "rita", "rex")} == {"tina": 403, "rita": 403, "rex": 403}
     assert status(tokens["boss"]) == 200
     assert status(METRICS_TOKEN) == 200
+    asked = {"Authorization": f"Bearer {METRICS_TOKEN}", "Accept": "application/openmetrics-text; version=1.0.0"}
+    openmetrics = httpx.get(url, headers=asked)
+    assert openmetrics.headers["content-type"].startswith("application/openmetrics-text")
+    assert openmetrics.text.endswith("# EOF\n")
     # The metrics token opens /metrics only.
     assert (
         httpx.get(f"{service.base}/api/sessions", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}).status_code

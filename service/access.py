@@ -15,6 +15,7 @@ events.read        yes    own        quality    no
 audit.view         yes    no         no         no
 models.metrics     yes    no         yes        no
 recordings.read    yes    no         no         yes
+metrics.read       yes    no         no         no
 =================  =====  =========  =========  ==========
 
 "own": only sessions the therapist is assigned to (``therapists`` when the
@@ -52,6 +53,7 @@ _ROLES_FOR: dict[str, frozenset[str]] = {
     "audit.view": frozenset({"admin"}),
     "models.metrics": _RIG,
     "recordings.read": frozenset({"admin", "researcher"}),
+    "metrics.read": frozenset({"admin"}),  # /metrics; Prometheus uses the config's metrics_token
     **{action: _ALL for action in SESSION_ACTIONS},
 }
 

@@ -14,6 +14,7 @@
 * the pages (:data:`PAGES`): ``/`` (the therapist's monitor), ``/rig`` (the research assistant's
   controls), ``/login``, ``/audit`` (the admin's view of the trail), and ``/static``.
 * ``GET /ca.pem`` — the local CA of ``dyadscope tls init``, for tablets to trust.
+* ``GET /metrics`` — Prometheus metrics, for admins (:mod:`dyadscope.service.metrics`).
 
 Every API call and websocket needs the service's access token
 (:mod:`dyadscope.service.auth`); host, origin, token and body limits are
@@ -41,6 +42,7 @@ from dyadscope.service.audit import FILENAME as AUDIT_FILENAME
 from dyadscope.service.audit import GENESIS, AuditLog, Verdict, verify
 from dyadscope.service.auth import audit
 from dyadscope.service.config import Config
+from dyadscope.service.metrics import install_metrics
 from dyadscope.service.request_guard import RequestGuard
 from dyadscope.service.routes_kinds import kinds_router
 from dyadscope.service.routes_sessions import permitted, session_for
@@ -104,6 +106,7 @@ def create_app(config: Config, manager: SessionManager) -> FastAPI:
     for path, filename in PAGES.items():
         app.add_api_route(path, _page(filename), methods=["GET"], include_in_schema=False)
     app.add_api_route("/ca.pem", ca_certificate, methods=["GET"], include_in_schema=False)
+    install_metrics(app, manager, lambda: webrtc.built_engine)  # GET /metrics (Prometheus), admins only
     app.add_middleware(RequestGuard, config=config, hsts=config.tls)
     return app
 

@@ -76,6 +76,8 @@ class Config:
     #: Time a client has to send a request's headers, and its body, seconds.
     header_timeout_s: float = 10.0
     body_timeout_s: float = 10.0
+    #: A Bearer token that reads ``/metrics`` and nothing else (for Prometheus); empty: admins only.
+    metrics_token: str = ""
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Config:
@@ -107,6 +109,8 @@ class Config:
         """This configuration, checked for what it exposes, with a concrete token (a fresh random one if unset)."""
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ValueError("give the TLS certificate and its key together (--tls-cert and --tls-key)")
+        if self.metrics_token and len(self.metrics_token) < MIN_TOKEN_LENGTH:
+            raise ValueError(f"the metrics token needs {MIN_TOKEN_LENGTH} characters or more")
         if not is_loopback(self.host):
             self._check_exposed()
         if self.token:

@@ -76,6 +76,11 @@ class WebRtcHub:
         """The shared model engine (see :meth:`perception`)."""
         return (await self.perception()).engine
 
+    @property
+    def built_engine(self) -> ModelEngine | None:
+        """The shared model engine if a capture has built it, else None (builds nothing)."""
+        return None if self._perception is None else self._perception.engine
+
     def ingest(self, session_id: str) -> WebRtcIngest | None:
         """The session's ingest, or None if there is no such session."""
         sink = self._sink_for(session_id)

@@ -70,6 +70,7 @@ class Session:
         #: would let a reused id overwrite an earlier session's summary.
         self.history_key = f"{session_id[:47]}-{time.strftime('%Y%m%dT%H%M%S', time.gmtime(self.created))}"
         self.log = EventLog(session_id, bus, clock)
+        self._first_seq = 0  # where this process's numbering began (a log resumed from Redis goes on from there)
         self.recording = recording
         self._pipeline = pipeline
         self._inbox: queue.Queue[Chunk | list[Feature] | None] = queue.Queue(maxsize=queue_length)
@@ -86,6 +87,7 @@ class Session:
         """Begin processing; must be called from the event loop."""
         self._loop = asyncio.get_running_loop()
         await self.log.resume()
+        self._first_seq = self.log.last_seq
         self._worker = threading.Thread(target=self._work, name=f"session-{self.id}", daemon=True)
         self._worker.start()
 
@@ -107,6 +109,16 @@ class Session:
     @property
     def running(self) -> bool:
         return self._worker is not None and not self._closed
+
+    @property
+    def events_logged(self) -> int:
+        """Events this session logged in this process (for ``/metrics``)."""
+        return self.log.last_seq - self._first_seq
+
+    @property
+    def queue_depth(self) -> int:
+        """Chunks and feature batches waiting for the pipeline (at most ``queue_length``)."""
+        return self._inbox.qsize()
 
     # -- entry points for sensor threads -----------------------------------
 

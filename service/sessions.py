@@ -60,6 +60,8 @@ class SessionManager:
         self._sessions: dict[str, Session] = {}
         self._summaries: dict[str, SessionSummary] = {}
         self._creating: set[str] = set()
+        self._stopping: list[Session] = []  # popped, still draining: their events still count
+        self._events_of_stopped = 0
         #: Called with a session's id when it stops, before it drains.
         self.stop_hooks: list[Callable[[str], Awaitable[None]]] = []
 
@@ -68,6 +70,11 @@ class SessionManager:
 
     def all(self) -> list[Session]:
         return list(self._sessions.values())
+
+    @property
+    def events_logged(self) -> int:
+        """Events the sessions logged since this manager began, stopped ones included (never decreases)."""
+        return self._events_of_stopped + sum(s.events_logged for s in [*self._sessions.values(), *self._stopping])
 
     async def create(
         self,
@@ -178,6 +185,7 @@ class SessionManager:
         if session is None:
             return
         summary = self._summaries.pop(session_id)
+        self._stopping.append(session)
         steps: list[tuple[str, Callable[[], Awaitable[Any]]]] = [
             *((f"stop hook {hook.__qualname__}", lambda h=hook: h(session_id)) for hook in self.stop_hooks),
             ("processing", session.stop),
@@ -190,6 +198,8 @@ class SessionManager:
                 await step()
             except Exception:
                 log.exception("session %s: stopping its %s failed", session_id, what)
+        self._stopping.remove(session)
+        self._events_of_stopped += session.events_logged
 
     async def stop_all(self) -> None:
         for session_id in list(self._sessions):

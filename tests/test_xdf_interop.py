@@ -12,6 +12,9 @@ import pyxdf
 from _lsl_support import wait_for
 from mnelab.io.xdf import read_raw_xdf
 
+from dyadscope.stream.types import Chunk, StreamInfo
+from dyadscope.xdf.recorder import Recorder
+
 WAIT = 40.0  # s, at most, for the simulated dyad's samples to reach the file (a shared machine may be slow)
 
 
@@ -60,3 +63,22 @@ def test_mnelab_and_mne_read_both_peoples_signals_by_role(simulated_session, tmp
     array = mne.io.RawArray(np.asarray(eda["time_series"]).T, info, verbose=False)
     assert array.ch_names == [f"{eda['info']['desc'][0]['dyadscope'][0]['role'][0]} EDA"]
     assert array.get_channel_types() == ["gsr"] and array.n_times == len(eda["time_stamps"])
+
+
+def test_a_stream_that_goes_quiet_gets_no_repeated_offsets_pyxdf_cannot_fit(tmp_path: Path, caplog) -> None:
+    ticks = iter(np.arange(0.0, 1000.0, 6.0))  # the recorder's clock: a flush every 6 s of data time
+    ecg = StreamInfo(name="ECG patient", modality="ECG", channel_count=1, nominal_rate=100.0, role="patient")
+    quiet = StreamInfo(name="once", modality="Markers", channel_count=1, nominal_rate=0.0, channel_format="string")
+    with Recorder(tmp_path / "q.xdf", clock=lambda: next(ticks)) as rec:
+        rec.add_stream(quiet)
+        rec.write(Chunk(quiet, np.array([0.5]), np.array([["started"]], dtype=object)))
+        for k in range(6):
+            stamps = k * 10.0 + np.arange(1000) / 100.0
+            rec.write(Chunk(ecg, stamps, np.sin(stamps)[:, None]))
+            rec.flush()
+    with caplog.at_level(logging.WARNING, logger="pyxdf"):
+        streams, _ = pyxdf.load_xdf(str(tmp_path / "q.xdf"), dejitter_timestamps=False)
+    assert [r.getMessage() for r in caplog.records] == []
+    by_name = {s["info"]["name"][0]: s for s in streams}
+    assert len(by_name["once"]["clock_times"]) == 1 and len(by_name["ECG patient"]["clock_times"]) >= 3
+    assert by_name["once"]["time_stamps"].tolist() == [0.5]

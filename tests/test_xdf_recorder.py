@@ -148,23 +148,6 @@ def test_boundary_and_clock_offset_chunks_are_written_periodically(tmp_path: Pat
     assert stream["clock_times"] == sorted(stream["clock_times"])
 
 
-def test_a_stream_that_goes_quiet_gets_no_repeated_offsets_pyxdf_cannot_fit(tmp_path: Path, caplog) -> None:
-    ticks = iter(np.arange(0.0, 1000.0, 6.0))
-    with Recorder(tmp_path / "q.xdf", clock=lambda: next(ticks)) as rec:
-        quiet = StreamInfo(name="once", modality="Markers", channel_count=1, nominal_rate=0.0, channel_format="string")
-        rec.add_stream(quiet)
-        rec.write(Chunk(quiet, np.array([0.5]), np.array([["started"]], dtype=object)))
-        for k in range(6):
-            rec.write(_ecg_chunk(k * 10, 10)[0])
-            rec.flush()
-    with caplog.at_level("WARNING", logger="pyxdf"):
-        streams, _ = pyxdf.load_xdf(str(tmp_path / "q.xdf"), dejitter_timestamps=False)
-    assert [r.getMessage() for r in caplog.records] == []
-    by_name = {s["info"]["name"][0]: s for s in streams}
-    assert len(by_name["once"]["clock_times"]) == 1 and len(by_name["ECG patient"]["clock_times"]) >= 3
-    assert by_name["once"]["time_stamps"].tolist() == [0.5]
-
-
 _CRASHING_RECORDER = textwrap.dedent(
     """
     import sys, time

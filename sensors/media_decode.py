@@ -28,6 +28,7 @@ from pathlib import Path
 
 import av
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 from dyadscope.sensors.av_tracks import mono_samples
 from dyadscope.stream.frames import AUDIO_RATE_HZ, VideoFrame
@@ -78,9 +79,10 @@ def _decoded(path: Path, kind: str) -> Iterator[av.Frame]:
 def video_frames(path: Path, colour: bool = True) -> Iterator[VideoFrame]:
     """Every video frame of ``path`` (BGR, or gray: the luma plane), stamped with its presentation time (s)."""
     fmt = "bgr24" if colour else "gray"
+    convert = VideoReformatter()  # one conversion context for the file, not one per frame
     for frame in _decoded(path, "video"):
         if frame.time is not None:
-            yield VideoFrame(float(frame.time), frame.to_ndarray(format=fmt))
+            yield VideoFrame(float(frame.time), convert.reformat(frame, format=fmt).to_ndarray())
 
 
 def audio_chunks(path: Path, info: StreamInfo) -> Iterator[Chunk]:

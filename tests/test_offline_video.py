@@ -182,3 +182,36 @@ def test_a_bad_file_in_a_folder_is_a_row_of_the_table_and_a_failing_exit(model_d
     with (tmp_path / "out" / "summary.csv").open() as f:
         (row,) = csv.DictReader(f)
     assert row["file"] == "broken.webm" and "broken.webm" in row["status"] and row["status"] != "ok"
+
+
+def test_one_camera_on_both_people_splits_faces_and_speech_by_side(talk, model_dir, tmp_path):
+    """Two faces side by side (the talk and its mirror image): each side's person, the shared microphone's units."""
+    video, spans = talk
+    both = tmp_path / "both.mp4"
+    cmd = [
+        "ffmpeg",
+        "-loglevel",
+        "error",
+        "-i",
+        str(video),
+        "-filter_complex",
+        "[0:v]split[a][b];[b]hflip[m];[a][m]hstack",
+    ]
+    subprocess.run([*cmd, "-c:v", "mpeg4", "-q:v", "3", "-c:a", "copy", str(both)], check=True)
+    tracks = video_tracks(both, sides=("therapist", "patient"))
+    assert tracks.camera_roles == ("therapist", "patient") and tracks.microphone_role is None
+    result = analyze_video(tracks, tmp_path / "out", model_dir=model_dir)
+    events = _events(tmp_path / "out")
+    found = {e["role"]: e["data"]["box"] for e in _of(events, "face_tracked") if e["data"]["state"] == "found"}
+    assert found["therapist"][0] + found["therapist"][2] <= 640 <= found["patient"][0]  # left, right
+    assert {e["role"] for e in _of(events, "movement")} == {"therapist", "patient"}
+    faces = _of(events, "face_affect")
+    assert {e["role"] for e in faces} == {"therapist", "patient"} and all("mouth_open" in e["data"] for e in faces)
+    units = _of(events, "voice_segment")
+    assert len(units) == len(spans)  # one microphone: each unit once, to whoever's mouth moved more
+    for unit in units:
+        assert unit["data"]["speaker"] == unit["role"] in ("therapist", "patient")
+        assert unit["data"]["source"] == "face" and 0.5 <= unit["data"]["confidence"] <= 1.0
+    assert [u.role for u in result.streams] == ["therapist+patient", "shared"]
+    with pytest.raises(AnalysisError, match="roles must differ"):
+        video_tracks(both, sides=("patient", "patient"))

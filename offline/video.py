@@ -80,6 +80,8 @@ def video_tracks(
     """
     if person is not None and sides is not None:
         raise AnalysisError("say either which person the video shows or which side is whom, not both")
+    if sides is not None and len(sides) != 2:
+        raise AnalysisError(f"the sides are two people, left to right (e.g. patient,therapist), got {','.join(sides)}")
     try:
         roles = CameraView(tuple(sides) if sides else (person or "patient",)).roles
     except ValueError as exc:

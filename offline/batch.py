@@ -31,6 +31,7 @@ from dyadscope.stream import kinds
 from dyadscope.stream.assign import Override
 from dyadscope.stream.types import Role
 from dyadscope.xdf.reader import Recording, load_recording
+from dyadscope.xdf.repair import is_unfinished
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,8 @@ class Job:
     kind: str
     duration_s: float
     _run: Callable[[Path, Callable[[float], None] | None], AnalysisResult]
+    #: What the user should know about the file although it could be analysed (None: nothing).
+    warning: str | None = None
 
     def run(self, out: Path, progress: Callable[[float], None] | None = None) -> AnalysisResult:
         """Analyse into ``out``; ``progress`` gets the seconds reached.
@@ -92,7 +95,21 @@ def prepare(path: Path, options: FileOptions) -> Job:
         raise AnalysisError(f"{path}: a separate audio file goes with a video, not with an XDF recording")
     recording = read_xdf(path, options.assign)
     return Job(
-        path, "xdf", recording_seconds(recording), lambda out, progress: analyze(recording, out, progress=progress)
+        path,
+        "xdf",
+        recording_seconds(recording),
+        lambda out, progress: analyze(recording, out, progress=progress),
+        _unfinished_warning(path),
+    )
+
+
+def _unfinished_warning(path: Path) -> str | None:
+    """A hint to repair a recording that was never closed (a crash, a kill, a full disk)."""
+    if not is_unfinished(path):
+        return None
+    return (
+        f"{path} was not closed (its recorder stopped early: a crash, a kill or a full disk); it was analysed "
+        f"up to its last whole chunk. `dyadscope repair {path}` closes it"
     )
 
 
@@ -151,7 +168,8 @@ def analyze_one(path: Path, out: Path, options: FileOptions) -> SummaryRow:
         return SummaryRow(path.name, kind, f"failed: {type(exc).__name__}: {exc}")
     counts = {k: result.events.get(k, 0) for k in SUMMARY_KINDS}
     total = sum(result.events.values())
-    return SummaryRow(path.name, kind, "ok", round(job.duration_s, 3), total, **counts, out=str(out))
+    status = "ok" if job.warning is None else "ok, unfinished: run dyadscope repair on it"
+    return SummaryRow(path.name, kind, status, round(job.duration_s, 3), total, **counts, out=str(out))
 
 
 def _one_core() -> None:

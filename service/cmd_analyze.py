@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from dyadscope.service.errors import CliError
@@ -21,7 +22,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "as a live session at full speed, and write events.jsonl, one CSV per kind of measure (each with "
             "its data dictionary, <table>.json; a video adds face_affect, face_tracked, movement and "
             "voice_segment) and summary.json into --out. A folder is analysed file by file in parallel, each "
-            "into --out/<name>/, with one summary table, --out/summary.csv."
+            "into --out/<name>/, with one summary table, --out/summary.csv. Exit code 1: analysed, but the "
+            "recording was never closed (run dyadscope repair on it)."
         ),
     )
     parser.add_argument("file", type=Path, metavar="FILE|FOLDER", help="an .xdf recording, a video, or a folder")
@@ -81,6 +83,9 @@ def _file(args: argparse.Namespace, options) -> int:
     for use in result.streams:
         print(f"  {'used   ' if use.used else 'skipped'}  {use.name} ({use.samples} samples): {use.reason}")
     print(f"  {sum(result.events.values())} events; tables: {', '.join(result.tables)}")
+    if job.warning is not None:  # analysed, but the user must hear it: exit code 1
+        print(f"dyadscope analyze: warning: {job.warning}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -101,7 +106,7 @@ def _folder(args: argparse.Namespace, options) -> int:
     for r in rows:
         counts = f"{r.seconds:>8.1f} {r.face_affect:>6} {r.voice_segment:>6} {r.events:>7}"
         print(f"  {r.file:<{width}}  {r.kind:<5} {counts}  {r.status}")
-    failed = sum(row.status != "ok" for row in rows)
+    failed = sum(not row.status.startswith("ok") for row in rows)
     if failed:
         raise CliError(f"{failed} of {len(rows)} files could not be analysed (their reasons are in {table})")
     return 0

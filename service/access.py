@@ -16,6 +16,7 @@ audit.view         yes    no         no         no
 models.metrics     yes    no         yes        no
 =================  =====  =========  =========  ==========
 
+``session.*`` control includes enrolling voices (``speakers.enrol``).
 "own": only sessions the therapist is assigned to (``therapists`` when the
 session was created). "quality": an assistant's websocket carries what a rig
 needs — streams, their quality, baseline phases (without resting values),
@@ -39,6 +40,7 @@ SESSION_ACTIONS = frozenset(
         "recording.start",
         "recording.stop",
         "capture.start",
+        "speakers.enrol",
     }
 )
 

@@ -11,6 +11,8 @@
   microphones (see :mod:`dyadscope.service.routes_webrtc`).
 * ``/`` (the therapist's monitor), ``/rig`` (the research assistant's
   controls) and ``/static``.
+* ``/api/sessions/{id}/speakers/...`` — enrolling voices, who is speaking
+  (:mod:`dyadscope.service.routes_speakers`).
 * ``GET /ca.pem`` — the local CA of ``dyadscope tls init``, for tablets to trust.
 
 Every API call and websocket needs the service's access token
@@ -31,7 +33,7 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 from dyadscope.models.engine import ModelEngine
-from dyadscope.service import routes_login, routes_sessions, routes_ws
+from dyadscope.service import routes_login, routes_sessions, routes_speakers, routes_ws
 from dyadscope.service.audit import FILENAME as AUDIT_FILENAME
 from dyadscope.service.audit import AuditLog
 from dyadscope.service.auth import audit
@@ -81,6 +83,7 @@ def create_app(config: Config, manager: SessionManager) -> FastAPI:
     app.add_api_route("/api/health", health, methods=["GET"])
     app.add_api_route("/api/audit", audit_entries, methods=["GET"], dependencies=[Depends(permitted("audit.view"))])
     app.include_router(routes_sessions.router)
+    app.include_router(routes_speakers.router)
     app.include_router(routes_login.router)
     app.include_router(routes_ws.router)
     app.include_router(kinds_router)  # the codebook: documentation, no token

@@ -90,7 +90,7 @@ def test_one_person_with_two_microphones_or_cameras_is_refused_before_anything_s
         raise AssertionError("the engine was asked for although the sources were refused")
 
     with pytest.raises(MediaOptionError, match="therapist would have more than one video file"):
-        asyncio.run(attach_media(None, two_cameras, engine_not_needed, time.monotonic))
+        asyncio.run(attach_media(engine_not_needed, two_cameras, time.monotonic))
     check_media_sources(
         parse_media_option(f"patient={media.talk}") + parse_media_option(f"therapist={media.cam},{media.mic}")
     )

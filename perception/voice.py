@@ -55,7 +55,8 @@ class VoiceAnalyzer:
         self.segmenter = segmenter or IpuSegmenter()
         self.affect_model = affect_model
         self.speakers = speakers
-        self.baseline = ArousalBaseline()
+        #: Each speaker's own acoustic baseline (on a shared microphone, each person's voice against their own).
+        self.baselines: dict[Role | None, ArousalBaseline] = {}
         capacity = int((self.segmenter.max_unit_s + 2.0) * SAMPLE_RATE)
         self._audio = RingBuffer(capacity, dtype=np.float32)
         self._pending = np.zeros(0, np.float32)
@@ -100,14 +101,15 @@ class VoiceAnalyzer:
         who = self._attribute(audio, unit)
         if is_crosstalk(self.role, who) or (who is None and self.role is None):
             return None
+        speaker, confidence, source = (
+            (who.speaker, who.confidence, who.source) if who else (self.role, None, "microphone")
+        )
         if self.affect_model is not None:
             arousal, valence = self.affect_model.arousal_valence(audio)
             model = self.affect_model.name
         else:
-            arousal, valence, model = self.baseline.arousal(prosody(audio, SAMPLE_RATE)), None, ACOUSTIC_MODEL
-        speaker, confidence, source = (
-            (who.speaker, who.confidence, who.source) if who else (self.role, None, "microphone")
-        )
+            baseline = self.baselines.setdefault(speaker, ArousalBaseline())
+            arousal, valence, model = baseline.arousal(prosody(audio, SAMPLE_RATE)), None, ACOUSTIC_MODEL
         return Feature(
             kinds.VOICE_SEGMENT,
             speaker,

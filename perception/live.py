@@ -123,7 +123,7 @@ class MediaAnalysis:
         self.room = room
         self.tracks: list[CameraAnalysis | MicrophoneAnalysis] = []
 
-    async def _publish_faces(self, features: list[Feature]) -> None:
+    async def publish_faces(self, features: list[Feature]) -> None:
         """Hand each face's mouth opening to the room, then publish."""
         for f in features:
             if f.kind == kinds.FACE_AFFECT and f.role is not None and f.data.get("mouth_open") is not None:
@@ -139,7 +139,7 @@ class MediaAnalysis:
             MotionEnergy(view),
             p.face_detector,
             p.detect_interval_s,
-            self.publish if self.room is None else self._publish_faces,
+            self.publish if self.room is None else self.publish_faces,
             name,
             tracked_detect_interval_s=p.tracked_detect_interval_s,
             face_interval_s=p.face_interval_s,

@@ -29,7 +29,7 @@ from dyadscope.perception.speakers import (
     combine,
 )
 from dyadscope.perception.voice import VoiceAnalyzer
-from dyadscope.stream.types import Chunk, StreamInfo
+from dyadscope.stream.types import Chunk, Feature, StreamInfo
 
 
 @pytest.fixture(scope="module")
@@ -193,3 +193,29 @@ def test_a_window_in_the_past_enrols_the_units_the_room_holds(library, encoder):
     assert room.speakers.enrolled == ("patient",)
     room.forget("patient")
     assert room.state() == {} and room.speakers.enrolled == ()
+
+
+def test_live_cameras_hand_each_faces_mouth_opening_to_the_room(encoder):
+    """What a camera's face features leave in the session's room: one mouth sample per face frame, per person."""
+    import asyncio
+
+    from dyadscope.perception.live import MediaAnalysis
+
+    published = []
+
+    async def publish(features):
+        published.extend(features)
+
+    room = SpeakerRoom(Speakers(encoder))
+    analysis = MediaAnalysis(None, publish, room)
+    frames = [
+        Feature("face_affect", role, k / 7.5, {"valence": 0.0, "arousal": 0.0, "mouth_open": 0.1 * (k % 3)})
+        for k in range(8)
+        for role in ("patient", "therapist")
+    ]
+    asyncio.run(analysis.publish_faces([*frames, Feature("movement", "patient", 1.0, {"energy": 0.1})]))
+    assert len(published) == 17
+    assert sorted(room.speakers.mouths.roles) == ["patient", "therapist"]
+    assert room.speakers.mouths.activity("patient", 0.0, 1.0) == pytest.approx(
+        np.std([0.1 * (k % 3) for k in range(8)])
+    )

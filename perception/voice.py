@@ -19,7 +19,8 @@ where a camera sees the people) each unit goes to the most probable person,
 so one shared microphone serves both; a unit inside an enrolment window is
 the window's person's (``source`` "enrolment"). On a microphone owned by one
 person, a unit attributed to someone else is crosstalk and is dropped: the
-speaker's own microphone has it.
+speaker's own microphone has it; the mouth cue alone never does this (it
+stays the owner's unit), only with the voice.
 """
 
 from __future__ import annotations
@@ -94,7 +95,10 @@ class VoiceAnalyzer:
     def _attribute(self, audio: np.ndarray, unit: Ipu) -> Attribution | None:
         if self.speakers is None:
             return None
-        return self.speakers.unit(self.role, audio, unit.start, unit.end)
+        who = self.speakers.unit(self.role, audio, unit.start, unit.end)
+        if who is not None and who.source == "face" and self.role not in (None, who.speaker):
+            return None  # the mouths alone never take a unit from its microphone's owner: a listener's nod is no voice
+        return who
 
     def _describe(self, unit: Ipu) -> Feature | None:
         audio = self._unit_audio(unit)

@@ -219,3 +219,17 @@ def test_live_cameras_hand_each_faces_mouth_opening_to_the_room(encoder):
     assert room.speakers.mouths.activity("patient", 0.0, 1.0) == pytest.approx(
         np.std([0.1 * (k % 3) for k in range(8)])
     )
+
+
+def test_the_mouths_alone_never_take_a_unit_from_its_microphones_owner(library, encoder, conversation):
+    """The patient's own microphone, nobody enrolled: the therapist's moving mouth does not drop the patient's units."""
+    tracks, spans = conversation
+    signal = tracks["patient"]
+    patient_spans = [(r, s, e) for r, s, e in spans if r == "patient"]
+    swapped = [("therapist", s, e) for _, s, e in patient_spans]  # the therapist's mouth moves while the patient speaks
+    room = SpeakerRoom(Speakers(encoder, _mouths(swapped, 0.0, signal.size / RATE)))
+    units = _feed(_analyzer(library, "patient", room), signal, 0.0, "mic-patient")
+    assert len(units) >= len(patient_spans)
+    assert {(u.role, u.data["source"]) for u in units} == {("patient", "microphone")}
+    shared = _feed(_analyzer(library, None, room), signal, 0.0, "mic-shared")  # a shared microphone follows the face
+    assert {(u.role, u.data["source"]) for u in shared} == {("therapist", "face")}

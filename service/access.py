@@ -18,6 +18,7 @@ recordings.read    yes    no         no         yes
 metrics.read       yes    no         no         no
 =================  =====  =========  =========  ==========
 
+``session.*`` control includes enrolling voices (``speakers.enrol``).
 "own": only sessions the therapist is assigned to (``therapists`` when the
 session was created). "quality": an assistant's websocket carries what a rig
 needs — streams, their quality, baseline phases (without resting values),
@@ -41,6 +42,7 @@ SESSION_ACTIONS = frozenset(
         "recording.start",
         "recording.stop",
         "capture.start",
+        "speakers.enrol",
     }
 )
 

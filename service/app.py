@@ -13,6 +13,8 @@
   microphones (see :mod:`dyadscope.service.routes_webrtc`).
 * the pages (:data:`PAGES`): ``/`` (the therapist's monitor), ``/rig`` (the research assistant's
   controls), ``/login``, ``/audit`` (the admin's view of the trail), and ``/static``.
+* ``/api/sessions/{id}/speakers/...`` — enrolling voices, who is speaking
+  (:mod:`dyadscope.service.routes_speakers`).
 * ``GET /ca.pem`` — the local CA of ``dyadscope tls init``, for tablets to trust.
 * ``GET /metrics`` — Prometheus metrics, for admins (:mod:`dyadscope.service.metrics`).
 
@@ -37,7 +39,7 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 from dyadscope.models.engine import ModelEngine
-from dyadscope.service import routes_login, routes_recordings, routes_sessions, routes_ws
+from dyadscope.service import routes_login, routes_recordings, routes_sessions, routes_speakers, routes_ws
 from dyadscope.service.audit import FILENAME as AUDIT_FILENAME
 from dyadscope.service.audit import GENESIS, AuditLog, Verdict, verify
 from dyadscope.service.auth import audit
@@ -92,6 +94,7 @@ def create_app(config: Config, manager: SessionManager) -> FastAPI:
     app.add_api_route("/api/audit", audit_entries, methods=["GET"], dependencies=[Depends(permitted("audit.view"))])
     app.include_router(routes_sessions.router)
     app.include_router(routes_recordings.router)
+    app.include_router(routes_speakers.router)
     app.include_router(routes_login.router)
     app.include_router(routes_ws.router)
     app.include_router(kinds_router)  # the codebook: documentation, no token

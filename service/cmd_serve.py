@@ -40,8 +40,9 @@ def add_service_options(parser: argparse.ArgumentParser, *, default_port: int = 
         action="append",
         default=[],
         metavar="ROLE=FILE[,AUDIO]",
-        help="play a video/audio file (or a video and an audio file) as that person's camera and microphone "
-        "(repeatable; needs the models: dyadscope models build)",
+        help="play a video/audio file (or a video and an audio file) as that person's camera and microphone; "
+        "shared=FILE: one room camera (patient left) and one microphone for both, voices told apart once "
+        "enrolled on the rig page (repeatable; needs the models: dyadscope models build)",
     )
     parser.add_argument(
         "--assign",

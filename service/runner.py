@@ -158,7 +158,7 @@ async def _play(service: Service, session: Session, media: Sequence[MediaSource]
     """Play media files into a session until it stops."""
     hub = service.app.state.webrtc
     try:
-        files = await attach_media(session.publish, media, hub.engine, hub.clock, loop=loop)
+        files = await attach_media(lambda: hub.analysis(session.id, session.publish), media, hub.clock, loop=loop)
     except ModelMissing as exc:
         raise CliError(str(exc)) from None
     session.on_stop(files.stop)

@@ -53,6 +53,10 @@ TABLE = [
      {"boss": (202, 202), "tina": (202, 403), "rita": (202, 202), "rex": (403, 403)}),
     ("POST", "/api/sessions/{s}/webrtc/offer", {"sdp": "", "type": "offer", "role": "patient"},
      {"boss": (400, 400), "tina": (400, 403), "rita": (400, 400), "rex": (403, 403)}),  # 400: past the check
+    ("POST", "/api/sessions/{s}/speakers/enrol", {"role": "patient", "last_s": 30},
+     {"boss": (503, 503), "tina": (503, 403), "rita": (503, 503), "rex": (403, 403)}),  # 503: no speaker encoder
+    ("DELETE", "/api/sessions/{s}/speakers/patient", None,
+     {"boss": (503, 503), "tina": (503, 403), "rita": (503, 503), "rex": (403, 403)}),
     ("GET", "/api/sessions", None, {"boss": 200, "tina": 200, "rita": 200, "rex": 403}),
     ("POST", "/api/sessions", {"id": "new-{who}", "lsl": False}, {"boss": 201, "tina": 403, "rita": 201, "rex": 403}),
     ("GET", "/api/audit", None, {"boss": 200, "tina": 403, "rita": 403, "rex": 403}),

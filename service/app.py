@@ -116,7 +116,7 @@ def create_app(config: Config, manager: SessionManager) -> FastAPI:
 
 async def bus_unavailable(request: Request, exc: Exception) -> JSONResponse:
     """503 with the reason (the bus logged the outage once), for any route that needed the bus while it was down."""
-    return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "2"})
+    return JSONResponse({"detail": f"{exc}; try again shortly"}, status_code=503, headers={"Retry-After": "2"})
 
 
 async def health(request: Request) -> dict[str, Any]:

@@ -141,6 +141,7 @@ class Service:
             await self.bus.check()
         except BusUnavailable as exc:
             await self.bus.close()
+            self._sock.close()
             raise CliError(f"cannot use the event bus: {exc}") from None
         if self.config.bus.startswith(("redis://", "rediss://")) and urlsplit(self.config.bus).password is None:
             log.warning(

@@ -38,7 +38,7 @@ from urllib.parse import urlsplit
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import NoPermissionError
+from redis.exceptions import AuthenticationError, NoPermissionError
 
 from dyadscope.stream.bus import BusUnavailable, Message
 from dyadscope.stream.wire import to_json
@@ -123,7 +123,8 @@ class RedisBus:
         self._retry_s = retry_s
         self._down_since: float | None = None
         self._next_try = 0.0
-        self._dropped = 0
+        #: Entries dropped on read because they did not verify.
+        self.dropped = 0
         self._drop_logged = -DROP_LOG_INTERVAL_S
 
     def _topic_key(self, topic: str) -> str:
@@ -140,7 +141,7 @@ class RedisBus:
         if self._down_since is not None and now < self._next_try:
             if asyncio.iscoroutine(command):
                 command.close()  # never started: fail fast instead of reconnecting
-            raise BusUnavailable(f"Redis at {self._where} is unavailable; retry shortly")
+            raise BusUnavailable(f"Redis at {self._where} is unavailable")
         try:
             async with asyncio.timeout(timeout):
                 result = await command
@@ -153,6 +154,8 @@ class RedisBus:
 
     def _went_down(self, exc: BaseException) -> BusUnavailable:
         reason = str(exc) or type(exc).__name__
+        if isinstance(exc, AuthenticationError) or "authenticated" in reason:
+            reason = f"authentication failed: {reason}; check the user and password in the bus URL"
         now = time.monotonic()
         if self._down_since is None:
             self._down_since = now
@@ -160,7 +163,7 @@ class RedisBus:
                 "redis bus at %s is unavailable (%s); calls answer 'try again' until it is back", self._where, reason
             )
         self._next_try = now + self._retry_s
-        return BusUnavailable(f"Redis at {self._where} is unavailable ({reason}); retry shortly")
+        return BusUnavailable(f"Redis at {self._where} is unavailable ({reason})")
 
     async def check(self) -> None:
         await self._call(self._redis.ping())
@@ -202,15 +205,15 @@ class RedisBus:
             message = json.loads(payload)
             if not (isinstance(message, dict) and isinstance(message.get("seq"), int) and message["seq"] != n):
                 return n, message
-        self._dropped += 1
+        self.dropped += 1
         now = time.monotonic()
         if now - self._drop_logged >= DROP_LOG_INTERVAL_S:
             self._drop_logged = now
             log.warning(
-                "redis bus: dropped %d entr%s so far that this service did not sign (forged, replayed, or signed "
-                "with another bus key)",
-                self._dropped,
-                "y" if self._dropped == 1 else "ies",
+                "redis bus: %d entr%s dropped so far that this service did not sign (forged, replayed, or signed "
+                "with another bus key); logged at most once a minute",
+                self.dropped,
+                "y" if self.dropped == 1 else "ies",
             )
         return None
 

@@ -18,9 +18,10 @@ Safe to share a machine with other processes:
   another topic) and events whose own ``seq`` is not their entry id
   (replayed) are dropped on read, with one log line per minute at most.
 * **When Redis is down**, every call raises
-  :class:`~dyadscope.stream.bus.BusUnavailable` at once: the outage is
-  logged once, calls fail fast without reconnecting for ``retry_s``, and
-  the first call that works again logs the recovery.
+  :class:`~dyadscope.stream.bus.BusUnavailable` at once: an outage (after
+  Redis was reached once) is logged once, calls fail fast without
+  reconnecting for ``retry_s``, and the first call that works again logs
+  the recovery.
 """
 
 from __future__ import annotations
@@ -121,6 +122,7 @@ class RedisBus:
         self._prefix = prefix
         self._publish = self._redis.register_script(_PUBLISH)
         self._retry_s = retry_s
+        self._reached = False
         self._down_since: float | None = None
         self._next_try = 0.0
         #: Entries dropped on read because they did not verify.
@@ -147,15 +149,19 @@ class RedisBus:
                 result = await command
         except (aioredis.ConnectionError, aioredis.TimeoutError, NoPermissionError, TimeoutError, OSError) as exc:
             raise self._went_down(exc) from None
+        self._reached = True
         if self._down_since is not None:
             log.warning("redis bus at %s is back after %.0f s", self._where, now - self._down_since)
             self._down_since = None
         return result
 
     def _went_down(self, exc: BaseException) -> BusUnavailable:
-        reason = str(exc) or type(exc).__name__
+        reason = (str(exc) or type(exc).__name__).rstrip(".")
         if isinstance(exc, AuthenticationError) or "authenticated" in reason:
             reason = f"authentication failed: {reason}; check the user and password in the bus URL"
+        error = BusUnavailable(f"Redis at {self._where} is unavailable ({reason})")
+        if not self._reached:
+            return error  # never up yet (start-up): the caller says why; there is no outage to log
         now = time.monotonic()
         if self._down_since is None:
             self._down_since = now
@@ -163,7 +169,7 @@ class RedisBus:
                 "redis bus at %s is unavailable (%s); calls answer 'try again' until it is back", self._where, reason
             )
         self._next_try = now + self._retry_s
-        return BusUnavailable(f"Redis at {self._where} is unavailable ({reason})")
+        return error
 
     async def check(self) -> None:
         await self._call(self._redis.ping())

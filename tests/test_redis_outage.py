@@ -185,3 +185,26 @@ def test_the_backlog_is_bounded_and_sent_in_order_when_redis_returns(tmp_path):
         server.kill()
     assert lost == 3 and unsent == 0  # 2, 3, and 4 when 7 came while the backlog was full
     assert on_bus == [5, 6, 7]  # a restarted, empty Redis: the newest 3, in order
+
+
+def test_without_redis_a_session_still_records_and_stops(make_service, tmp_path, caplog):
+    server = RedisServer(tmp_path).start()
+    try:
+        service = make_service(bus=server.url(), data_dir=tmp_path / "data")
+        api, headers = f"{service.base}/api/sessions", service.headers
+        assert httpx.post(api, json={"id": "quiet", "lsl": False}, headers=headers).status_code == 201
+        server.kill()
+        caplog.clear()
+        with caplog.at_level(logging.INFO):
+            started = httpx.post(f"{api}/quiet/recording", json={"subject": "P2", "session": "1"}, headers=headers)
+            assert started.status_code == 201, started.text  # the file does not need Redis
+            stopped = httpx.delete(f"{api}/quiet/recording", headers=headers)
+            assert stopped.status_code == 200 and stopped.json()["error"] is None
+            assert [s["id"] for s in httpx.get(api, headers=headers).json()] == ["quiet"]
+            assert httpx.delete(f"{api}/quiet", headers=headers).status_code == 204
+    finally:
+        server.kill()
+    kinds = [e["kind"] for e in _recorded_events(tmp_path / "data" / "recordings" / stopped.json()["path"])]
+    assert kinds == ["recording_started"]
+    lines = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert not any(r.exc_info for r in caplog.records) and len(lines) == 2, lines  # Redis away; its copy stays

@@ -19,9 +19,10 @@ Safe to share a machine with other processes:
   (replayed) are dropped on read, with one log line per minute at most.
 * **When Redis is down**, every call raises
   :class:`~dyadscope.stream.bus.BusUnavailable` at once: an outage (after
-  Redis was reached once) is logged once, calls fail fast without
-  reconnecting for ``retry_s``, and the first call that works again logs
-  the recovery.
+  Redis was reached once) is logged once (once a minute at most, should it
+  flap), calls fail fast without reconnecting for ``retry_s``, and the
+  first call that works again logs the recovery. A Redis that refuses
+  entries (the ACL user lacks a command, out of memory) counts as away.
 """
 
 from __future__ import annotations
@@ -49,26 +50,28 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 # Atomically pick the next id (or check a caller's id) and append, so that
-# concurrent publishers can never write ids out of order.
+# concurrent publishers can never write ids out of order. The counter moves
+# only once the entry is in (a script that fails half-way is not undone).
 _PUBLISH = """
-local n
-if ARGV[2] == '' then
-  n = redis.call('INCR', KEYS[2])
-else
+local last = tonumber(redis.call('GET', KEYS[2]) or '0')
+local n = last + 1
+if ARGV[2] ~= '' then
   n = tonumber(ARGV[2])
-  if n <= tonumber(redis.call('GET', KEYS[2]) or '0') then
+  if n <= last then
     return redis.error_reply('id ' .. n .. ' is not after the last id of ' .. KEYS[1])
   end
-  redis.call('SET', KEYS[2], n)
 end
 redis.call('XADD', KEYS[1], 'MAXLEN', '=', ARGV[3], '0-' .. n, 'm', ARGV[1], 's', ARGV[4])
+redis.call('SET', KEYS[2], n)
 return n
 """
 
 #: Longest a command other than a blocking read may take, seconds.
 OP_TIMEOUT_S = 5.0
-#: Seconds between log lines about dropped (unverifiable) entries.
-DROP_LOG_INTERVAL_S = 60.0
+#: Seconds between log lines of one kind (outages, dropped entries).
+LOG_INTERVAL_S = 60.0
+#: What Redis answers to an id that is already taken (by an earlier try of the same publish, or an intruder).
+_ID_TAKEN = ("is not after the last id", "equal or smaller than the target stream top item")
 
 
 def redacted(url: str) -> str:
@@ -125,9 +128,11 @@ class RedisBus:
         self._reached = False
         self._down_since: float | None = None
         self._next_try = 0.0
+        self._outage_logged = -LOG_INTERVAL_S
+        self._logging_outage = False
         #: Entries dropped on read because they did not verify.
         self.dropped = 0
-        self._drop_logged = -DROP_LOG_INTERVAL_S
+        self._drop_logged = -LOG_INTERVAL_S
 
     def _topic_key(self, topic: str) -> str:
         return self._prefix + topic
@@ -151,7 +156,8 @@ class RedisBus:
             raise self._went_down(exc) from None
         self._reached = True
         if self._down_since is not None:
-            log.warning("redis bus at %s is back after %.0f s", self._where, now - self._down_since)
+            if self._logging_outage:
+                log.warning("redis bus at %s is back after %.0f s", self._where, now - self._down_since)
             self._down_since = None
         return result
 
@@ -163,11 +169,16 @@ class RedisBus:
         if not self._reached:
             return error  # never up yet (start-up): the caller says why; there is no outage to log
         now = time.monotonic()
-        if self._down_since is None:
+        if self._down_since is None:  # an outage begins: say so, once a minute at most (a flapping Redis)
             self._down_since = now
-            log.warning(
-                "redis bus at %s is unavailable (%s); calls answer 'try again' until it is back", self._where, reason
-            )
+            self._logging_outage = now - self._outage_logged >= LOG_INTERVAL_S
+            if self._logging_outage:
+                self._outage_logged = now
+                log.warning(
+                    "redis bus at %s is unavailable (%s); calls answer 'try again' until it is back",
+                    self._where,
+                    reason,
+                )
         self._next_try = now + self._retry_s
         return error
 
@@ -183,7 +194,9 @@ class RedisBus:
         try:
             n = await self._call(self._publish(keys=[key, key + ":last"], args=args))
         except aioredis.ResponseError as exc:
-            raise ValueError(str(exc)) from None
+            if any(text in str(exc) for text in _ID_TAKEN):
+                raise ValueError(str(exc)) from None
+            raise self._went_down(exc) from None  # it cannot take entries: no permission, out of memory
         return int(n)
 
     async def read(
@@ -206,14 +219,14 @@ class RedisBus:
     def _verified(self, key: str, entry_id: bytes, fields: dict[bytes, bytes]) -> tuple[int, Message] | None:
         """``(id, message)`` of an entry whose signature and seq hold; ``None`` (counted, logged) otherwise."""
         n = _seq(entry_id)
-        payload, signature = fields.get(b"m", b"").decode(), fields.get(b"s", b"").decode()
-        if hmac.compare_digest(signature, self._sign(key, payload)):
+        payload = fields.get(b"m", b"").decode(errors="replace")
+        if hmac.compare_digest(fields.get(b"s", b""), self._sign(key, payload).encode()):
             message = json.loads(payload)
             if not (isinstance(message, dict) and isinstance(message.get("seq"), int) and message["seq"] != n):
                 return n, message
         self.dropped += 1
         now = time.monotonic()
-        if now - self._drop_logged >= DROP_LOG_INTERVAL_S:
+        if now - self._drop_logged >= LOG_INTERVAL_S:
             self._drop_logged = now
             log.warning(
                 "redis bus: %d entr%s dropped so far that this service did not sign (forged, replayed, or signed "

@@ -6,6 +6,7 @@ started again on the same port where the test needs an outage).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -97,17 +98,18 @@ def test_forged_and_replayed_events_never_reach_a_monitor(redis_url, make_servic
     raw.xadd(key, {"m": json.dumps(forged), "s": "0" * 64}, id="0-3")  # a made-up signature
     raw.xadd(key, {"m": json.dumps({**forged, "seq": 4})}, id="0-4")  # none at all
     raw.xadd(key, genuine, id="0-5")  # event 1, signature and all, replayed as event 5
-    raw.set(key + ":last", 5)
+    raw.xadd(key, {"m": b"\xff\xfe", "s": "é".encode()}, id="0-6")  # not even UTF-8
+    raw.set(key + ":last", 6)
     with caplog.at_level(logging.WARNING, logger="dyadscope.stream.redis_bus"):
-        # our next numbers (3-5) are taken: those three reach only a recording; 6 and 7 get through
-        _emit(service, "forge", [63.0, 64.0, 65.0, 66.0, 67.0])
+        # our next numbers (3-6) are taken: those four reach only a recording; 7 and 8 get through
+        _emit(service, "forge", [63.0, 64.0, 65.0, 66.0, 67.0, 68.0])
         for _ in range(2):  # two monitors read past the same forged entries
             with service.ws("forge") as ws:
-                received = _receive_until(ws, 7)
-                assert [(e["seq"], e["data"]["bpm"]) for e in received] == [(1, 61.0), (2, 62.0), (6, 66.0), (7, 67.0)]
+                received = _receive_until(ws, 8)
+                assert [(e["seq"], e["data"]["bpm"]) for e in received] == [(1, 61.0), (2, 62.0), (7, 67.0), (8, 68.0)]
     dropped = [r for r in caplog.records if "did not sign" in r.getMessage()]
     assert len(dropped) == 1  # one line, however many entries and reads
-    assert service.service.bus.dropped == 6  # three forged entries, read past by two monitors
+    assert service.service.bus.dropped == 8  # four forged entries, read past by two monitors
 
 
 def test_rediss_with_a_certificate_from_the_local_ca(make_service, tmp_path):
@@ -135,3 +137,31 @@ def test_rediss_with_a_certificate_from_the_local_ca(make_service, tmp_path):
             make_service(bus=url.replace("rediss://", "redis://"), data_dir=tmp_path / "data")
     finally:
         server.kill()
+
+
+def test_a_redis_that_refuses_entries_counts_as_unavailable(tmp_path, caplog):
+    from dyadscope.stream.bus import BusUnavailable, open_bus
+    from dyadscope.stream.events import EventLog
+
+    no_xadd = BUS_ACL.replace(" +xadd", "")  # an ACL line that forgot a command
+    server = RedisServer(tmp_path, ("user default off", f"user dyadscope on >{PASSWORD} {no_xadd}")).start()
+
+    async def scenario() -> int:
+        bus = open_bus(server.url("dyadscope", PASSWORD), key=b"test-signing-key-0123456789")
+        log = EventLog("refused", bus)
+        try:
+            await bus.check()
+            for i in range(3):
+                with pytest.raises(BusUnavailable, match="can't run this command"):
+                    await log.emit(Feature("heart_rate", "patient", float(i), {"bpm": 60.0}))
+                await asyncio.sleep(1.1)  # past the retry pause: each emit really tries
+            return log.unsent
+        finally:
+            await bus.close()
+
+    try:
+        with caplog.at_level(logging.WARNING):
+            assert asyncio.run(scenario()) == 3  # kept, not lost as "already there"
+    finally:
+        server.kill()
+    assert len(caplog.records) == 1, [r.getMessage() for r in caplog.records]  # once a minute, however it flaps

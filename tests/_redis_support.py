@@ -14,8 +14,8 @@ import pytest
 
 #: The ACL user DyadScope's README documents: our keys only, only the commands the bus sends.
 BUS_ACL = (
-    "~dyadscope:* resetchannels -@all +ping +client|setname +select "
-    "+get +set +del +xadd +xread +xrange +evalsha +eval +script|load"
+    "~dyadscope:* resetchannels -@all +ping +select "
+    "+get +set +del +xadd +xread +xrange +evalsha +script|load"
 )
 
 

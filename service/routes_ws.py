@@ -89,6 +89,8 @@ async def _stream_events(
     """
     topic = events_topic(session_id)
     _, last = await manager.bus.bounds(topic)
+    if (session := manager.get(session_id)) is not None:  # its numbering outlives a Redis that restarted empty
+        last = max(last, session.log.last_seq)
     if after > last:
         await websocket.close(
             CLOSE_BAD_REQUEST, f"after={after} is beyond the last event ({last}); resume with after=0"

@@ -13,10 +13,7 @@ from pathlib import Path
 import pytest
 
 #: The ACL user DyadScope's README documents: our keys only, only the commands the bus sends.
-BUS_ACL = (
-    "~dyadscope:* resetchannels -@all +ping +select "
-    "+get +set +del +xadd +xread +xrange +evalsha +script|load"
-)
+BUS_ACL = "~dyadscope:* resetchannels -@all +ping +select +get +set +del +xadd +xread +xrange +evalsha +script|load"
 
 
 def redis_binary() -> str:

@@ -22,6 +22,10 @@ from _lsl_support import wait_for
 from _redis_support import BUS_ACL, RedisServer
 from websockets.exceptions import ConnectionClosed
 
+from dyadscope.stream.bus import BusUnavailable, open_bus
+from dyadscope.stream.events import EventLog
+from dyadscope.stream.types import Feature
+
 PASSWORD = "correct-horse-battery-staple"
 WAIT = 30.0  # s, at most, for anything the service does (a shared machine may be slow)
 SESSION = "outage"
@@ -157,9 +161,6 @@ def _kill_and_restart(service, server: RedisServer, monitor: Monitor, assistant:
 
 
 def test_the_backlog_is_bounded_and_sent_in_order_when_redis_returns(tmp_path):
-    from dyadscope.stream.bus import BusUnavailable, open_bus
-    from dyadscope.stream.events import EventLog
-    from dyadscope.stream.types import Feature
 
     server = RedisServer(tmp_path).start()
 
@@ -208,3 +209,30 @@ def test_without_redis_a_session_still_records_and_stops(make_service, tmp_path,
     assert kinds == ["recording_started"]
     lines = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert not any(r.exc_info for r in caplog.records) and len(lines) == 2, lines  # Redis away; its copy stays
+
+
+def test_a_monitor_resumes_on_a_redis_that_restarted_empty(make_service, tmp_path):
+    server = RedisServer(tmp_path).start()
+    try:
+        service = make_service(bus=server.url(), data_dir=tmp_path / "data")
+        assert httpx.post(f"{service.base}/api/sessions", json={"id": "empty", "lsl": False}, headers=service.headers)
+        session = service.service.manager.get("empty")
+        emit = lambda bpm: service.call(session.log.emit(Feature("heart_rate", "patient", bpm, {"bpm": bpm})))  # noqa: E731
+        for bpm in (61.0, 62.0, 63.0):
+            emit(bpm)
+        server.kill()
+        server.start()
+        wait_for(lambda: _answers(service), WAIT, "the bus did not come back")
+        with service.ws("empty", after=3) as ws:  # beyond what the empty Redis holds, not beyond the session
+            emit(64.0)
+            assert [(e["seq"], e["data"]["bpm"]) for e in [json.loads(ws.recv(timeout=WAIT))]] == [(4, 64.0)]
+    finally:
+        server.kill()
+
+
+def _answers(service) -> bool:
+    try:
+        service.call(service.service.bus.check())
+        return True
+    except BusUnavailable:
+        return False

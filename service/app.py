@@ -2,7 +2,8 @@
 
 * ``GET /api/health`` — liveness (no token).
 * ``/api/sessions/...`` — sessions, baseline, markers, recording
-  (:mod:`dyadscope.service.routes_sessions`).
+  (:mod:`dyadscope.service.routes_sessions`); 503 with the reason while the
+  event bus (Redis) is unavailable.
 * ``WS /ws/sessions/{id}?after=SEQ`` — a session's events, resumable
   (:mod:`dyadscope.service.routes_ws`).
 * ``GET /api/recordings``, ``GET /api/recordings/{path}`` — the finished recordings, for researchers
@@ -35,7 +36,7 @@ from importlib.resources import files
 from typing import Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from dyadscope.models.engine import ModelEngine
@@ -54,6 +55,7 @@ from dyadscope.service.tls import CA_CERT, tls_dir
 from dyadscope.service.users import FILENAME as USERS_FILENAME
 from dyadscope.service.users import UserStore
 from dyadscope.service.web_sessions import WebSessions
+from dyadscope.stream.bus import BusUnavailable
 
 STATIC_DIR = files("dyadscope.client") / "static"
 
@@ -87,6 +89,7 @@ def create_app(config: Config, manager: SessionManager) -> FastAPI:
     app.state.audit = AuditLog(config.data_dir / AUDIT_FILENAME)
     app.state.users = UserStore(config.data_dir / USERS_FILENAME)
     app.state.web_sessions = WebSessions(idle_s=config.idle_logout_s)
+    app.add_exception_handler(BusUnavailable, bus_unavailable)
     app.add_api_route("/api/health", health, methods=["GET"])
     app.add_api_route(
         "/api/audit/verify", audit_verdict, methods=["GET"], dependencies=[Depends(permitted("audit.view"))]
@@ -112,6 +115,11 @@ def create_app(config: Config, manager: SessionManager) -> FastAPI:
     install_metrics(app, manager, lambda: webrtc.built_engine)  # GET /metrics (Prometheus), admins only
     app.add_middleware(RequestGuard, config=config, hsts=config.tls)
     return app
+
+
+async def bus_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """503 with the reason (the bus logged the outage once), for any route that needed the bus while it was down."""
+    return JSONResponse({"detail": f"{exc}; try again shortly"}, status_code=503, headers={"Retry-After": "2"})
 
 
 async def health(request: Request) -> dict[str, Any]:

@@ -33,7 +33,14 @@ def add_service_options(parser: argparse.ArgumentParser, *, default_port: int = 
         "--duration", type=positive_number, default=None, metavar="SECONDS", help="stop by itself after this long"
     )
     parser.add_argument(
-        "--bus", default=None, metavar="URL", help="message bus: 'memory' (default, one process) or a redis:// URL"
+        "--bus",
+        default=None,
+        metavar="URL",
+        help="message bus: 'memory' (default, one process) or redis[s]://USER:PASSWORD@HOST:PORT/0 "
+        "(with a password, better in DYADSCOPE_BUS: the command line is visible to other users)",
+    )
+    parser.add_argument(
+        "--bus-ca-file", type=Path, default=None, metavar="PEM", help="the CA a rediss:// server must chain to"
     )
     parser.add_argument(
         "--media",
@@ -74,6 +81,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
             host=args.host,
             port=args.port,
             bus=args.bus,
+            bus_ca_file=args.bus_ca_file,
             tls_cert=args.tls_cert,
             tls_key=args.tls_key,
             allow_plain_http=args.allow_plain_http,

@@ -13,7 +13,7 @@ from dyadscope.service.config import Config
 from dyadscope.service.recording import SessionRecording
 from dyadscope.service.session import Session
 from dyadscope.stream import kinds
-from dyadscope.stream.bus import Bus
+from dyadscope.stream.bus import Bus, BusUnavailable
 from dyadscope.stream.processors.physio.baseline import Baseline, BaselineConfig
 from dyadscope.stream.processors.physio.history import History, SessionSummary, check_id
 from dyadscope.stream.processors.registry import default_pipeline
@@ -134,6 +134,7 @@ class SessionManager:
             pipeline,
             recording=recording,
             queue_length=self.config.ingest_queue_length,
+            backlog=self.config.event_log_length,
             participants=participants,
         )
         await session.start()
@@ -191,7 +192,7 @@ class SessionManager:
             ("processing", session.stop),
             ("recording", lambda: self._stop_recording(session)),
             ("history", lambda: asyncio.to_thread(self._record, session, summary)),
-            ("event log", lambda: self.bus.delete(session.log.topic)),
+            ("event log", lambda: self._delete_log(session)),
         ]
         for what, step in steps:
             try:
@@ -200,6 +201,12 @@ class SessionManager:
                 log.exception("session %s: stopping its %s failed", session_id, what)
         self._stopping.remove(session)
         self._events_of_stopped += session.events_logged
+
+    async def _delete_log(self, session: Session) -> None:
+        try:
+            await self.bus.delete(session.log.topic)
+        except BusUnavailable:  # the bus said so once; its copy stays until the id is reused or Redis is flushed
+            log.warning("session %s: its events stay on the bus, which is unavailable", session.id)
 
     async def stop_all(self) -> None:
         for session_id in list(self._sessions):

@@ -77,10 +77,20 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 from dyadscope.sensors._lsl_checks import CHANNEL_LIMITS, RATE_LIMITS, check_stream
+from dyadscope.sensors._lsl_network import HEADER_TIMEOUT, list_streams, short_header, visible_streams
 from dyadscope.sensors._lsl_worker import RateMonitor, StreamWorker, full_header
 from dyadscope.sensors.lsl_config import configure_lsl
 from dyadscope.stream import kinds
-from dyadscope.stream.assign import Override, assign, describe, header_from_xml, normalize_modality, parse_overrides
+from dyadscope.stream.assign import (
+    Override,
+    assign,
+    describe,
+    header_from_xml,
+    normalize_modality,
+    parse_override,
+    parse_overrides,
+)
+from dyadscope.stream.selection import StreamClaims, StreamSelection
 from dyadscope.stream.types import Chunk, StreamInfo
 
 configure_lsl()
@@ -96,29 +106,14 @@ __all__ = [
     "configure_lsl",
     "list_streams",
     "local_clock",
+    "short_header",
+    "visible_streams",
 ]
 
 log = logging.getLogger(__name__)
 
 ChunkCallback = Callable[[Chunk], None]
 StatusCallback = Callable[[str, StreamInfo, dict[str, Any]], None]
-
-_HEADER_TIMEOUT = 1.0  # s; to fetch a stream's full header (with desc)
-
-
-def list_streams(wait: float = 1.0) -> list[StreamInfo]:
-    """Every LSL stream visible within ``wait`` seconds, with its role when its header gives one."""
-    found: list[StreamInfo] = []
-    for lsl_info in pylsl.resolve_streams(wait_time=wait):
-        try:
-            inlet, xml = full_header(lsl_info, _HEADER_TIMEOUT)
-        except (pylsl.util.TimeoutError, pylsl.util.LostError):
-            found.append(describe(header_from_xml(lsl_info.as_xml())))
-            continue
-        inlet.close_stream()
-        header = header_from_xml(xml)
-        found.append(assign(header) or describe(header))
-    return sorted(found, key=lambda info: (info.name, info.source_id))
 
 
 class LslIngest:
@@ -137,6 +132,13 @@ class LslIngest:
     one stream per person and modality is ingested: another source of the
     same is held back (``stream_invalid``, ``"duplicate"``) until the first
     is gone. See the module docstring for the callbacks.
+
+    ``selection`` (:class:`~dyadscope.stream.selection.StreamSelection`)
+    decides on the resolver's short header, before any inlet is opened, which
+    streams are this ingest's; ``claims`` with ``owner`` keeps two ingests
+    from taking the same stream: one claimed by another owner is left alone
+    (reported once, ``stream_invalid`` with problem ``"claimed"``).
+    :meth:`add_override` assigns a stream at run time.
     """
 
     def __init__(
@@ -156,6 +158,9 @@ class LslIngest:
         offset_interval: float = 5.0,
         pull_interval: float = 0.1,
         raw: bool = False,
+        selection: StreamSelection | None = None,
+        claims: StreamClaims | None = None,
+        owner: str = "",
     ):
         self._on_chunk = on_chunk
         self._on_status = on_status
@@ -165,6 +170,9 @@ class LslIngest:
         self.resolve_interval = resolve_interval
         self.lost_after = lost_after
         self._select = select
+        self._selection = selection or StreamSelection()
+        self._claims = claims
+        self._owner = owner
         self._channel_limits = channel_limits
         self._rate_limits = rate_limits
         self.rate_window = rate_window
@@ -175,7 +183,7 @@ class LslIngest:
         self._lock = threading.Lock()
         self._workers: dict[str, StreamWorker] = {}
         self._seen: set[str] = set()
-        self._skipped: set[str] = set()  # uids decided against, until they vanish
+        self._skipped: dict[str, tuple[str, str]] = {}  # uids decided against, until they vanish: (name, source_id)
         # uids of duplicates (default mode), with the (role, modality) they wait for, until they vanish
         self._waiting: dict[str, tuple[str | None, str]] = {}
         self._resolver_thread: threading.Thread | None = None
@@ -217,7 +225,7 @@ class LslIngest:
             if self._workers.get(worker.info.key) is worker:
                 del self._workers[worker.info.key]
             if worker.closed:  # the resolver may list the dead outlet a while longer
-                self._skipped.add(worker.uid)
+                self._skipped[worker.uid] = (worker.info.name, worker.info.source_id)
 
     def _discover(self) -> None:
         resolver = pylsl.ContinuousResolver(forget_after=max(2.0, self.resolve_interval * 2))
@@ -233,7 +241,7 @@ class LslIngest:
         """One discovery pass: open inlets on the new streams worth ingesting."""
         present = {lsl_info.uid() for lsl_info in results}
         with self._lock:
-            self._skipped &= present
+            self._skipped = {uid: names for uid, names in self._skipped.items() if uid in present}
             self._waiting = {uid: slot for uid, slot in self._waiting.items() if uid in present}
         for lsl_info in sorted(results, key=lambda i: -i.created_at()):  # newest outlet first
             if self._stopping.is_set():
@@ -246,10 +254,33 @@ class LslIngest:
                 slot = self._waiting.get(uid)
                 if slot is not None and self._ingesting(*slot, other_than=key) is not None:
                     continue  # a duplicate whose stream in use is still there
-                if not self._may_want(lsl_info):
-                    self._skipped.add(uid)
+                if not self._may_want(lsl_info) or not self._selection.takes(short_header(lsl_info)):
+                    self._skipped[uid] = (lsl_info.name(), lsl_info.source_id())
                     continue
-            self._open(lsl_info, key, uid)
+            if self._claim(lsl_info, key, uid):
+                self._open(lsl_info, key, uid)
+
+    def _claim(self, lsl_info: pylsl.StreamInfo, key: str, uid: str) -> bool:
+        """Take the stream for this ingest unless another owner has; say so once if it has."""
+        holder = self._owner if self._claims is None else self._claims.claim(key, self._owner)
+        if holder == self._owner:
+            return True
+        with self._lock:
+            self._skipped[uid] = (lsl_info.name(), lsl_info.source_id())
+        info = describe(header_from_xml(lsl_info.as_xml()))
+        self._report(kinds.STREAM_INVALID, info, message=f"{info.name}: taken by another session", problem="claimed")
+        return False
+
+    def add_override(self, text: str) -> Override:
+        """Assign a stream from now on (``"STREAM=role:modality"``); a stream skipped for it is reconsidered.
+
+        Raises :class:`~dyadscope.stream.assign.AssignmentError` for a malformed text.
+        """
+        override = parse_override(text)
+        with self._lock:
+            self._overrides = (*(o for o in self._overrides if o.stream != override.stream), override)
+            self._skipped = {u: n for u, n in self._skipped.items() if override.stream not in n}
+        return override
 
     def _may_want(self, lsl_info: pylsl.StreamInfo) -> bool:
         """Whether the stream's type or an override could make it a wanted modality."""
@@ -286,16 +317,18 @@ class LslIngest:
                 in_use=in_use.name,
             )
 
-    def _skip(self, uid: str, inlet: pylsl.StreamInlet) -> None:
-        """Decide against a stream (until its outlet goes away)."""
+    def _skip(self, uid: str, inlet: pylsl.StreamInlet, info: StreamInfo, release: bool = False) -> None:
+        """Decide against a stream (until its outlet goes away); ``release``: give up its claim too."""
         inlet.close_stream()
         with self._lock:
-            self._skipped.add(uid)
+            self._skipped[uid] = (info.name, info.source_id)
+        if release and self._claims is not None:
+            self._claims.release(info.key, self._owner)
 
     def _open(self, lsl_info: pylsl.StreamInfo, key: str, uid: str) -> None:
         """Fetch the stream's full header, assign it, and start pulling it if it is wanted and sound."""
         try:
-            inlet, xml = full_header(lsl_info, _HEADER_TIMEOUT)
+            inlet, xml = full_header(lsl_info, HEADER_TIMEOUT)
         except (pylsl.util.TimeoutError, pylsl.util.LostError):
             return  # gone already, or not answering yet: try again next pass
         header = header_from_xml(xml)
@@ -303,8 +336,8 @@ class LslIngest:
         if info is None and self.raw:
             info = describe(header)
         elif info is None:
-            self._skip(uid, inlet)
             described = describe(header)
+            self._skip(uid, inlet, described)
             self._report(
                 kinds.STREAM_UNASSIGNED,
                 described,
@@ -314,11 +347,11 @@ class LslIngest:
             return
         wanted = self.modalities is None or info.modality in self.modalities
         if not wanted or (self._select is not None and not self._select(info)):
-            self._skip(uid, inlet)
+            self._skip(uid, inlet, info, release=True)
             return
         problem = None if self.raw else check_stream(info, self._channel_limits, self._rate_limits)
         if problem is not None:
-            self._skip(uid, inlet)
+            self._skip(uid, inlet, info, release=True)
             self._report(kinds.STREAM_INVALID, info, message=f"{info.name}: {problem[1]}", problem=problem[0])
             return
         worker = StreamWorker(self, inlet, info, uid)

@@ -109,6 +109,10 @@ class LslPublisher:
         self._thread = threading.Thread(target=self._run, name="lsl-publisher", daemon=True)
         self._thread.start()
 
+    def consumers(self) -> dict[str, bool]:
+        """Per stream key, whether an inlet is connected to its outlet now."""
+        return {key: outlet.have_consumers() for key, outlet in self._outlets.items()}
+
     def wait(self, timeout: float | None = None) -> bool:
         """Wait for the pushing to end (duration reached or stopped); True if it has."""
         if self._thread is None:

@@ -14,15 +14,18 @@ session.* control  yes    own        yes        no
 events.read        yes    own        quality    no
 audit.view         yes    no         no         no
 models.metrics     yes    no         yes        no
+rigs.read, .save   yes    no         yes        no
 recordings.read    yes    no         no         yes
 metrics.read       yes    no         no         no
 =================  =====  =========  =========  ==========
 
-``session.*`` control includes enrolling voices (``speakers.enrol``).
+``session.*`` control includes enrolling voices (``speakers.enrol``) and
+assigning a stream (``stream.assign``).
 "own": only sessions the therapist is assigned to (``therapists`` when the
 session was created). "quality": an assistant's websocket carries what a rig
 needs — streams, their quality, baseline phases (without resting values),
-markers, recording — and no derived measure (:func:`visible_to`).
+markers, recording, the raw streams' preview — and no derived measure
+(:func:`visible_to`); a therapist's gets no raw preview (``stream_preview``).
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ SESSION_ACTIONS = frozenset(
         "recording.stop",
         "capture.start",
         "speakers.enrol",
+        "stream.assign",
     }
 )
 
@@ -55,7 +59,9 @@ _ROLES_FOR: dict[str, frozenset[str]] = {
     "audit.view": frozenset({"admin"}),
     "models.metrics": _RIG,
     "recordings.read": frozenset({"admin", "researcher"}),
-    "metrics.read": frozenset({"admin"}),  # /metrics; Prometheus uses the config's metrics_token
+    "metrics.read": frozenset({"admin"}),
+    "rigs.read": _RIG,
+    "rigs.save": _RIG,  # /metrics; Prometheus uses the config's metrics_token
     **{action: _ALL for action in SESSION_ACTIONS},
 }
 
@@ -77,8 +83,11 @@ RIG_KINDS = frozenset(
         kinds.STREAM_INVALID,
         kinds.STREAM_QUALITY,
         kinds.STREAM_QUALITY_OK,
+        kinds.STREAM_PREVIEW,
     }
 )
+#: Kinds only for the rig (assistants and admins): a therapist's monitor does not get raw signals.
+_RIG_ONLY = frozenset({kinds.STREAM_PREVIEW})
 #: Of a baseline event an assistant sees when it ran, not the resting values.
 _BASELINE_RIG_FIELDS = ("start_t", "end_t", "breaths")
 
@@ -102,6 +111,8 @@ def allowed(principal: Principal, action: str, therapists: tuple[str, ...] = ())
 
 def visible_to(principal: Principal, event: dict[str, Any]) -> dict[str, Any] | None:
     """The event as ``principal`` may see it on a websocket, or None (not for them)."""
+    if principal.role == "therapist" and event["kind"] in _RIG_ONLY:
+        return None
     if principal.role != "assistant":
         return event
     if event["kind"] not in RIG_KINDS:

@@ -40,7 +40,14 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from dyadscope.models.engine import ModelEngine
-from dyadscope.service import routes_login, routes_recordings, routes_sessions, routes_speakers, routes_ws
+from dyadscope.service import (
+    routes_login,
+    routes_recordings,
+    routes_rigs,
+    routes_sessions,
+    routes_speakers,
+    routes_ws,
+)
 from dyadscope.service.audit import FILENAME as AUDIT_FILENAME
 from dyadscope.service.audit import GENESIS, AuditLog, Verdict, verify
 from dyadscope.service.auth import audit
@@ -98,6 +105,7 @@ def create_app(config: Config, manager: SessionManager) -> FastAPI:
     app.include_router(routes_sessions.router)
     app.include_router(routes_recordings.router)
     app.include_router(routes_speakers.router)
+    app.include_router(routes_rigs.router)
     app.include_router(routes_login.router)
     app.include_router(routes_ws.router)
     app.include_router(kinds_router)  # the codebook: documentation, no token

@@ -212,7 +212,7 @@ class SessionRecording:
         recorder = self._recorder
         if recorder is None:
             return
-        events = list(events)
+        events = [e for e in events if e.kind != kinds.STREAM_PREVIEW]  # the file has the raw samples
         try:
             recorder.write_events(events)
             for event in events:
@@ -266,6 +266,17 @@ class SessionRecording:
             "behind": recorder is not None and recorder.behind,
             "pending_bytes": 0 if recorder is None else recorder.pending_bytes,
         }
+
+    def progress(self) -> dict[str, Any]:
+        """How far the running recording is: ``elapsed_s`` (s), ``streams_recorded``, ``samples``, ``bytes`` (B).
+
+        All 0 when not recording.
+        """
+        recorder, started = self._recorder, self._started
+        if recorder is None or started is None:
+            return {"elapsed_s": 0.0, "streams_recorded": 0, "samples": 0, "bytes": 0}
+        streams, samples, written = recorder.progress()
+        return {"elapsed_s": time.time() - started, "streams_recorded": streams, "samples": samples, "bytes": written}
 
     def _relative(self, path: Path | None) -> str | None:
         return None if path is None else path.relative_to(self.root).as_posix()

@@ -2,6 +2,14 @@
 
 * ``GET /api/sessions``, ``POST /api/sessions``, ``GET /api/sessions/{id}``,
   ``DELETE /api/sessions/{id}`` (stop it).
+* ``POST /api/sessions`` takes ``profile`` (a saved rig profile),
+  ``streams`` (patterns), ``assign`` and ``required`` (see
+  :mod:`dyadscope.stream.selection`): the streams the session owns. A
+  profile another running session uses is 409; a stream another session
+  took is never given to this one (its log says ``stream_invalid``,
+  problem ``claimed``).
+* ``POST /api/sessions/{id}/assignments`` — assign a stream the session
+  could not (``unassigned`` in the session) to a person and modality, at once.
 * ``POST /api/sessions/{id}/baseline`` — start the resting baseline phase.
 * ``POST /api/sessions/{id}/markers`` — a research assistant's marker.
 * ``POST /api/sessions/{id}/recording`` — start recording the session into
@@ -35,8 +43,9 @@ from dyadscope.service.auth import audit, authenticated
 from dyadscope.service.config import Config
 from dyadscope.service.recording import RecordingBusy
 from dyadscope.service.session import Session
-from dyadscope.service.sessions import SessionError, SessionExists, SessionManager
+from dyadscope.service.sessions import SessionConflict, SessionError, SessionManager
 from dyadscope.stream import kinds
+from dyadscope.stream.selection import SelectionError, StreamSelection
 from dyadscope.stream.types import ROLES, Feature, Role
 from dyadscope.xdf.recorder import RecordingError
 
@@ -53,6 +62,20 @@ class SessionRequest(BaseModel):
     therapists: list[str] = Field(
         default_factory=list, max_length=8, description="user names of the therapists who may see and run it"
     )
+    profile: str | None = Field(default=None, description="a saved rig profile (GET /api/rigs) whose streams it takes")
+    streams: list[str] = Field(
+        default_factory=list, max_length=64, description="patterns of the streams it takes: name:, source_id:, host:"
+    )
+    assign: list[str] = Field(default_factory=list, max_length=64, description="'STREAM=role:modality' (taken too)")
+    required: list[str] = Field(default_factory=list, max_length=16, description="'role:modality' it needs")
+
+
+class AssignmentRequest(BaseModel):
+    """Body of ``POST /api/sessions/{id}/assignments``: a stream (name or source_id) becomes a person's modality."""
+
+    stream: str = Field(min_length=1, max_length=200)
+    role: Role
+    modality: str = Field(min_length=1, max_length=40, description="ECG, RSP, EDA, Movement, ACC ...")
 
 
 class BaselineRequest(BaseModel):
@@ -138,10 +161,18 @@ async def create_session(request: Request, body: SessionRequest, manager: Manage
         if users.any() and (user is None or user.role != "therapist"):
             raise HTTPException(status_code=422, detail=f"{name!r} is not a therapist's user name")
     try:
+        selection = StreamSelection(tuple(body.streams), tuple(body.assign), tuple(body.required))
         session = await manager.create(
-            body.id, lsl=body.lsl, participants=body.participants, therapists=tuple(body.therapists)
+            body.id,
+            lsl=body.lsl,
+            participants=body.participants,
+            therapists=tuple(body.therapists),
+            selection=selection,
+            profile=body.profile,
         )
-    except SessionExists as exc:
+    except SelectionError as exc:
+        raise HTTPException(status_code=422, detail=str(exc)) from None
+    except SessionConflict as exc:
         raise HTTPException(status_code=409, detail=str(exc)) from None
     except SessionError as exc:
         raise HTTPException(status_code=422, detail=str(exc)) from None
@@ -157,6 +188,17 @@ async def get_session(session: Annotated[Session, Depends(session_for("session.v
 @router.delete("/{session_id}", status_code=204)
 async def stop_session(session: Annotated[Session, Depends(session_for("session.stop"))], manager: Manager) -> None:
     await manager.stop(session.id)
+
+
+@router.post("/{session_id}/assignments", status_code=201)
+async def assign_stream(
+    body: AssignmentRequest, session: Annotated[Session, Depends(session_for("stream.assign"))], manager: Manager
+) -> dict[str, Any]:
+    try:
+        kept = manager.assign_stream(session.id, f"{body.stream}={body.role}:{body.modality}")
+    except ValueError as exc:  # a malformed assignment, or no LSL in this session
+        raise HTTPException(status_code=422, detail=str(exc)) from None
+    return {"assignment": kept, "assignments": session.assignments}
 
 
 @router.post("/{session_id}/baseline", status_code=202)

@@ -26,6 +26,7 @@ from dyadscope.stream import kinds
 from dyadscope.stream.bus import Bus, BusUnavailable
 from dyadscope.stream.events import EventLog
 from dyadscope.stream.pipeline import Pipeline
+from dyadscope.stream.selection import StreamSelection
 from dyadscope.stream.types import Chunk, Event, Feature, Role, StreamInfo
 
 log = logging.getLogger(__name__)
@@ -80,6 +81,15 @@ class Session:
         self._worker: threading.Thread | None = None
         self._closed = False
         self.streams: dict[str, StreamInfo] = {}
+        #: Streams of a wanted modality whose person it cannot tell, by key, until assigned.
+        self.unassigned: dict[str, StreamInfo] = {}
+        #: What the session takes and needs (see dyadscope.stream.selection), and the rig profile it came from.
+        self.selection = StreamSelection()
+        self.profile: str | None = None
+        #: Assignments made while it runs (``"STREAM=role:modality"``), in order.
+        self.assignments: list[str] = []
+        #: The LSL ingest, for assignments at run time (None without LSL).
+        self.ingest: Any = None
         #: Sensors to stop before the session (LSL ingest, WebRTC peers).
         self._stoppers: list[Callable[[], Awaitable[Any]]] = []
 
@@ -167,7 +177,16 @@ class Session:
     def stream_seen(self, info: StreamInfo) -> None:
         """Remember a stream the session uses (for listings); safe from any thread."""
         if self._loop is not None:
-            self._loop.call_soon_threadsafe(self.streams.__setitem__, info.key, info)
+            self._loop.call_soon_threadsafe(self._seen, info)
+
+    def _seen(self, info: StreamInfo) -> None:
+        self.streams[info.key] = info
+        self.unassigned.pop(info.key, None)
+
+    def stream_unassigned(self, info: StreamInfo) -> None:
+        """Remember a stream nobody can tell whose it is (for the rig page); safe from any thread."""
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self.unassigned.__setitem__, info.key, info)
 
     # -- processing --------------------------------------------------------
 
@@ -257,5 +276,9 @@ class Session:
             "participants": self.participants,
             "therapists": list(self.therapists),
             "streams": [info.to_dict() for info in self.streams.values()],
-            "recording": self.recording.describe(),
+            "unassigned": [info.to_dict() for info in self.unassigned.values()],
+            "selection": self.selection.to_json(),
+            "profile": self.profile,
+            "assignments": list(self.assignments),
+            "recording": {**self.recording.describe(), **self.recording.progress()},
         }

@@ -11,13 +11,16 @@ from typing import Any
 
 from dyadscope.service.config import Config
 from dyadscope.service.recording import SessionRecording
+from dyadscope.service.rigs import ProfileMissing, RigProfiles
 from dyadscope.service.session import Session
+from dyadscope.service.session_lsl import attach_lsl
 from dyadscope.stream import kinds
 from dyadscope.stream.bus import Bus, BusUnavailable
 from dyadscope.stream.processors.physio.baseline import Baseline, BaselineConfig
 from dyadscope.stream.processors.physio.history import History, SessionSummary, check_id
 from dyadscope.stream.processors.registry import default_pipeline
-from dyadscope.stream.types import ROLES, Chunk, Role, StreamInfo
+from dyadscope.stream.selection import SelectionError, StreamClaims, StreamSelection
+from dyadscope.stream.types import ROLES, Role, StreamInfo
 from dyadscope.xdf.recorder import RecordingError
 
 log = logging.getLogger(__name__)
@@ -29,8 +32,12 @@ class SessionError(ValueError):
     """A session request that cannot be honoured (bad id, unknown role ...)."""
 
 
-class SessionExists(SessionError):
-    """A session with that id is running or being created (the API answers 409 Conflict)."""
+class SessionConflict(SessionError):
+    """A request that clashes with a running session (the API answers 409 Conflict)."""
+
+
+class SessionExists(SessionConflict):
+    """A session with that id is running or being created."""
 
 
 def recordings_root(config: Config) -> Path:
@@ -52,6 +59,11 @@ class SessionManager:
     summary in the history when it stops. A session can be recorded into
     :func:`recordings_root` (:meth:`start_recording`); stopping the session
     stops its recording.
+
+    Each session takes the LSL streams its :class:`StreamSelection` admits
+    (from a rig profile, :attr:`profiles`, and the request); :attr:`claims`
+    keeps two sessions from taking the same stream: the first to find it
+    keeps it until it stops, the other never gets it.
     """
 
     def __init__(self, config: Config, bus: Bus):
@@ -62,6 +74,8 @@ class SessionManager:
         self._creating: set[str] = set()
         self._stopping: list[Session] = []  # popped, still draining: their events still count
         self._events_of_stopped = 0
+        self.claims = StreamClaims()
+        self.profiles = RigProfiles(config.data_dir)
         #: Called with a session's id when it stops, before it drains.
         self.stop_hooks: list[Callable[[str], Awaitable[None]]] = []
 
@@ -84,10 +98,16 @@ class SessionManager:
         select: Callable[[StreamInfo], bool] | None = None,
         participants: dict[Role, str] | None = None,
         therapists: tuple[str, ...] = (),
+        selection: StreamSelection | None = None,
+        profile: str | None = None,
     ) -> Session:
         """Start a session; with ``lsl``, it ingests the LSL streams it can assign.
 
-        ``select`` narrows which assigned streams it takes (default: all);
+        ``profile`` (a saved rig profile's name) and ``selection`` say which
+        streams it takes, before any inlet is opened (default: every stream no
+        other session holds); a profile another running session uses is a
+        :class:`SessionConflict`. ``select`` narrows further on the assigned
+        streams (default: all);
         ``participants`` maps roles to pseudonymous participant ids;
         ``therapists`` are the user names that may see and run it.
         """
@@ -95,10 +115,11 @@ class SessionManager:
             raise SessionError("session id must be 1-64 letters, digits, '_' or '-'")
         if session_id in self._sessions or session_id in self._creating:
             raise SessionExists(f"session {session_id!r} already exists")
+        chosen = self._selection(profile, selection or StreamSelection())
         self._creating.add(session_id)  # before the first await: two requests cannot both pass
         try:
-            session = await self._create(session_id, lsl, select, dict(participants or {}))
-            session.therapists = tuple(therapists)
+            session = await self._create(session_id, lsl, select, dict(participants or {}), chosen)
+            session.therapists, session.profile = tuple(therapists), profile
             return session
         finally:
             self._creating.discard(session_id)
@@ -109,6 +130,7 @@ class SessionManager:
         lsl: bool,
         select: Callable[[StreamInfo], bool] | None,
         participants: dict[Role, str],
+        selection: StreamSelection,
     ) -> Session:
         for role, participant in participants.items():
             if role not in ROLES:
@@ -137,16 +159,43 @@ class SessionManager:
             backlog=self.config.event_log_length,
             participants=participants,
         )
+        session.selection = selection
         await session.start()
         if lsl:
             try:
-                attach_lsl(session, self.config.assign, select)
+                attach_lsl(session, self.config.assign, select, claims=self.claims)
             except ValueError as exc:  # an assignment the ingest cannot parse
                 await session.stop()
                 raise SessionError(str(exc)) from None
         self._sessions[session_id] = session
         self._summaries[session_id] = summary
         return session
+
+    def _selection(self, profile: str | None, selection: StreamSelection) -> StreamSelection:
+        """The request's selection with its profile's (SessionError if missing, SessionConflict if in use)."""
+        if profile is None:
+            return selection
+        user = next((s.id for s in self._sessions.values() if s.profile == profile), None)
+        if user is not None:
+            raise SessionConflict(f"rig profile {profile!r} is in use by session {user!r}")
+        try:
+            return self.profiles.load(profile).merged(selection)
+        except (ProfileMissing, SelectionError) as exc:
+            raise SessionError(str(exc)) from None
+
+    def assign_stream(self, session_id: str, text: str) -> str:
+        """Assign a stream of a running session from now on (``"STREAM=role:modality"``); the text as kept.
+
+        The ingest reconsiders the stream at once (no restart); the assignment
+        is kept with the session (``assignments``) while it runs.
+        """
+        session = self._sessions[session_id]
+        if session.ingest is None:
+            raise SessionError("this session ingests no LSL streams")
+        override = session.ingest.add_override(text)  # AssignmentError (a ValueError) if malformed
+        kept = f"{override.stream}={override.role}" + (f":{override.modality}" if override.modality else "")
+        session.assignments = [a for a in session.assignments if not a.startswith(f"{override.stream}=")] + [kept]
+        return kept
 
     async def start_recording(
         self, session_id: str, *, subject: str, session: str, task: str = "therapy"
@@ -199,6 +248,7 @@ class SessionManager:
                 await step()
             except Exception:
                 log.exception("session %s: stopping its %s failed", session_id, what)
+        self.claims.release_all(session_id)
         self._stopping.remove(session)
         self._events_of_stopped += session.events_logged
 
@@ -224,32 +274,3 @@ class SessionManager:
         with History(self.config.data_dir) as history:
             for role, participant in session.participants.items():
                 history.record(participant, session.history_key, summary.summary(role))
-
-
-def attach_lsl(
-    session: Session, assign: tuple[str, ...] = (), select: Callable[[StreamInfo], bool] | None = None
-) -> None:
-    """Feed a session from the LSL streams that can be assigned a role and modality.
-
-    Every chunk and status also goes to the session's recording (which keeps
-    only what arrives while it records): the chunk before it is queued for
-    processing, in the ingest's thread.
-    """
-    from dyadscope.sensors.lsl import LslIngest
-
-    recording = session.recording.lsl
-
-    def on_chunk(chunk: Chunk) -> None:
-        recording.on_chunk(chunk)
-        session.submit(chunk)
-
-    def on_status(kind: str, info: StreamInfo, data: dict) -> None:
-        recording.on_status(kind, info, data)
-        if kind in (kinds.STREAM_FOUND, kinds.STREAM_RETURNED):
-            session.stream_seen(info)
-        logged = {k: v for k, v in data.items() if k != "xml"}  # the sender's header is for the file only
-        session.report(kind, info, t=_session_clock(), **logged)
-
-    ingest = LslIngest(on_chunk=on_chunk, on_status=on_status, overrides=assign, select=select)
-    ingest.start()
-    session.on_stop(lambda: asyncio.to_thread(ingest.stop))

@@ -90,12 +90,9 @@ SCR = _kind(
     rise_time_s=_f("float", "s", "peak_t - onset_t"),
     quality=_QUALITY,
 )
-SCR_RATE = _kind(
-    "scr_rate", f"{_PHYSIO}.eda.EDAProcessor", True, "skin-conductance responses per minute, every second",
+SCR_RATE = _kind("scr_rate", f"{_PHYSIO}.eda.EDAProcessor", True, "skin-conductance responses per minute, every second",
     per_min=_f("float", "1/min", "responses that peaked in the last window, per minute observed"),
-    window_s=_f("float", "s", "the counting window"),
-    quality=_QUALITY,
-)
+    window_s=_f("float", "s", "the counting window"), quality=_QUALITY)
 BREATH = _kind(
     "breath", f"{_PHYSIO}.respiration.RespirationProcessor", True, "one breath, at its inhalation onset",
     onset_t=_f("float", "s", "inhalation onset (trough)"),
@@ -311,16 +308,11 @@ TALK_BALANCE = _kind("talk_balance", f"{_DYADIC}.talk_balance.TalkBalance", Fals
 
 # -- the session ------------------------------------------------------------
 
-BASELINE_START = _kind(
-    "baseline_start", "service.routes_sessions (POST /api/sessions/{id}/baseline)", False,
-    "the resting baseline phase begins",
-    duration_s=_f("float", "s", "length of the phase"),
-    roles=_f("list", None, "whose baseline is taken"),
-)
-MARKER = _kind(
-    "marker", "service.routes_sessions (POST /api/sessions/{id}/markers)", False, "a research assistant's marker",
-    text=_f("str", None, "the marker's text"),
-)
+BASELINE_START = _kind("baseline_start", "service.routes_sessions (POST /api/sessions/{id}/baseline)", False,
+    "the resting baseline phase begins", duration_s=_f("float", "s", "length of the phase"),
+    roles=_f("list", None, "whose baseline is taken"))
+MARKER = _kind("marker", "service.routes_sessions (POST /api/sessions/{id}/markers)", False,
+    "a research assistant's marker", text=_f("str", None, "the marker's text"))
 PROCESSING_ERROR = _kind(
     "processing_error", "service.session.Session", True,
     "a processor failed on a chunk or features (the traceback is in the service log); role None for features",
@@ -335,13 +327,10 @@ _RECORDING = {
     "behind": _f("bool", None, "the disk is slower than the data"),
     "pending_bytes": _f("int", "B", "bytes waiting for the disk"),
 }
-RECORDING_STARTED = _kind(
-    "recording_started", "service.sessions.SessionManager", False, "recording into a new file began", **_RECORDING
-)
-RECORDING_STOPPED = _kind(
-    "recording_stopped", "service.sessions.SessionManager", False,
-    "the recording stopped (asked to, or by itself on a disk error: see error)", **_RECORDING,
-)
+_MANAGER = "service.sessions.SessionManager"
+RECORDING_STARTED = _kind("recording_started", _MANAGER, False, "recording into a new file began", **_RECORDING)
+RECORDING_STOPPED = _kind("recording_stopped", _MANAGER, False,
+    "the recording stopped (asked to, or by itself on a disk error: see error)", **_RECORDING)
 
 # -- the sensors (LSL ingest statuses, logged by service.sessions.attach_lsl) --
 
@@ -370,7 +359,7 @@ STREAM_UNASSIGNED = _kind(
 )
 STREAM_INVALID = _kind(
     "stream_invalid", _LSL, True, "a stream not ingested: wrong format, channels or rate, or a duplicate", **_STREAM,
-    problem=_f("str", None, "format, channels, rate or duplicate"),
+    problem=_f("str", None, "format, channels, rate, duplicate, or claimed (another session took it)"),
     in_use=_f("str", None, "the stream already ingested for a duplicate", optional=True),
 )
 STREAM_QUALITY = _kind(
@@ -381,6 +370,13 @@ STREAM_QUALITY = _kind(
 STREAM_QUALITY_OK = _kind(
     "stream_quality_ok", _LSL, True, "a stream's NaN or rate problem has cleared", **_STREAM, problem=_PROBLEM
 )
+STREAM_PREVIEW = _kind("stream_preview", "service.preview.StreamPreview", True,
+    "the rig's view of a raw stream: channel 0 as min/max per bin since the last preview, and its counters",
+    stream=_STREAM["stream"], modality=_STREAM["modality"], t0=_f("float", "s", "start of the first bin"),
+    dt=_f("float", "s", "bin width"), lo=_f("list", None, "lowest value per bin, in the stream's unit (None: empty)"),
+    hi=_f("list", None, "highest value per bin"), samples=_f("int", "1", "samples received so far"),
+    effective_rate=_f("float | null", "Hz", "samples per second over the last 10 s of timestamps"),
+    nominal_rate=_f("float", "Hz", "the rate the stream declares"), dropouts=_f("int", "1", "samples missing so far"))
 
 # fmt: on
 

@@ -104,10 +104,31 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--session",
         action="append",
         default=[],
-        metavar="ID",
-        help="open a session at start-up that ingests the LSL streams it can assign (repeatable)",
+        metavar="ID[=PROFILE]",
+        help="open a session at start-up that ingests the LSL streams it can assign (repeatable); "
+        "=PROFILE: only the streams of that saved rig profile (<data_dir>/rigs/PROFILE.json)",
+    )
+    parser.add_argument(
+        "--streams",
+        action="append",
+        default=[],
+        metavar="ID=PATTERN[,PATTERN]",
+        help="the streams session ID takes, by name:GLOB, source_id:GLOB or host:GLOB (repeatable); "
+        "without: every stream no other session holds",
     )
     parser.set_defaults(func=run)
+
+
+def session_specs(args: argparse.Namespace) -> list[tuple[str, str | None, tuple[str, ...]]]:
+    """``--session ID[=PROFILE]`` and ``--streams ID=PATTERNS`` as (id, profile, patterns) per session."""
+    specs = [(sid.strip(), profile.strip() or None) for sid, _, profile in (t.partition("=") for t in args.session)]
+    patterns: dict[str, list[str]] = {}
+    for text in args.streams:
+        sid, sep, listed = text.partition("=")
+        if not sep or sid.strip() not in {s for s, _ in specs} or not listed.strip():
+            raise CliError(f"--streams {text!r}: give ID=PATTERN[,PATTERN] for a session given with --session")
+        patterns.setdefault(sid.strip(), []).extend(p.strip() for p in listed.split(",") if p.strip())
+    return [(sid, profile, tuple(patterns.get(sid, ()))) for sid, profile in specs]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -117,5 +138,5 @@ def run(args: argparse.Namespace) -> int:
     media = media_from_args(args)
     if media and len(args.session) != 1:
         raise CliError("--media plays into one session: give exactly one --session")
-    asyncio.run(run_service(config, sessions=args.session, media=media, duration=args.duration))
+    asyncio.run(run_service(config, sessions=session_specs(args), media=media, duration=args.duration))
     return 0

@@ -26,10 +26,11 @@ from dyadscope.service.errors import CliError
 from dyadscope.service.http_limits import Limits, limited_protocol, quiet_accept_errors, raise_open_file_limit
 from dyadscope.service.media import attach_media
 from dyadscope.service.session import Session
-from dyadscope.service.sessions import SessionManager, recordings_root
+from dyadscope.service.sessions import SessionError, SessionManager, recordings_root
 from dyadscope.service.users import FILENAME as USERS_FILENAME
 from dyadscope.service.users import UserStore
 from dyadscope.stream.bus import BusUnavailable, open_bus
+from dyadscope.stream.selection import SelectionError, StreamSelection
 from dyadscope.stream.types import StreamInfo
 from dyadscope.xdf.repair import repair_unfinished
 
@@ -189,7 +190,7 @@ async def _play(service: Service, session: Session, media: Sequence[MediaSource]
 async def run_service(
     config: Config,
     *,
-    sessions: Sequence[str] = (),
+    sessions: Sequence[str | tuple[str, str | None, tuple[str, ...]]] = (),
     select: Callable[[StreamInfo], bool] | None = None,
     media: Sequence[MediaSource] = (),
     loop_media: bool = False,
@@ -198,22 +199,29 @@ async def run_service(
 ) -> None:
     """Serve until interrupted or for ``duration`` seconds, with ``sessions`` open.
 
-    The sessions ingest the LSL streams they can assign (narrowed by
-    ``select``); ``media`` files play into the first as cameras and
-    microphones (again and again with ``loop_media``).
+    The sessions (ids, or (id, rig profile, stream patterns)) ingest the LSL
+    streams they can assign (narrowed by ``select``); ``media`` files play
+    into the first as cameras and microphones (again and again with
+    ``loop_media``).
     """
+    specs = [(s, None, ()) if isinstance(s, str) else s for s in sessions]
     try:
         service = Service(config)
     except ValueError as exc:
         raise CliError(str(exc)) from None
     await service.start()
     try:
-        for session_id in sessions:
-            session = await service.manager.create(session_id, select=select)
-            if media and session_id == sessions[0]:
+        for index, (session_id, profile, patterns) in enumerate(specs):
+            try:
+                session = await service.manager.create(
+                    session_id, select=select, profile=profile, selection=StreamSelection(patterns)
+                )
+            except (SessionError, SelectionError) as exc:  # a bad id, a missing profile, a bad pattern
+                raise CliError(f"--session {session_id}: {exc}") from None
+            if media and index == 0:
                 await _play(service, session, media, loop_media)
         print(f"DyadScope is listening on {config.host}:{service.port}", flush=True)
-        for session_id in sessions:
+        for session_id, _, _ in specs:
             url = service.url(session_id)
             print(f"Monitor for session {session_id!r}: {url}", flush=True)
             print(f"Rig page for session {session_id!r}: {service.url(session_id, 'rig')}", flush=True)

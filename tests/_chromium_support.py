@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
 import shutil
@@ -62,18 +63,25 @@ class Chromium:
         return asyncio.run(self._evaluate(expression))
 
     async def _evaluate(self, expression: str):
+        result = await self._send("Runtime.evaluate", {"expression": expression, "returnByValue": True})
+        return result["result"].get("value")
+
+    async def _send(self, method: str, params: dict):
+        """One DevTools command to the page; its result."""
         with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/json/list") as reply:
             pages = [t for t in json.load(reply) if t["type"] == "page"]
         async with websockets.connect(pages[0]["webSocketDebuggerUrl"], max_size=None) as ws:
-            await ws.send(
-                json.dumps(
-                    {"id": 1, "method": "Runtime.evaluate", "params": {"expression": expression, "returnByValue": True}}
-                )
-            )
+            await ws.send(json.dumps({"id": 1, "method": method, "params": params}))
             while True:
                 reply = json.loads(await ws.recv())
                 if reply.get("id") == 1:
-                    return reply["result"]["result"].get("value")
+                    return reply["result"]
+
+    def screenshot(self, path: Path) -> Path:
+        """Save what the page shows now as a PNG (the window's size) at ``path``."""
+        result = asyncio.run(self._send("Page.captureScreenshot", {"format": "png"}))
+        path.write_bytes(base64.b64decode(result["data"]))
+        return path
 
     def wait_for(self, expression: str, timeout: float = 30.0):
         """Poll ``expression`` until it is truthy; return its value."""

@@ -20,7 +20,7 @@ def test_rig_page_shows_streams_and_drives_the_session(simulated_session, tmp_pa
     try:
         rows = "document.querySelectorAll('#streams tr').length"
         assert browser.wait_for(f"{rows} === 6 && {rows}", timeout=40) == 6
-        states = browser.evaluate("[...document.querySelectorAll('#streams tr')].map(r => r.cells[4].textContent)")
+        states = browser.evaluate("[...document.querySelectorAll('#streams tr')].map(r => r.cells[6].textContent)")
         assert states == ["good"] * 6
         _submit(browser, "marker", text="door opened")
         _submit(browser, "baseline", duration_s="60")

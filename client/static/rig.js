@@ -1,16 +1,19 @@
 // DyadScope rig page: the research assistant's controls for a session —
-// streams and their quality live, resting baseline, markers, recording.
+// streams and their quality live (rig_streams.js), resting baseline with a
+// countdown per person, markers, recording with its elapsed time and size.
 "use strict";
 
 const select = document.getElementById("session");
 const K = DyadScope.kindNames(
   "stream_found", "stream_returned", "stream_lost", "quality", "stream_invalid", "stream_unassigned",
   "stream_quality", "stream_quality_ok", "baseline_start", "baseline", "recording_started", "recording_stopped",
+  "stream_preview",
 );
 const showStatus = DyadScope.statusView(document.getElementById("connection"));
 let socket = null;
 let codebook = null;
-const streams = new Map(); // stream name -> {person, type, rate, state}
+const baselines = new Map(); // role -> {end (ms, browser clock), result}
+let recordingPoll = null;
 
 async function api(method, path, body) {
   const headers = { "Content-Type": "application/json", ...DyadScope.authHeaders() };
@@ -31,26 +34,9 @@ function log(text) {
   while (list.children.length > 50) list.lastChild.remove();
 }
 
-function renderStreams() {
-  const body = document.getElementById("streams");
-  body.replaceChildren();
-  for (const [name, s] of [...streams.entries()].sort()) {
-    const row = body.insertRow();
-    for (const text of [name, s.person || "–", s.type, s.rate ? `${s.rate} Hz` : "irregular", s.state]) {
-      row.insertCell().textContent = text;
-    }
-    row.cells[4].className = s.state.startsWith("good") ? "good" : s.state.startsWith("lost") ? "lost" : "poor";
-  }
-}
-
-function foundStream(event, known) {
-  const d = event.data;
-  streams.set(d.stream, { person: event.role, type: d.modality, rate: known?.rate, state: "good" });
-}
-
-/** A handler that sets the known stream's state to stateOf(event.data). */
+/** A handler that sets the event's stream's state to stateOf(event.data) = [state, reason]. */
 function setStream(stateOf) {
-  return (event, known) => { if (known) known.state = stateOf(event.data); };
+  return (event) => RigStreams.setState(event.data.stream, ...stateOf(event.data));
 }
 
 function setText(id, text) {
@@ -59,58 +45,116 @@ function setText(id, text) {
 
 // What each kind does to the page; (event, the stream it is about, if known).
 const HANDLERS = {
-  [K.stream_found]: foundStream,
-  [K.stream_returned]: foundStream,
-  [K.stream_lost]: setStream((d) => `lost (${d.reason || "no data"})`),
-  [K.quality]: setStream((d) => (d.status === "good" ? "good" : `poor: ${d.problems.join(", ")}`)),
-  [K.stream_quality]: setStream((d) => `poor: ${d.problem}`),
-  [K.stream_quality_ok]: setStream(() => "good"),
+  [K.stream_found]: (e) => RigStreams.found(e),
+  [K.stream_returned]: (e) => RigStreams.found(e),
+  [K.stream_lost]: setStream((d) => ["lost", d.reason || "no data"]),
+  [K.quality]: setStream((d) => (d.status === "good" ? ["good"] : ["poor", d.problems.join(", ")])),
+  [K.stream_quality]: setStream((d) => ["poor", d.message.replace(`${d.stream}: `, "")]),
+  [K.stream_quality_ok]: setStream(() => ["good"]),
   [K.stream_invalid]: () => {}, // its message says it all
-  [K.stream_unassigned]: () => {},
-  [K.baseline_start]: (e) =>
-    setText("baseline-state", `running for ${e.data.duration_s} ${codebook.unit(K.baseline_start, "duration_s") || "s"}`),
-  [K.baseline]: (e) => setText("baseline-state", `${e.role} done`),
-  [K.recording_started]: (e) => setText("recording-state", `recording ${e.data.path || ""}`),
-  [K.recording_stopped]: (e) => setText("recording-state", `stopped${e.data.error ? ": " + e.data.error : ""}`),
+  [K.stream_unassigned]: () => describeStreams(select.value).catch((err) => log(`error: ${err.message}`)),
+  [K.stream_preview]: (e) => RigStreams.preview(e),
+  [K.baseline_start]: (e) => {
+    for (const role of e.data.roles) baselines.set(role, { end: (e.t_emit + e.data.duration_s) * 1000, result: null });
+    showBaselines();
+  },
+  [K.baseline]: (e) => {
+    const breaths = e.data.breaths;
+    baselines.set(e.role, { end: 0, result: breaths ? `done, ${breaths} breaths` : "done, no good breathing seen" });
+    showBaselines();
+  },
+  [K.recording_started]: (e) => showRecording(e.data),
+  [K.recording_stopped]: (e) => showRecording(e.data),
 };
 
 function onEvent(event) {
   codebook.knows(event.kind);
   const handler = HANDLERS[event.kind];
   if (!handler) return;
-  handler(event, event.data.stream && streams.get(event.data.stream));
+  handler(event);
   if (event.data.message) log(event.data.message);
-  renderStreams();
+  RigStreams.render();
 }
 
-/** Add the session's streams as the service describes them (their rates come only from there). */
+/** Each role's baseline: seconds left while it runs, then its result. */
+function showBaselines() {
+  const list = document.getElementById("baseline-state");
+  list.replaceChildren();
+  for (const [role, b] of [...baselines.entries()].sort()) {
+    const left = Math.max(0, Math.ceil((b.end - Date.now()) / 1000));
+    const item = Object.assign(document.createElement("span"), { className: "baseline-role" });
+    item.dataset.role = role;
+    item.textContent = `${role}: ${b.result || (left ? `${left} s left` : "ending…")}`;
+    list.append(item);
+  }
+}
+setInterval(() => { if ([...baselines.values()].some((b) => !b.result)) showBaselines(); }, 1000);
+
+function clock(seconds) {
+  const s = Math.floor(seconds);
+  return `${Math.floor(s / 3600)}:${String(Math.floor(s / 60) % 60).padStart(2, "0")}:${String(s % 60).padStart(2, "0")}`;
+}
+
+function plural(n, word) {
+  return `${n} ${word}${n === 1 ? "" : "s"}`;
+}
+
+function size(bytes) {
+  return bytes < 1e6 ? `${(bytes / 1e3).toFixed(1)} kB` : `${(bytes / 1e6).toFixed(1)} MB`;
+}
+
+/** The recording's state; while it runs, its elapsed time, size and streams, polled every second. */
+function showRecording(r) {
+  const el = document.getElementById("recording-state");
+  el.className = r.recording ? "recording" : "";
+  el.textContent = r.recording
+    ? `recording ${r.path || ""} · ${clock(r.elapsed_s || 0)} · ${size(r.bytes || 0)} · ${plural(r.streams_recorded || 0, "stream")}`
+    : r.path || r.error ? `stopped${r.error ? ": " + r.error : ""}` : "";
+  clearTimeout(recordingPoll);
+  if (r.recording) recordingPoll = setTimeout(pollRecording, 1000);
+}
+
+async function pollRecording() {
+  if (!select.value) return;
+  try {
+    showRecording((await api("GET", `/api/sessions/${select.value}`)).recording);
+  } catch (err) {
+    log(`error: ${err.message}`);
+  }
+}
+
+/** Take the session as the service describes it (rates, required streams, unassigned ones, recording). */
 async function describeStreams(id) {
   const session = await api("GET", `/api/sessions/${id}`);
-  for (const s of session.streams) {
-    const known = streams.get(s.name);
-    streams.set(s.name, { person: s.role, type: s.modality, rate: s.nominal_rate, state: known?.state || "good" });
-  }
-  renderStreams();
+  RigStreams.describe(session);
+  showRecording(session.recording);
 }
 
 async function showSession(id) {
   if (socket) socket.close();
   socket = null;
-  streams.clear();
-  renderStreams();
+  RigStreams.reset();
+  baselines.clear();
+  showBaselines();
   if (!id) return;
   await describeStreams(id);
   const fragment = DyadScope.token() ? `#token=${DyadScope.token()}` : "";
   document.getElementById("monitor-link").href = `/?session=${id}${fragment}`;
   document.getElementById("capture-link").href = `/capture?session=${id}&role=patient${fragment}`;
   const onReset = () => { // a new log: what the page knew of the streams is gone with the old one
-    streams.clear();
-    renderStreams();
+    RigStreams.reset();
     describeStreams(id).catch((err) => log(`error: ${err.message}`));
   };
   socket = new DyadScope.SessionSocket(id, { onEvent, onReset, onStatus: showStatus });
   window.sessionSocket = socket; // for tests and debugging
   socket.open();
+}
+
+/** The saved rig profiles in the new-session form (none for a role that may not read them). */
+async function refreshProfiles() {
+  const profiles = await api("GET", "/api/rigs").catch(() => ({}));
+  const choice = document.querySelector("#new-session [name=profile]");
+  choice.replaceChildren(new Option("no rig profile", ""), ...Object.keys(profiles).map((n) => new Option(n, n)));
 }
 
 async function refreshSessions(choose) {
@@ -132,11 +176,18 @@ function form(id, handler) {
   });
 }
 
+/** "a, b ,c" as ["a", "b", "c"]. */
+function listOf(text) {
+  return (text || "").split(",").map((t) => t.trim()).filter(Boolean);
+}
+
 form("new-session", async (f) => {
   const participants = {};
   if (f.patient) participants.patient = f.patient;
   if (f.therapist) participants.therapist = f.therapist;
-  await api("POST", "/api/sessions", { id: f.id, participants });
+  const body = { id: f.id, participants, streams: listOf(f.streams), required: listOf(f.required) };
+  if (f.profile) body.profile = f.profile;
+  await api("POST", "/api/sessions", body);
   log(`session ${f.id} started`);
   await refreshSessions(f.id);
 });
@@ -154,6 +205,7 @@ select.addEventListener("change", () => showSession(select.value));
 function start() {
   DyadScope.loadCodebook(K).then((book) => {
     codebook = book;
+    refreshProfiles();
     return refreshSessions();
   }).catch((err) => {
     if (err.status === 401) showStatus({ state: "unauthorized", text: err.message }, { open: start }); // ask for the token

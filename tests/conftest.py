@@ -135,6 +135,23 @@ def simulated_session(make_service) -> Iterator[Callable[..., tuple[RunningServi
         publisher.stop()
 
 
+@pytest.fixture
+def two_dyads() -> Iterator[dict[str, Any]]:
+    """Two simulated dyads publishing over real LSL on this machine, tagged apart: {tag: LslPublisher}."""
+    from dyadscope.sensors.lsl import local_clock
+    from dyadscope.sensors.lsl_outlets import LslPublisher
+    from dyadscope.sensors.simulate import SimulatedDyad
+
+    publishers = {}
+    for seed in (3, 4):
+        tag = uuid.uuid4().hex[:8]
+        publishers[tag] = LslPublisher(SimulatedDyad(seed, start_time=local_clock(), tag=tag))
+        publishers[tag].start()
+    yield publishers
+    for publisher in publishers.values():
+        publisher.stop()
+
+
 @pytest.fixture(scope="session")
 def simulated_physio():
     """Per seed, the simulated dyad's per-person physiology features (see ``tests/_sim_support.py``)."""

@@ -106,3 +106,45 @@ def test_rig_page_assigns_a_stream_shows_its_trace_and_the_recording_moving(make
     finally:
         browser.close()
         publisher.stop()
+
+
+def test_two_dyads_on_one_network_each_session_its_own_streams_on_the_rig_page(make_service, two_dyads, tmp_path):
+    (tag_a, _), (tag_b, pub_b) = two_dyads.items()
+    service = make_service(data_dir=tmp_path / "data")
+    from dyadscope.stream.selection import StreamSelection
+
+    service.call(service.service.manager.create("a", selection=StreamSelection((f"name:* {tag_a}",))))
+    flags = [f"--window-size={WINDOW[0]},{WINDOW[1]}"]
+    browser = Chromium(service.service.url("a", "rig"), tmp_path / "profile", extra_flags=flags)
+    names = "[...document.querySelectorAll('#streams tr[data-stream]')].map(r => r.dataset.stream)"
+    try:
+        shown = browser.wait_for(f"{names}.length === 6 && {names}", timeout=40)
+        assert all(name.endswith(tag_a) for name in shown)
+        # the second room's session, given its streams on the page
+        form = "document.getElementById('new-session')"
+        browser.evaluate(
+            f"{form}.elements.id.value = 'b'; {form}.elements.streams.value = 'source_id:*-{tag_b}';"
+            f"{form}.elements.required.value = 'patient:ECG, therapist:RSP'; {form}.requestSubmit()"
+        )
+        browser.wait_for("document.getElementById('session').value === 'b'")
+        shown = browser.wait_for(f"{names}.length === 6 && {names}", timeout=40)
+        assert sorted(shown) == sorted(info.name for info in pub_b.streams)
+        assert browser.evaluate("document.querySelectorAll('#streams tr.missing').length") == 0
+        session_b = service.service.manager.get("b")
+        assert session_b.selection.required == ("patient:ECG", "therapist:RSP")
+        assert {i.source_id for i in session_b.streams.values()} == {i.source_id for i in pub_b.streams}
+        traces = "[...document.querySelectorAll('#streams tr[data-stream]')].map(r => Number(r.cells[4].textContent))"
+        assert browser.wait_for(f"{traces}.every(n => n > 0) && {traces}", timeout=20)
+        # the baseline: each role counts down, then says its result
+        browser.evaluate(
+            "(() => { const f = document.getElementById('baseline'); f.elements.duration_s.value = '10';"
+            " f.requestSubmit(); })()"
+        )
+        roles = "[...document.querySelectorAll('#baseline-state .baseline-role')].map(e => e.textContent)"
+        done = browser.wait_for(f"{roles}.length === 2 && {roles}.every(t => t.includes('done')) && {roles}", 60)
+        for role, text in zip(("patient", "therapist"), done):
+            assert text.startswith(f"{role}: done, ") and " bpm" in text  # the shared token sees the values
+        _shot(browser, tmp_path / "two-dyads.png")
+        assert "error" not in browser.evaluate("document.getElementById('log').innerText")
+    finally:
+        browser.close()

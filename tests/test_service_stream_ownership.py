@@ -9,25 +9,9 @@ import uuid
 
 import httpx
 import numpy as np
-import pytest
 from _lsl_support import SignalSource, stream_info, wait_for
 
-from dyadscope.sensors.lsl import local_clock
 from dyadscope.sensors.lsl_outlets import LslPublisher
-from dyadscope.sensors.simulate import SimulatedDyad
-
-
-@pytest.fixture
-def dyads():
-    """Two simulated dyads publishing over real LSL, tagged apart; yields {tag: publisher}."""
-    publishers = {}
-    for seed in (3, 4):
-        tag = uuid.uuid4().hex[:8]
-        publishers[tag] = LslPublisher(SimulatedDyad(seed, start_time=local_clock(), tag=tag))
-        publishers[tag].start()
-    yield publishers
-    for publisher in publishers.values():
-        publisher.stop()
 
 
 def _session(service, session_id: str) -> dict:
@@ -38,9 +22,9 @@ def _keys(service, session_id: str) -> set[str]:
     return {s["source_id"] for s in _session(service, session_id)["streams"]}
 
 
-def test_two_sessions_take_their_own_dyad_and_never_the_same_stream(make_service, dyads, tmp_path):
+def test_two_sessions_take_their_own_dyad_and_never_the_same_stream(make_service, two_dyads, tmp_path):
     service = make_service(data_dir=tmp_path / "data")
-    (tag_a, pub_a), (tag_b, pub_b) = dyads.items()
+    (tag_a, pub_a), (tag_b, pub_b) = two_dyads.items()
     ours_a = {i.source_id for i in pub_a.streams}
     ours_b = {i.source_id for i in pub_b.streams}
     api = httpx.Client(base_url=service.base, headers=service.headers)
@@ -87,7 +71,7 @@ def test_two_sessions_take_their_own_dyad_and_never_the_same_stream(make_service
                     assert event["data"]["stream"].endswith(tag)
                 if event["kind"] == "stream_preview":
                     previews[event["data"]["stream"]] = event["data"]
-        (declared,) = [i for i in dyads[tag].streams if i.role == "patient" and i.modality == "ECG"]
+        (declared,) = [i for i in two_dyads[tag].streams if i.role == "patient" and i.modality == "ECG"]
         ecg = previews[declared.name]
         assert ecg["nominal_rate"] == declared.nominal_rate and ecg["samples"] > 0 and ecg["dropouts"] == 0
         assert len(ecg["lo"]) == len(ecg["hi"]) >= 5 and max(ecg["hi"]) > min(ecg["lo"])

@@ -59,8 +59,7 @@ const HANDLERS = {
     showBaselines();
   },
   [K.baseline]: (e) => {
-    const breaths = e.data.breaths;
-    baselines.set(e.role, { end: 0, result: breaths ? `done, ${breaths} breaths` : "done, no good breathing seen" });
+    baselines.set(e.role, { end: 0, result: `done, ${baselineResult(e.data)}` });
     showBaselines();
   },
   [K.recording_started]: (e) => showRecording(e.data),
@@ -74,6 +73,16 @@ function onEvent(event) {
   handler(event);
   if (event.data.message) log(event.data.message);
   RigStreams.render();
+}
+
+/** A baseline's resting values in words (an assistant gets only its breaths; see service/access.py). */
+function baselineResult(d) {
+  const unit = (field) => codebook.unit(K.baseline, field) || "";
+  const parts = [
+    ["heart_rate_bpm", 0, ""], ["rsa_p2t_ms", 0, "RSA "], ["eda_tonic_us", 2, "EDA "],
+  ].filter(([f]) => d[f] != null).map(([f, digits, label]) => `${label}${d[f].toFixed(digits)} ${unit(f)}`);
+  parts.push(d.breaths ? `${d.breaths} breaths` : "no good breathing seen");
+  return parts.join(", ");
 }
 
 /** Each role's baseline: seconds left while it runs, then its result. */

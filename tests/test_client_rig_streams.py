@@ -12,6 +12,7 @@ from _lsl_support import SignalSource, stream_info
 from PIL import Image
 
 from dyadscope.sensors.lsl_outlets import LslPublisher
+from dyadscope.stream.selection import StreamSelection
 
 WINDOW = (1200, 1400)
 RED = np.array([160, 64, 64])  # --bad in monitor.css
@@ -35,6 +36,30 @@ def _js(text: str) -> str:
     return json.dumps(text)
 
 
+def _check_recording_moves(browser: Chromium, first: str, progress) -> None:
+    """The recording line's elapsed time, then its size, move on from ``first``; its stream count is the file's."""
+    state = "document.getElementById('recording-state').textContent"
+    later = browser.wait_for(
+        f"{state} !== {_js(first)} && {state}.split(' · ')[1] !== {_js(first.split(' · ')[1])} && {state}",
+        timeout=20,
+    )
+    size = lambda text: float(text.split(" · ")[2].split()[0]) * (1e3 if "MB" in text else 1)  # noqa: E731
+    assert later.startswith("recording sub-P09") and size(later) >= size(first)
+    final = browser.wait_for(f"{state}.split(' · ')[2] !== {_js(later.split(' · ')[2])} && {state}", timeout=30)
+    assert size(final) > size(first)
+    shown = int(final.split(" · ")[3].split()[0])
+    assert 1 <= shown <= progress()["streams_recorded"]
+
+
+def _trace_pixels(row: str) -> str:
+    """JavaScript: how many pixels of the row's trace canvas are painted."""
+    return (
+        f"(() => {{ const c = {row}.querySelector('canvas'); const d = c.getContext('2d')"
+        ".getImageData(0, 0, c.width, c.height).data; let n = 0;"
+        " for (let i = 3; i < d.length; i += 4) n += d[i] > 0; return n; })()"
+    )
+
+
 def test_rig_page_assigns_a_stream_shows_its_trace_and_the_recording_moving(make_service, tmp_path):
     tag = uuid.uuid4().hex[:8]
     info = stream_info(tag, "HeartyPatch", "ECG", role=None, nominal_rate=128.0)
@@ -42,8 +67,6 @@ def test_rig_page_assigns_a_stream_shows_its_trace_and_the_recording_moving(make
     publisher.start()
     service = make_service(data_dir=tmp_path / "data")
     manager = service.service.manager
-    from dyadscope.stream.selection import StreamSelection
-
     selection = StreamSelection((f"*-{tag}",), required=("patient:ECG", "therapist:ECG"))
     service.call(manager.create("room", selection=selection))
     flags = [f"--window-size={WINDOW[0]},{WINDOW[1]}"]
@@ -69,12 +92,7 @@ def test_rig_page_assigns_a_stream_shows_its_trace_and_the_recording_moving(make
         assert verdict == "good" and not reason or verdict == "poor" and reason
         assert cells[5] == "0"  # dropouts
         assert manager.get("room").assignments == [f"{info.name}=patient:ECG"]
-        lit = (
-            f"(() => {{ const c = {row}.querySelector('canvas'); const d = c.getContext('2d')"
-            ".getImageData(0, 0, c.width, c.height).data; let n = 0;"
-            " for (let i = 3; i < d.length; i += 4) n += d[i] > 0; return n; })()"
-        )
-        assert browser.wait_for(lit, timeout=20) > 100  # the trace is drawn
+        assert browser.wait_for(_trace_pixels(row), timeout=20) > 100  # the trace is drawn
         missing = browser.evaluate("[...document.querySelectorAll('#streams tr.missing')].map(r => r.dataset.required)")
         assert missing == ["therapist:ECG"]
         assert browser.evaluate("document.getElementById('unassigned-section').hidden")
@@ -91,16 +109,7 @@ def test_rig_page_assigns_a_stream_shows_its_trace_and_the_recording_moving(make
         countdown = browser.wait_for(f"{roles}.length === 2 && {roles}", timeout=20)
         assert [text.split(":")[0] for text in countdown] == ["patient", "therapist"]
         assert all(text.endswith(" s left") for text in countdown)
-        later = browser.wait_for(
-            f"{state} !== {_js(first)} && {state}.split(' · ')[1] !== {_js(first.split(' · ')[1])} && {state}",
-            timeout=20,
-        )
-        size = lambda text: float(text.split(" · ")[2].split()[0]) * (1e3 if "MB" in text else 1)  # noqa: E731
-        assert later.startswith("recording sub-P09") and size(later) >= size(first)
-        final = browser.wait_for(f"{state}.split(' · ')[2] !== {_js(later.split(' · ')[2])} && {state}", timeout=30)
-        assert size(final) > size(first)
-        shown = int(final.split(" · ")[3].split()[0])
-        assert 1 <= shown <= manager.get("room").recording.progress()["streams_recorded"]
+        _check_recording_moves(browser, first, manager.get("room").recording.progress)
         _shot(browser, tmp_path / "recording.png")
         assert "error" not in browser.evaluate("document.getElementById('log').innerText")
     finally:
@@ -111,8 +120,6 @@ def test_rig_page_assigns_a_stream_shows_its_trace_and_the_recording_moving(make
 def test_two_dyads_on_one_network_each_session_its_own_streams_on_the_rig_page(make_service, two_dyads, tmp_path):
     (tag_a, _), (tag_b, pub_b) = two_dyads.items()
     service = make_service(data_dir=tmp_path / "data")
-    from dyadscope.stream.selection import StreamSelection
-
     service.call(service.service.manager.create("a", selection=StreamSelection((f"name:* {tag_a}",))))
     flags = [f"--window-size={WINDOW[0]},{WINDOW[1]}"]
     browser = Chromium(service.service.url("a", "rig"), tmp_path / "profile", extra_flags=flags)

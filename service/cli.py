@@ -39,6 +39,7 @@ VERBS = (
     "tls",
     "audit",
     "users",
+    "rigs",
     "health",
 )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 
 import numpy as np
 import pytest
@@ -97,3 +98,17 @@ def test_serve_options_name_each_sessions_streams():
     assert specs == [("a", "room2", ()), ("b", None, ("host:room3-*", "name:Shimmer*"))]
     with pytest.raises(CliError, match="--streams"):
         session_specs(_args("a", streams=["c=x"]))
+
+
+def test_rigs_cli_saves_lists_and_shows_profiles(tmp_path, monkeypatch, capsys):
+    from dyadscope.service.cli import main
+
+    monkeypatch.setenv("DYADSCOPE_DATA_DIR", str(tmp_path))
+    assert main(["rigs", "save", "room2", "--streams", "host:room2-*", "--require", "patient:ECG"]) == 0
+    assert main(["rigs", "list"]) == 0
+    assert main(["rigs", "show", "room2"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == f"saved {tmp_path / 'rigs' / 'room2.json'}" and out[1] == "room2"
+    assert json.loads("\n".join(out[2:])) == {"streams": ["host:room2-*"], "assign": [], "required": ["patient:ECG"]}
+    assert main(["rigs", "show", "room9"]) == 2
+    assert "no rig profile" in capsys.readouterr().err

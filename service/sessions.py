@@ -15,6 +15,7 @@ from dyadscope.service.rigs import ProfileMissing, RigProfiles
 from dyadscope.service.session import Session
 from dyadscope.service.session_lsl import attach_lsl
 from dyadscope.stream import kinds
+from dyadscope.stream.assign import parse_override
 from dyadscope.stream.bus import Bus, BusUnavailable
 from dyadscope.stream.processors.physio.baseline import Baseline, BaselineConfig
 from dyadscope.stream.processors.physio.history import History, SessionSummary, check_id
@@ -192,7 +193,11 @@ class SessionManager:
         session = self._sessions[session_id]
         if session.ingest is None:
             raise SessionError("this session ingests no LSL streams")
-        override = session.ingest.add_override(text)  # AssignmentError (a ValueError) if malformed
+        wanted = session.ingest.modalities
+        modality = parse_override(text).modality  # AssignmentError (a ValueError) if malformed
+        if wanted is not None and modality not in wanted:
+            raise SessionError(f"the modality must be one of {', '.join(sorted(wanted))}")
+        override = session.ingest.add_override(text)
         kept = f"{override.stream}={override.role}" + (f":{override.modality}" if override.modality else "")
         session.assignments = [a for a in session.assignments if not a.startswith(f"{override.stream}=")] + [kept]
         return kept

@@ -28,6 +28,10 @@ def test_two_sessions_take_their_own_dyad_and_never_the_same_stream(make_service
     ours_a = {i.source_id for i in pub_a.streams}
     ours_b = {i.source_id for i in pub_b.streams}
     api = httpx.Client(base_url=service.base, headers=service.headers)
+    for bad in ({"streams": ["name:"]}, {"required": ["patient"]}, {"assign": ["x"]}, {"profile": "nowhere"}):
+        reply = api.post("/api/sessions", json={"id": "bad", **bad})
+        assert reply.status_code == 422 and reply.json()["detail"], bad
+    assert api.put("/api/rigs/..bad", json={}).status_code == 422
     # a by patterns in the request, b by a saved rig profile
     reply = api.post("/api/sessions", json={"id": "a", "streams": [f"name:* {tag_a}"], "required": ["patient:ECG"]})
     assert reply.status_code == 201, reply.text
@@ -95,8 +99,9 @@ def test_a_stream_nobody_can_tell_is_listed_and_assigned_at_run_time(make_servic
             timeout=30,
             what="the stream is listed as unassigned",
         )
-        bad = api.post("/api/sessions/u/assignments", json={"stream": info.name, "role": "nobody", "modality": "ECG"})
-        assert bad.status_code == 422
+        for role, modality in (("nobody", "ECG"), ("patient", "Markers")):
+            body = {"stream": info.name, "role": role, "modality": modality}
+            assert api.post("/api/sessions/u/assignments", json=body).status_code == 422
         reply = api.post(
             "/api/sessions/u/assignments", json={"stream": info.name, "role": "patient", "modality": "ECG"}
         )

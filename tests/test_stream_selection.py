@@ -112,3 +112,12 @@ def test_rigs_cli_saves_lists_and_shows_profiles(tmp_path, monkeypatch, capsys):
     assert json.loads("\n".join(out[2:])) == {"streams": ["host:room2-*"], "assign": [], "required": ["patient:ECG"]}
     assert main(["rigs", "show", "room9"]) == 2
     assert "no rig profile" in capsys.readouterr().err
+
+
+def test_previews_are_for_the_rig_not_a_therapists_monitor():
+    from dyadscope.service.access import Principal, visible_to
+
+    event = {"kind": "stream_preview", "data": {"stream": "ecg"}}
+    assert visible_to(Principal("rita", "assistant"), event) == event
+    assert visible_to(Principal("ann", "admin"), event) == event
+    assert visible_to(Principal("tina", "therapist"), event) is None

@@ -49,6 +49,7 @@ streams of no known role or modality, values in the stream's own dtype.
         backup strap, another room's sensor); ``data["in_use"]`` names that
         stream. Reported once; the duplicate is taken on a later discovery
         pass if the stream in use is lost for good (its outlet closed).
+        And ``"claimed"``: another owner of the same ``claims`` took it (once).
     ``stream_quality`` / ``stream_quality_ok``
         NaNs in floating-point data (``data["problem"] == "nan"``), or the
         effective sample rate of a regular stream more than

@@ -151,6 +151,17 @@ def test_two_dyads_on_one_network_each_session_its_own_streams_on_the_rig_page(m
         done = browser.wait_for(f"{roles}.length === 2 && {roles}.every(t => t.includes('done')) && {roles}", 60)
         for role, text in zip(("patient", "therapist"), done):
             assert text.startswith(f"{role}: done, ") and " bpm" in text  # the shared token sees the values
+        # every stream stays visible, with the session holding it
+        browser.evaluate(
+            "document.getElementById('network').open = true; document.getElementById('network-refresh').click()"
+        )
+        holders = (
+            "Object.fromEntries([...document.querySelectorAll('#network-streams tr')]"
+            ".map(r => [r.dataset.sourceId, r.cells[4].textContent]))"
+        )
+        held = browser.wait_for(f"Object.keys({holders}).length >= 12 && {holders}", timeout=20)
+        for tag, session_id in ((tag_a, "a"), (tag_b, "b")):
+            assert sorted(v for k, v in held.items() if k.endswith(tag)) == [session_id] * 6
         _shot(browser, tmp_path / "two-dyads.png")
         assert "error" not in browser.evaluate("document.getElementById('log').innerText")
     finally:

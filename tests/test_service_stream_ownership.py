@@ -22,16 +22,23 @@ def _keys(service, session_id: str) -> set[str]:
     return {s["source_id"] for s in _session(service, session_id)["streams"]}
 
 
+def test_bad_selections_and_profile_names_are_refused(make_service, tmp_path):
+    service = make_service(data_dir=tmp_path / "data")
+    api = httpx.Client(base_url=service.base, headers=service.headers)
+    for bad in ({"streams": ["name:"]}, {"required": ["patient"]}, {"assign": ["x"]}, {"profile": "nowhere"}):
+        reply = api.post("/api/sessions", json={"id": "bad", **bad})
+        assert reply.status_code == 422 and reply.json()["detail"], bad
+    assert api.put("/api/rigs/..bad", json={}).status_code == 422
+    assert api.get("/api/rigs/nowhere").status_code == 404
+    assert service.service.manager.get("bad") is None
+
+
 def test_two_sessions_take_their_own_dyad_and_never_the_same_stream(make_service, two_dyads, tmp_path):
     service = make_service(data_dir=tmp_path / "data")
     (tag_a, pub_a), (tag_b, pub_b) = two_dyads.items()
     ours_a = {i.source_id for i in pub_a.streams}
     ours_b = {i.source_id for i in pub_b.streams}
     api = httpx.Client(base_url=service.base, headers=service.headers)
-    for bad in ({"streams": ["name:"]}, {"required": ["patient"]}, {"assign": ["x"]}, {"profile": "nowhere"}):
-        reply = api.post("/api/sessions", json={"id": "bad", **bad})
-        assert reply.status_code == 422 and reply.json()["detail"], bad
-    assert api.put("/api/rigs/..bad", json={}).status_code == 422
     # a by patterns in the request, b by a saved rig profile
     reply = api.post("/api/sessions", json={"id": "a", "streams": [f"name:* {tag_a}"], "required": ["patient:ECG"]})
     assert reply.status_code == 201, reply.text

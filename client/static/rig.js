@@ -147,6 +147,7 @@ async function showSession(id) {
   showBaselines();
   if (!id) return;
   await describeStreams(id);
+  refreshNetwork();
   const fragment = DyadScope.token() ? `#token=${DyadScope.token()}` : "";
   document.getElementById("monitor-link").href = `/?session=${id}${fragment}`;
   document.getElementById("capture-link").href = `/capture?session=${id}&role=patient${fragment}`;
@@ -158,6 +159,23 @@ async function showSession(id) {
   window.sessionSocket = socket; // for tests and debugging
   socket.open();
 }
+
+/** Every visible LSL stream and the session holding it (none for a role that may not list them). */
+async function refreshNetwork() {
+  const found = await api("GET", "/api/streams").catch(() => []);
+  const body = document.getElementById("network-streams");
+  body.replaceChildren();
+  for (const s of found) {
+    const row = body.insertRow();
+    row.dataset.sourceId = s.source_id;
+    for (const text of [s.name, s.type, s.hostname, s.source_id, s.session || "free"]) row.insertCell().textContent = text;
+    if (s.session === select.value) row.className = "ours";
+  }
+}
+document.getElementById("network-refresh").addEventListener("click", (e) => {
+  e.preventDefault();
+  refreshNetwork();
+});
 
 /** The saved rig profiles in the new-session form (none for a role that may not read them). */
 async function refreshProfiles() {

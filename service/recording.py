@@ -212,7 +212,7 @@ class SessionRecording:
         recorder = self._recorder
         if recorder is None:
             return
-        events = [e for e in events if e.kind != kinds.STREAM_PREVIEW]  # the file has the raw samples
+        events = list(events)
         try:
             recorder.write_events(events)
             for event in events:

@@ -55,11 +55,12 @@ const HANDLERS = {
   [K.stream_unassigned]: () => describeStreams(select.value).catch((err) => log(`error: ${err.message}`)),
   [K.stream_preview]: (e) => RigStreams.preview(e),
   [K.baseline_start]: (e) => {
-    for (const role of e.data.roles) baselines.set(role, { end: (e.t_emit + e.data.duration_s) * 1000, result: null });
+    const duration = e.data.duration_s;
+    for (const role of e.data.roles) baselines.set(role, { end: (e.t_emit + duration) * 1000, duration, result: null });
     showBaselines();
   },
   [K.baseline]: (e) => {
-    baselines.set(e.role, { end: 0, result: `done, ${baselineResult(e.data)}` });
+    baselines.set(e.role, { ...baselines.get(e.role), end: 0, result: `done, ${baselineResult(e.data)}` });
     showBaselines();
   },
   [K.recording_started]: (e) => showRecording(e.data),
@@ -93,6 +94,7 @@ function showBaselines() {
     const left = Math.max(0, Math.ceil((b.end - Date.now()) / 1000));
     const item = Object.assign(document.createElement("span"), { className: "baseline-role" });
     item.dataset.role = role;
+    item.dataset.duration = b.duration ?? "";
     item.textContent = `${role}: ${b.result || (left ? `${left} s left` : "ending…")}`;
     list.append(item);
   }
@@ -153,6 +155,8 @@ async function showSession(id) {
   document.getElementById("capture-link").href = `/capture?session=${id}&role=patient${fragment}`;
   const onReset = () => { // a new log: what the page knew of the streams is gone with the old one
     RigStreams.reset();
+    baselines.clear();
+    showBaselines();
     describeStreams(id).catch((err) => log(`error: ${err.message}`));
   };
   socket = new DyadScope.SessionSocket(id, { onEvent, onReset, onStatus: showStatus });

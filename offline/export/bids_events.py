@@ -71,7 +71,7 @@ def events_table(recording: Recording, t0: float, role: Role | None) -> pd.DataF
         rows.append({"onset": t - t0, "duration": "n/a", "trial_type": kinds.MARKER, "role": "n/a", "value": text})
         rows[-1]["source"] = source
     table = pd.DataFrame(rows, columns=COLUMNS)
-    return table.fillna("n/a").sort_values("onset", kind="stable")
+    return table.sort_values("onset", kind="stable")  # missing values: n/a when written (write_tsv)
 
 
 _SIDECAR = {

@@ -51,7 +51,8 @@ def test_each_person_is_a_subject_and_participants_say_dyad_and_role(named: Reco
     assert {"dyad", "role"} <= set(sidecar) and set(sidecar["role"]["Levels"]) >= {"patient", "therapist"}
     for person, role in (("A7", "patient"), ("T3", "therapist")):
         physio = sorted((tmp_path / f"sub-{person}" / "ses-1" / "beh").glob("*_physio.json"))
-        assert [p.name.split("_recording-")[1] for p in physio] == ["32Hz_physio.json", "500Hz_physio.json", "50Hz_physio.json"]  # fmt: skip
+        rates = [p.name.split("_recording-")[1] for p in physio]
+        assert rates == ["32Hz_physio.json", "500Hz_physio.json", "50Hz_physio.json"]
         for path in physio:
             meta = json.loads(path.read_text())
             assert all(role in meta[c]["Description"] for c in meta["Columns"]), path.name
@@ -73,7 +74,8 @@ def test_events_hold_markers_baseline_and_flags_and_the_log_goes_to_derivatives(
     for person, role in (("A7", "patient"), ("T3", "therapist")):
         events = _read_tsv(tmp_path / f"sub-{person}/ses-1/beh/sub-{person}_ses-1_task-therapy_run-1_events.tsv")
         dissonant = [e for e in log if e["kind"] == "dissonance" and e["role"] == role and e["data"]["dissonant"]]
-        assert sorted(events["trial_type"]) == sorted(["baseline"] + ["dissonance"] * len(dissonant) + ["marker"] * len(markers))  # fmt: skip
+        expected = ["baseline"] + ["dissonance"] * len(dissonant) + ["marker"] * len(markers)
+        assert sorted(events["trial_type"]) == sorted(expected)
         baseline = events[events["trial_type"] == "baseline"].iloc[0]
         assert (
             baseline["role"] == role
@@ -99,7 +101,7 @@ def test_events_hold_markers_baseline_and_flags_and_the_log_goes_to_derivatives(
 @pytest.mark.parametrize(
     ("stem", "expected"),
     [
-        ("sub-P001_ses-S001_task-Default_run-001_eeg", {"subject": "P001", "session": "S001", "task": "Default", "run": "001"}),
+        ("sub-P001_ses-S001_task-Default_run-001_eeg", dict(subject="P001", session="S001", task="Default", run="001")),
         ("sub-07_task-rest_physio", {"subject": "07", "task": "rest"}),
         ("recording_2024", {}),
         ("mysub-X_task-", {}),  # not entities: no separator before, no label after

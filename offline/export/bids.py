@@ -6,7 +6,7 @@ Layout (BIDS 1.10; ``[ses-<n>]``, ``[_run-<r>]`` where the recording has them)::
     OUT/sub-<person>/[ses-<n>/]beh/sub-<person>[_ses-<n>]_task-<t>[_run-<r>]_recording-<rate>Hz_physio.tsv.gz (+ .json)
                                    beh/..._events.tsv (+ .json)
                                    eeg/..._eeg.vhdr/.vmrk/.eeg, _eeg.json, _channels.tsv
-    OUT/derivatives/dyadscope/...  the measure log (:mod:`.bids_derivatives`)
+    OUT/derivatives/dyadscope/sub-<person>/...  the measure log, per person (:mod:`.bids_derivatives`)
 
 Who ``<person>`` is, and the ``dyad`` both people share, is
 :mod:`.bids_dataset`'s; the events files are :mod:`.bids_events`', EEG is
@@ -38,7 +38,7 @@ import pyarrow.csv as pacsv
 from dyadscope.offline.export.bids_dataset import Person, people, write_description, write_participants, write_readme
 from dyadscope.offline.export.bids_derivatives import FOLDER, export_measures
 from dyadscope.offline.export.bids_eeg import have_writer, is_eeg, write_eeg
-from dyadscope.offline.export.bids_events import events_sidecar, events_table, is_kept, write_tsv
+from dyadscope.offline.export.bids_events import events_sidecar, events_table, write_tsv
 from dyadscope.offline.export.common import (
     Progress,
     bids_stem,
@@ -187,17 +187,14 @@ def export_bids(
     """
     entities, t0 = labels(recording), start_time(recording)
     streams = _data_streams(recording)
-    roles = {s.info.role for s in streams} | {
-        e["role"] for e in events(recording) if e.get("role") in ROLES and is_kept(e, e["role"])
-    }
+    roles = {s.info.role for s in streams} | {e["role"] for e in events(recording) if e.get("role") in ROLES}
     persons = people(recording, entities["subject"], roles or {None})
     out.mkdir(parents=True, exist_ok=True)
     written = [write_description(out, authors), *write_readme(out), *write_participants(out, list(persons.values()))]
     for role, person in persons.items():
         mine = [s for s in streams if s.info.role == role]
         written += _write_person(recording, person, out, mine, t0, progress)
-    dyad = next(iter(persons.values())).dyad or entities["subject"]
-    measures = export_measures(recording, out, entities, dyad, t0, progress)
+    measures = export_measures(recording, out, persons, t0, progress)
     if measures:
         written += [write_description(out / FOLDER, authors, derivative=True), *measures]
     return written

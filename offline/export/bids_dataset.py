@@ -142,8 +142,10 @@ Psychotherapy sessions recorded by DyadScope, exported to BIDS
 - `beh/*_events.tsv`: markers, the resting baseline and flags (signal
   quality, dissonance, desynchrony); `onset` in seconds from the recording's
   first sample.
-- `derivatives/dyadscope/`: the full measure log (heart rate, EDA, RSA,
-  synchrony ...), one TSV per kind of measure with its data dictionary.
+- `derivatives/dyadscope/sub-*/`: the full measure log (heart rate, EDA,
+  RSA, synchrony ...), per person one `desc-<measure>_beh.tsv` per kind of
+  measure with its data dictionary; the dyad's measures (synchrony) are in
+  both people's folders.
 """
 
 

@@ -1,28 +1,31 @@
-"""The full measure log of a BIDS export, in ``derivatives/dyadscope/``.
+"""The full measure log of a BIDS export, in ``derivatives/dyadscope/``, laid out as the raw data.
 
-One TSV per kind of measure (:func:`~.tables.measure_tables`: ``time``,
-``seq``, ``t_emit``, ``role`` and the kind's fields), with its data dictionary
-(:func:`~.dictionary.measure_dictionary`) beside it, for the whole dyad: both
-people's rows in one table (``role`` says whose; synchrony is the dyad's).
-They go below ``dyad-<dyad>/[ses-<session>/]`` (the ``dyad`` of
-``participants.tsv``), named after the recording::
+One TSV per person and kind of measure (:func:`~.tables.measure_tables`:
+``time``, ``seq``, ``t_emit``, ``role`` and the kind's fields), with its data
+dictionary (:func:`~.dictionary.measure_dictionary`) beside it. A person's
+table holds their own rows and the dyad's (synchrony, concordance ... belong
+to both people, so both folders have them: BIDS has no level for a pair)::
 
     derivatives/dyadscope/dataset_description.json   (DatasetType derivative, GeneratedBy)
-    derivatives/dyadscope/dyad-P01/ses-2/dyad-P01_ses-2_task-therapy_run-1_measure-heartrate.tsv (+ .json)
+    derivatives/dyadscope/sub-P01patient/ses-2/beh/sub-P01patient_ses-2_task-therapy_run-1_desc-heartrate_beh.tsv
+                                                   (+ _beh.json, the data dictionary)
 
 ``time`` is the common clock (LSL seconds); ``onset`` (seconds from the
-recording's first sample, as in the raw events files) is added after it.
-Missing values are ``n/a``.
+recording's first sample, as in the raw events files) follows it. Missing
+values are ``n/a``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
+from dyadscope.offline.export.bids_dataset import Person
 from dyadscope.offline.export.bids_events import write_tsv
-from dyadscope.offline.export.common import Progress, events, no_progress, slug
+from dyadscope.offline.export.common import Progress, bids_stem, events, labels, no_progress, slug
 from dyadscope.offline.export.dictionary import measure_dictionary, write_sidecar
 from dyadscope.offline.export.tables import measure_tables
+from dyadscope.stream.types import Role
 from dyadscope.xdf.reader import Recording
 
 FOLDER = Path("derivatives") / "dyadscope"
@@ -30,30 +33,24 @@ _ONSET = {"LongName": "onset", "Description": "seconds from the recording's firs
 
 
 def export_measures(
-    recording: Recording, out: Path, entities: dict[str, str], dyad: str, t0: float, progress: Progress = no_progress
+    recording: Recording, out: Path, persons: Mapping[Role | None, Person], t0: float, progress: Progress = no_progress
 ) -> list[Path]:
-    """Write the recording's measure tables below ``out/derivatives/dyadscope``; returns the paths.
+    """Write each person's measure tables below ``out/derivatives/dyadscope``; returns the paths.
 
-    ``entities`` are the recording's BIDS labels (:func:`~.common.labels`),
-    ``t0`` its time zero (seconds, common clock).
+    ``t0`` is the recording's time zero (seconds, common clock).
     """
-    tables = measure_tables(events(recording))
-    if not tables:
-        return []
-    folder = out / FOLDER / f"dyad-{dyad}"
-    stem = [f"dyad-{dyad}"]
-    if entities["session"]:
-        folder /= f"ses-{entities['session']}"
-        stem.append(f"ses-{entities['session']}")
-    stem.append(f"task-{entities['task']}")
-    if entities["run"]:
-        stem.append(f"run-{entities['run']}")
-    folder.mkdir(parents=True, exist_ok=True)
+    session = labels(recording)["session"]
     written = []
-    for kind, table in progress(list(tables.items()), desc="BIDS derivatives"):
+    for kind, table in progress(list(measure_tables(events(recording)).items()), desc="BIDS derivatives"):
         table.insert(1, "onset", table["time"] - t0)
-        path = folder / f"{'_'.join(stem)}_measure-{slug(kind)}.tsv"
-        write_tsv(table, path)
-        dictionary = measure_dictionary(kind, list(table.columns))
-        written += [path, write_sidecar(path, {**dictionary, "onset": _ONSET})]
+        dictionary = {**measure_dictionary(kind, list(table.columns)), "onset": _ONSET}
+        for role, person in persons.items():
+            rows = table[(table["role"] == role) | table["role"].isna()]
+            if not len(rows):
+                continue
+            folder = out / FOLDER / f"sub-{person.label}" / (f"ses-{session}" if session else "") / "beh"
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / f"{bids_stem(recording, person.label)}_desc-{slug(kind)}_beh.tsv"
+            write_tsv(rows, path)
+            written += [path, write_sidecar(path, dictionary)]
     return written

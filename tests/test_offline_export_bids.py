@@ -87,15 +87,21 @@ def test_events_hold_markers_baseline_and_flags_and_the_log_goes_to_derivatives(
     derived = tmp_path / "derivatives" / "dyadscope"
     description = json.loads((derived / "dataset_description.json").read_text())
     assert description["DatasetType"] == "derivative" and description["GeneratedBy"][0]["Name"] == "DyadScope"
-    folder = derived / "dyad-D5" / "ses-1"
-    hr = _read_tsv(folder / "dyad-D5_ses-1_task-therapy_run-1_measure-heartrate.tsv")
-    assert len(hr) == sum(e["kind"] == "heart_rate" for e in log) and set(hr["role"]) == {"patient", "therapist"}
-    np.testing.assert_allclose(hr["onset"], hr["time"] - 0.0, atol=1e-6)  # the simulated session starts at 0
-    dictionary = json.loads((folder / "dyad-D5_ses-1_task-therapy_run-1_measure-heartrate.json").read_text())
-    assert set(dictionary) == set(hr.columns)
-    assert dictionary["bpm"]["Units"] == "bpm" and dictionary["onset"]["Units"] == "s"
-    tables = {p.stem.split("measure-")[1] for p in folder.glob("*.tsv")}
-    assert tables == {"eda", "heartrate", "rsa", "faceaffect", "sync", "voicesegment", "dissonance", "baseline"}
+    for person, role in (("A7", "patient"), ("T3", "therapist")):
+        stem = derived / f"sub-{person}" / "ses-1" / "beh" / f"sub-{person}_ses-1_task-therapy_run-1"
+        hr = _read_tsv(Path(f"{stem}_desc-heartrate_beh.tsv"))
+        assert len(hr) == sum(e["kind"] == "heart_rate" and e["role"] == role for e in log) and set(hr["role"]) == {
+            role
+        }
+        np.testing.assert_allclose(hr["onset"], hr["time"], atol=1e-6)  # the simulated session starts at 0
+        dictionary = json.loads(Path(f"{stem}_desc-heartrate_beh.json").read_text())
+        assert set(dictionary) == set(hr.columns)
+        assert dictionary["bpm"]["Units"] == "bpm" and dictionary["onset"]["Units"] == "s"
+        sync = _read_tsv(Path(f"{stem}_desc-sync_beh.tsv"))  # the dyad's: in both people's folders
+        assert len(sync) == sum(e["kind"] == "sync" for e in log) and set(sync["role"]) == {"n/a"}
+        tables = {p.name.split("desc-")[1].removesuffix("_beh.tsv") for p in stem.parent.glob("*_beh.tsv")}
+        mine = {"dissonance"} if role == "patient" else set()  # the patient's voice against their face
+        assert tables == {"eda", "heartrate", "rsa", "faceaffect", "sync", "voicesegment", "baseline"} | mine
 
 
 @pytest.mark.parametrize(

@@ -142,8 +142,8 @@ def _write_physio(person: Person, streams: list[RecordedStream], folder: Path, s
     return written
 
 
-def _write_person(recording: Recording, person: Person, out: Path, streams: list[RecordedStream], t0: float,
-                  progress: Progress) -> list[Path]:  # fmt: skip
+def _write_person(recording: Recording, logged: list[dict[str, Any]], person: Person, out: Path,
+                  streams: list[RecordedStream], t0: float, progress: Progress) -> list[Path]:  # fmt: skip
     """One person's physio, EEG and events files."""
     entities = labels(recording)
     folder = out / f"sub-{person.label}"
@@ -158,7 +158,7 @@ def _write_person(recording: Recording, person: Person, out: Path, streams: list
     for n, stream in enumerate(eeg):  # a second EEG stream of one person gets its own acquisition label
         eeg_stem = stem.replace("_task-", f"_acq-stream{stream.stream_id}_task-") if n else stem
         written += write_eeg(stream, folder / "eeg", eeg_stem, entities["task"])
-    table = events_table(recording, t0, person.role)
+    table = events_table(recording, logged, t0, person.role)
     if len(table):
         where = folder / ("eeg" if eeg and not physio else "beh")
         where.mkdir(parents=True, exist_ok=True)
@@ -187,14 +187,15 @@ def export_bids(
     """
     entities, t0 = labels(recording), start_time(recording)
     streams = _data_streams(recording)
-    roles = {s.info.role for s in streams} | {e["role"] for e in events(recording) if e.get("role") in ROLES}
+    logged = events(recording)
+    roles = {s.info.role for s in streams} | {e["role"] for e in logged if e.get("role") in ROLES}
     persons = people(recording, entities["subject"], roles or {None})
     out.mkdir(parents=True, exist_ok=True)
     written = [write_description(out, authors), *write_readme(out), *write_participants(out, list(persons.values()))]
     for role, person in persons.items():
         mine = [s for s in streams if s.info.role == role]
-        written += _write_person(recording, person, out, mine, t0, progress)
-    measures = export_measures(recording, out, persons, t0, progress)
+        written += _write_person(recording, logged, person, out, mine, t0, progress)
+    measures = export_measures(recording, logged, out, persons, t0, progress)
     if measures:
         written += [write_description(out / FOLDER, authors, derivative=True), *measures]
     return written

@@ -19,10 +19,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from dyadscope.offline.export.bids_dataset import Person
 from dyadscope.offline.export.bids_events import write_tsv
-from dyadscope.offline.export.common import Progress, bids_stem, events, labels, no_progress, slug
+from dyadscope.offline.export.common import Progress, bids_stem, labels, no_progress, slug
 from dyadscope.offline.export.dictionary import measure_dictionary, write_sidecar
 from dyadscope.offline.export.tables import measure_tables
 from dyadscope.stream.types import Role
@@ -33,15 +34,21 @@ _ONSET = {"LongName": "onset", "Description": "seconds from the recording's firs
 
 
 def export_measures(
-    recording: Recording, out: Path, persons: Mapping[Role | None, Person], t0: float, progress: Progress = no_progress
+    recording: Recording,
+    logged: list[dict[str, Any]],
+    out: Path,
+    persons: Mapping[Role | None, Person],
+    t0: float,
+    progress: Progress = no_progress,
 ) -> list[Path]:
     """Write each person's measure tables below ``out/derivatives/dyadscope``; returns the paths.
 
-    ``t0`` is the recording's time zero (seconds, common clock).
+    ``logged`` is the recording's event log (:func:`~.common.events`), ``t0``
+    its time zero (seconds, common clock).
     """
     session = labels(recording)["session"]
     written = []
-    for kind, table in progress(list(measure_tables(events(recording)).items()), desc="BIDS derivatives"):
+    for kind, table in progress(list(measure_tables(logged).items()), desc="BIDS derivatives"):
         table.insert(1, "onset", table["time"] - t0)
         dictionary = {**measure_dictionary(kind, list(table.columns)), "onset": _ONSET}
         for role, person in persons.items():

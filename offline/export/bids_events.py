@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from dyadscope.offline.export.common import events, flag_row, markers
+from dyadscope.offline.export.common import flag_row, markers
 from dyadscope.offline.export.dictionary import events_levels
 from dyadscope.stream import kinds
 from dyadscope.stream.types import Role
@@ -49,10 +49,14 @@ def is_kept(event: dict[str, Any], role: Role | None) -> bool:
     return event["kind"] in KEPT_KINDS or flag_row(event) is not None
 
 
-def events_table(recording: Recording, t0: float, role: Role | None) -> pd.DataFrame:
-    """``role``'s events (markers, baseline, flags) in time order; ``t0`` is the recording's time zero, seconds."""
+def events_table(recording: Recording, logged: list[dict[str, Any]], t0: float, role: Role | None) -> pd.DataFrame:
+    """``role``'s events (markers, baseline, flags) in time order.
+
+    ``logged`` is the recording's event log (:func:`~.common.events`), ``t0``
+    its time zero (seconds, common clock).
+    """
     rows = []
-    for event in events(recording):
+    for event in logged:
         if not is_kept(event, role):
             continue
         data = event.get("data") or {}

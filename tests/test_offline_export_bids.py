@@ -165,6 +165,20 @@ def test_a_persons_eeg_goes_to_eeg_beside_their_physio(tmp_path: Path) -> None:
     np.testing.assert_allclose(raw.get_data().T, muse.values * 1e-6, rtol=1e-6, atol=1e-13)
 
 
+def test_a_second_eeg_stream_of_one_person_gets_an_acquisition_label(tmp_path: Path) -> None:
+    cap = StreamInfo("Cap", "EEG", 2, 100.0, role="therapist", units=("µV", "µV"))
+    band = StreamInfo("Band", "EEG", 2, 100.0, role="therapist", units=("µV", "µV"))
+    with Recorder(tmp_path / "two.xdf", {"subject": "P4", "session": "1", "task": "therapy", "run": "2"}) as rec:
+        for info in (cap, band):
+            rec.write(Chunk(info, np.arange(100) / 100.0, np.ones((100, 2), dtype=np.float32)))
+    recording = load_recording(rec.path)
+    export_bids(recording, tmp_path / "bids")
+    second = recording.stream("Band").stream_id
+    headers = sorted(p.name for p in (tmp_path / "bids").rglob("*_eeg.vhdr"))
+    stem = "sub-P4therapist_ses-1_task-therapy"
+    assert headers == sorted([f"{stem}_run-2_eeg.vhdr", f"{stem}_acq-stream{second}_run-2_eeg.vhdr"])
+
+
 def test_without_a_brainvision_writer_eeg_is_left_out_with_one_line(tmp_path: Path, monkeypatch, caplog) -> None:
     recording = _eeg_and_ecg(tmp_path / "muse.xdf")
     monkeypatch.setitem(__import__("sys").modules, "pybv", None)  # as if the export extra lacked pybv

@@ -156,7 +156,8 @@ def _write_person(recording: Recording, logged: list[dict[str, Any]], person: Pe
         (folder / "beh").mkdir(parents=True, exist_ok=True)
         written += _write_physio(person, physio, folder / "beh", stem, t0, entities["task"], progress)
     for n, stream in enumerate(eeg):  # a second EEG stream of one person gets its own acquisition label
-        eeg_stem = stem.replace("_task-", f"_acq-stream{stream.stream_id}_task-") if n else stem
+        head, run, label = stem.partition("_run-")  # acq- goes after task-, before run-
+        eeg_stem = f"{head}_acq-stream{stream.stream_id}{run}{label}" if n else stem
         written += write_eeg(stream, folder / "eeg", eeg_stem, entities["task"])
     table = events_table(recording, logged, t0, person.role)
     if len(table):

@@ -54,7 +54,6 @@ def _sidecar(stream: RecordedStream, task: str) -> dict[str, Any]:
         "EEGChannelCount": info.channel_count,
         "RecordingType": "continuous",
         "RecordingDuration": len(stream) / info.nominal_rate,
-        "ManufacturersModelName": info.name,
     }
 
 

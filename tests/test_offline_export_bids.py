@@ -207,3 +207,18 @@ def test_authors_from_the_option_the_config_or_the_default(named: Recording, tmp
     assert main([*export, str(tmp_path / "a")]) == 0  # a later export without authors keeps the dataset's
     assert authors(tmp_path / "a")[0] == ["Ada Lovelace", "Alan Turing"]
     assert "sub-" in (tmp_path / "c" / "README.md").read_text()
+
+
+def test_a_person_with_only_measures_is_no_raw_subject(tmp_path: Path) -> None:
+    """The therapist's heart rate came from elsewhere (no stream of theirs, no flag, no marker): derivatives only."""
+    from dyadscope.stream.types import Event
+
+    ecg = StreamInfo("Polar", "ECG", 1, 130.0, role="patient", units=("mV",))
+    with Recorder(tmp_path / "one.xdf", {"subject": "P6", "task": "therapy"}) as rec:
+        rec.write(Chunk(ecg, np.arange(130) / 130.0, np.zeros((130, 1), dtype=np.float32)))
+        rec.write_events([Event("s", 1, 0.5, 0.5, "heart_rate", "therapist", {"bpm": 71.0, "quality": "good"})])
+    export_bids(load_recording(rec.path), tmp_path / "bids")
+    assert list(_read_tsv(tmp_path / "bids" / "participants.tsv")["participant_id"]) == ["sub-P6patient"]
+    assert not (tmp_path / "bids" / "sub-P6therapist").exists()
+    derived = tmp_path / "bids" / "derivatives" / "dyadscope" / "sub-P6therapist" / "beh"
+    assert _read_tsv(derived / "sub-P6therapist_task-therapy_desc-heartrate_beh.tsv")["bpm"].tolist() == [71.0]

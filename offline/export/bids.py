@@ -133,7 +133,7 @@ def write_tsv_gz(columns: dict[str, np.ndarray], path: Path) -> None:
 def _write_physio(person: Person, streams: list[RecordedStream], folder: Path, stem: str, t0: float, task: str,
                   progress: Progress) -> list[Path]:  # fmt: skip
     written = []
-    for rate, group in progress(list(rate_groups(streams).items()), desc=f"BIDS physio sub-{person.label}"):
+    for rate, group in progress(list(rate_groups(streams).items()), desc="BIDS physio"):
         columns, meta = _physio(group, rate, t0, by_name=person.role is None)
         name = f"{stem}_recording-{f'{rate:g}'.replace('.', 'p')}Hz_physio"
         write_tsv_gz(columns, folder / f"{name}.tsv.gz")
@@ -192,10 +192,12 @@ def export_bids(
     roles = {s.info.role for s in streams} | {e["role"] for e in logged if e.get("role") in ROLES}
     persons = people(recording, entities["subject"], roles or {None})
     out.mkdir(parents=True, exist_ok=True)
-    written = [write_description(out, authors), *write_readme(out), *write_participants(out, list(persons.values()))]
+    written, present = [write_description(out, authors), *write_readme(out)], []
     for role, person in persons.items():
-        mine = [s for s in streams if s.info.role == role]
-        written += _write_person(recording, logged, person, out, mine, t0, progress)
+        mine = _write_person(recording, logged, person, out, [s for s in streams if s.info.role == role], t0, progress)
+        present += [person] if mine else []  # only measures of them (no stream, marker or flag): not a raw subject
+        written += mine
+    written += write_participants(out, present)
     measures = export_measures(recording, logged, out, persons, t0, progress)
     if measures:
         written += [write_description(out / FOLDER, authors, derivative=True), *measures]

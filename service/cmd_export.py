@@ -18,7 +18,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "export",
         help="export an XDF recording to BIDS, CSV, Parquet or a report figure",
         description=(
-            "bids: *_physio.tsv.gz + *_physio.json per rate group and *_events.tsv; "
+            "bids: one sub- per person (participants.tsv: dyad, role), *_physio.tsv.gz per rate group, EEG "
+            "as BrainVision, *_events.tsv (markers, baseline, flags), the measures in derivatives/dyadscope; "
             "csv/parquet: one table per stream and per kind of measure, on the common clock; "
             "report: a PNG and PDF figure of the session. Needs the 'export' extra "
             "(pip install 'dyadscope[export]')."
@@ -27,6 +28,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("file", type=Path, metavar="FILE.xdf", help="the recording (ours or any XDF file)")
     parser.add_argument("--to", choices=TARGETS, action="append", required=True, help="format (repeatable)")
     parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder to write into (created)")
+    parser.add_argument(
+        "--author",
+        action="append",
+        metavar="NAME",
+        help="an author for the BIDS dataset_description.json (repeatable); default: DYADSCOPE_BIDS_AUTHORS "
+        "(names separated by ';'), else an earlier export's, else 'DyadScope export'",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
 
@@ -57,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     except Exception as exc:  # pyxdf raises plain Exceptions for unreadable files
         raise CliError(f"cannot read {args.file}: {exc}") from None
     exporters = {
-        "bids": lambda out: export_bids(recording, out, progress),
+        "bids": lambda out: export_bids(recording, out, progress, authors=_authors(args.author)),
         "csv": lambda out: export_tables(recording, out, "csv", progress),
         "parquet": lambda out: export_tables(recording, out, "parquet", progress),
         "report": lambda out: export_report(recording, out, progress),
@@ -71,6 +79,15 @@ def run(args: argparse.Namespace) -> int:
     _audit_export(recording.metadata.get("dyadscope_session"), args.file, list(dict.fromkeys(args.to)))
     print(f"wrote {len(written)} files into {args.out}")
     return 0
+
+
+def _authors(given: list[str] | None) -> tuple[str, ...] | None:
+    """The BIDS authors: ``--author``, else the configuration's, else None (an earlier export's, or the default)."""
+    if given:
+        return tuple(given)
+    from dyadscope.service.config import Config
+
+    return Config.from_env().bids_authors or None
 
 
 def _audit_export(session: str | None, path: Path, targets: list[str]) -> None:

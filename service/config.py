@@ -87,6 +87,8 @@ class Config:
     body_timeout_s: float = 10.0
     #: A Bearer token that reads ``/metrics`` and nothing else (for Prometheus); empty: admins only.
     metrics_token: str = ""
+    #: Authors of BIDS exports (``dyadscope export --to bids``), in the env names separated by ';'.
+    bids_authors: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Config:
@@ -107,6 +109,8 @@ class Config:
                 values[f.name] = Path(raw)
             elif f.name == "assign":
                 values[f.name] = tuple(s for s in raw.split(";") if s.strip())
+            elif f.name == "bids_authors":  # names hold spaces and commas
+                values[f.name] = tuple(s.strip() for s in raw.split(";") if s.strip())
             elif f.type == "tuple[str, ...]":
                 values[f.name] = tuple(raw.replace(",", " ").split())
             else:

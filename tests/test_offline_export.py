@@ -31,33 +31,37 @@ def session(tmp_path_factory) -> Recording:
     return load_recording(rec.path)
 
 
-def test_bids_physio_per_rate_group_with_sidecars(session: Recording, tmp_path: Path) -> None:
+def test_bids_physio_per_person_and_rate_group_with_sidecars(session: Recording, tmp_path: Path) -> None:
     written = export_bids(session, tmp_path)
-    folder = tmp_path / "sub-P01" / "ses-2" / "beh"
-    stem = "sub-P01_ses-2_task-therapy_run-1"
-    assert {p.name for p in written} >= {f"{stem}_recording-500Hz_physio.tsv.gz", f"{stem}_events.tsv"}
-    for rate, modality, unit in ((500, "ECG", "mV"), (50, "RSP", "a.u."), (32, "EDA", "µS")):
-        meta = json.loads((folder / f"{stem}_recording-{rate}Hz_physio.json").read_text())
-        assert meta["SamplingFrequency"] == rate
-        assert meta["Columns"] == [f"patient_{modality}", f"therapist_{modality}"]
-        assert meta[f"patient_{modality}"]["Units"] == unit
-        assert "patient" in meta[f"patient_{modality}"]["Description"]
-        assert meta["StartTime"] == pytest.approx(0.0, abs=1e-9)
-        with gzip.open(folder / f"{stem}_recording-{rate}Hz_physio.tsv.gz", "rt") as f:
-            first = f.readline()
-        assert not first[0].isalpha()  # no header row
-        table = pd.read_csv(folder / f"{stem}_recording-{rate}Hz_physio.tsv.gz", sep="\t", header=None, na_values="n/a")
-        assert table.shape == (int(DURATION * rate), 2)
-        recorded = {s.info.role: s for s in session.streams if s.info.modality == modality}
-        np.testing.assert_allclose(table[0], recorded["patient"].values[:, 0], rtol=1e-7, atol=1e-7)
-        np.testing.assert_allclose(table[1], recorded["therapist"].values[:, 0], rtol=1e-7, atol=1e-7)
-    events = pd.read_csv(folder / f"{stem}_events.tsv", sep="\t")
-    assert list(events.columns) == ["onset", "duration", "trial_type", "role", "value", "source"]
-    assert events["onset"].is_monotonic_increasing
-    marker = events[events["value"] == "patient cries"].iloc[0]
-    assert marker["trial_type"] == "marker" and marker["onset"] == pytest.approx(12.5)
-    voice = events[events["trial_type"] == "voice_segment"].iloc[0]
-    assert float(voice["duration"]) == pytest.approx(1.8)
+    for role in ("patient", "therapist"):
+        folder = tmp_path / f"sub-P01{role}" / "ses-2" / "beh"
+        stem = f"sub-P01{role}_ses-2_task-therapy_run-1"
+        assert {p.name for p in written} >= {f"{stem}_recording-500Hz_physio.tsv.gz", f"{stem}_events.tsv"}
+        for rate, modality, unit in ((500, "ECG", "mV"), (50, "RSP", "a.u."), (32, "EDA", "µS")):
+            meta = json.loads((folder / f"{stem}_recording-{rate}Hz_physio.json").read_text())
+            assert meta["SamplingFrequency"] == rate
+            assert meta["Columns"] == [modality]  # this person's only: the other's is in their own folder
+            assert meta[modality]["Units"] == unit and role in meta[modality]["Description"]
+            assert meta["PhysioType"] == "generic" and meta["TaskName"] == "therapy"
+            assert meta["StartTime"] == pytest.approx(0.0, abs=1e-9)
+            with gzip.open(folder / f"{stem}_recording-{rate}Hz_physio.tsv.gz", "rt") as f:
+                first = f.readline()
+            assert not first[0].isalpha()  # no header row
+            table = pd.read_csv(folder / f"{stem}_recording-{rate}Hz_physio.tsv.gz", sep="\t", header=None)
+            assert table.shape == (int(DURATION * rate), 1)
+            recorded = next(s for s in session.streams if s.info.modality == modality and s.info.role == role)
+            np.testing.assert_allclose(table[0], recorded.values[:, 0], rtol=1e-7, atol=1e-7)
+        events = pd.read_csv(folder / f"{stem}_events.tsv", sep="\t", keep_default_na=False)
+        assert list(events.columns) == ["onset", "duration", "trial_type", "role", "value", "source"]
+        assert events["onset"].is_monotonic_increasing
+        marker = events[events["value"] == "patient cries"].iloc[0]  # markers are the session's: in both files
+        assert marker["trial_type"] == "marker" and marker["onset"] == pytest.approx(12.5)
+        assert set(events["role"]) <= {role, "n/a"}
+    events = pd.read_csv(
+        tmp_path / "sub-P01patient/ses-2/beh/sub-P01patient_ses-2_task-therapy_run-1_events.tsv", sep="\t"
+    )
+    dissonant = events[events["trial_type"] == "dissonance"].iloc[0]
+    assert float(dissonant["duration"]) == pytest.approx(2.0) and json.loads(dissonant["value"])["dissonant"] is True
     assert (tmp_path / "dataset_description.json").exists()
 
 
@@ -75,18 +79,25 @@ def test_bids_keeps_every_stream_of_one_role_and_modality(tmp_path: Path) -> Non
             rec.write(Chunk(info, t, values))
     recording = load_recording(rec.path)
     export_bids(recording, tmp_path / "bids")
-    stem = tmp_path / "bids" / "sub-P02" / "beh" / "sub-P02_task-therapy_recording-250Hz_physio"
-    meta = json.loads(stem.with_suffix(".json").read_text())
     ids = {s.info.name: s.stream_id for s in recording.streams}
-    assert meta["Columns"] == [
-        f"patient_ECG_stream{ids['strap']}", f"patient_ECG_stream{ids['backup']}", "therapist_ECG_0", "therapist_ECG_1"
-    ]  # fmt: skip
-    assert "'backup'" in meta[f"patient_ECG_stream{ids['backup']}"]["Description"]
-    table = pd.read_csv(f"{stem}.tsv.gz", sep="\t", header=None)
-    assert table.shape == (500, 4)
     by_name = {s.info.name: s for s in recording.streams}
-    expected = np.column_stack([by_name["strap"].values, by_name["backup"].values, by_name["lead"].values])
-    np.testing.assert_array_equal(table.to_numpy(), expected)
+    for role, columns, names in (
+        ("patient", [f"ECG_stream{ids['strap']}", f"ECG_stream{ids['backup']}"], ["strap", "backup"]),
+        ("therapist", ["ECG_0", "ECG_1"], ["lead"]),
+    ):
+        stem = tmp_path / "bids" / f"sub-P02{role}" / "beh" / f"sub-P02{role}_task-therapy_recording-250Hz_physio"
+        meta = json.loads(stem.with_suffix(".json").read_text())
+        assert meta["Columns"] == columns
+        table = pd.read_csv(f"{stem}.tsv.gz", sep="\t", header=None)
+        np.testing.assert_array_equal(table.to_numpy(), np.column_stack([by_name[n].values for n in names]))
+    assert "'backup'" in meta_of(tmp_path / "bids", "P02patient")[f"ECG_stream{ids['backup']}"]["Description"]
+
+
+def meta_of(root: Path, person: str) -> dict:
+    """The 250 Hz physio sidecar of ``person`` in the two-stream test's export."""
+    return json.loads(
+        (root / f"sub-{person}" / "beh" / f"sub-{person}_task-therapy_recording-250Hz_physio.json").read_text()
+    )
 
 
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])
@@ -125,7 +136,7 @@ def test_example_files_export_to_every_format(shared_data: Path, tmp_path: Path,
     code = main(["export", str(shared_data / "xdf" / name), "--to", "bids", "--to", "csv", "--to", "parquet",
                  "--to", "report", "--out", str(out), "--no-progress"])  # fmt: skip
     assert code == 0
-    assert list(out.rglob("*_physio.tsv.gz")) and list(out.rglob("*_report.pdf"))
+    assert list(out.rglob("*_physio.tsv.gz")) + list(out.rglob("*_eeg.vhdr")) and list(out.rglob("*_report.pdf"))
     assert len(list(out.glob("*.csv"))) == len(list(out.glob("*.parquet"))) >= 2
 
 
@@ -178,18 +189,18 @@ def test_every_table_has_a_data_dictionary_from_the_codebook(session: Recording,
 
 def test_bids_sidecars_cover_every_column(session: Recording, tmp_path: Path) -> None:
     export_bids(session, tmp_path)
-    folder = tmp_path / "sub-P01" / "ses-2" / "beh"
-    for physio in folder.glob("*_physio.json"):
+    folders = [tmp_path / f"sub-P01{role}" / "ses-2" / "beh" for role in ("patient", "therapist")]
+    for physio in (p for folder in folders for p in folder.glob("*_physio.json")):
         meta = json.loads(physio.read_text())
         _assert_dictionary_covers(meta, meta["Columns"], physio.name)
         assert all(meta[c]["Units"] for c in meta["Columns"])
-    events_tsv = next(folder.glob("*_events.tsv"))
-    events = pd.read_csv(events_tsv, sep="\t")
-    sidecar = json.loads(events_tsv.with_suffix(".json").read_text(encoding="utf-8"))
-    _assert_dictionary_covers(sidecar, list(events.columns), events_tsv.name)
-    levels = sidecar["trial_type"]["Levels"]
-    assert set(events["trial_type"]) <= set(levels)
-    assert "not described" not in " ".join(levels.values())
+    for events_tsv in (next(folder.glob("*_events.tsv")) for folder in folders):
+        events = pd.read_csv(events_tsv, sep="\t")
+        sidecar = json.loads(events_tsv.with_suffix(".json").read_text(encoding="utf-8"))
+        _assert_dictionary_covers(sidecar, list(events.columns), events_tsv.name)
+        levels = sidecar["trial_type"]["Levels"]
+        assert set(events["trial_type"]) <= set(levels)
+        assert "not described" not in " ".join(levels.values())
 
 
 def test_nested_and_unknown_measure_columns_are_described() -> None:

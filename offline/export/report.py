@@ -30,7 +30,16 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the file-only backend)
 import numpy as np  # noqa: E402
 
-from dyadscope.offline.export.common import Progress, bids_stem, events, is_derived, markers, no_progress, start_time  # noqa: E402
+from dyadscope.offline.export.common import (  # noqa: E402
+    Progress,
+    bids_stem,
+    events,
+    flag_row,
+    is_derived,
+    markers,
+    no_progress,
+    start_time,
+)
 from dyadscope.stream import kinds  # noqa: E402
 from dyadscope.xdf.reader import RecordedStream, Recording  # noqa: E402
 
@@ -64,8 +73,6 @@ PANELS = (
     Panel("Vocal arousal", kinds.VOICE_SEGMENT, "arousal"),
 )
 SYNCHRONY_KINDS = (kinds.SYNC, kinds.CONCORDANCE)
-QUALITY_KINDS = (kinds.QUALITY, kinds.STREAM_QUALITY, kinds.STREAM_LOST)
-_GOOD = {"ok", "good", None}
 
 Series = dict[Any, tuple[np.ndarray, np.ndarray]]  # role -> (times, values)
 
@@ -135,28 +142,13 @@ def _synchrony(logged: list[dict[str, Any]]) -> dict[str, tuple[np.ndarray, np.n
     return {m: tuple(np.array(col) for col in zip(*pairs)) for m, pairs in sorted(rows.items())}
 
 
-def is_quality_problem(event: dict[str, Any]) -> bool:
-    """Whether a logged event is a signal-quality problem, by what its kind carries.
-
-    A ``quality`` event says so in its ``status``; ``stream_quality`` (NaNs or an
-    off-nominal rate began) and ``stream_lost`` carry no status: each is a problem.
-    """
-    if event["kind"] == kinds.QUALITY:
-        return (event.get("data") or {}).get("status") not in _GOOD
-    return event["kind"] in QUALITY_KINDS
-
-
 def flag_events(logged: list[dict[str, Any]]) -> dict[str, list[tuple[float, Any]]]:
     """The flags row's marks, ``(t, role)`` by row: dissonant segments, desynchrony flags, quality problems."""
     flags: dict[str, list[tuple[float, Any]]] = {"dissonance": [], "desync": [], "quality": []}
     for event in logged:
-        data = event.get("data") or {}
-        if event["kind"] == kinds.DISSONANCE and data.get("dissonant"):
-            flags["dissonance"].append((event["t"], event.get("role")))
-        elif event["kind"] == kinds.DESYNC_FLAG:
-            flags["desync"].append((event["t"], None))
-        elif is_quality_problem(event):
-            flags["quality"].append((event["t"], event.get("role")))
+        row = flag_row(event)
+        if row is not None:
+            flags[row].append((event["t"], None if row == "desync" else event.get("role")))
     return flags
 
 

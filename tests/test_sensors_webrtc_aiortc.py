@@ -12,13 +12,14 @@ from pathlib import Path
 import httpx
 import pytest
 from _models_support import default_models, espeak, face_video, speech_track, write_wav
-from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.contrib.media import MediaPlayer
 from fastapi import FastAPI
 
 from dyadscope.models.build import DEFAULT_MODELS
 from dyadscope.models.engine import EngineSettings, ModelEngine
 from dyadscope.sensors.av_tracks import VideoReader
+from dyadscope.sensors.ice import IceSettings, restrict
 from dyadscope.service.audit import AuditLog
 from dyadscope.service.config import Config
 from dyadscope.service.routes_webrtc import WebRtcHub, create_webrtc_router
@@ -37,6 +38,9 @@ def media(tmp_path_factory):
     return face_video(tmp / "face.mp4", signal.size / 16000, audio=wav), spans
 
 
+CLIENT_ICE = IceSettings(("127.0.0.1",), 40000, 40099)
+
+
 def _service(model_dir, engine_factory=None):
     features: dict[str, list] = {"s1": []}
 
@@ -51,6 +55,7 @@ def _service(model_dir, engine_factory=None):
 
     hub = WebRtcHub(
         sink_for,
+        IceSettings(("127.0.0.1",), 50000, 50099),
         engine_factory or (lambda: ModelEngine.from_dir(model_dir, EngineSettings(max_batch=4))),
         time.monotonic,
     )
@@ -63,12 +68,13 @@ def _service(model_dir, engine_factory=None):
 
 
 async def _connect(client, player, body_extra, session="s1"):
-    pc = RTCPeerConnection()
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
     channel = pc.createDataChannel("status")
     statuses = []
     channel.on("message", lambda message: statuses.append(json.loads(message)))
     pc.addTrack(player.video)
     pc.addTrack(player.audio)
+    restrict(pc, CLIENT_ICE)  # aioice on its own gathers no loopback candidate
     await pc.setLocalDescription(await pc.createOffer())
     reply = await client.post(
         f"/api/sessions/{session}/webrtc/offer", json={"sdp": pc.localDescription.sdp, "type": "offer", **body_extra}
@@ -86,7 +92,7 @@ def test_face_voice_and_movement_arrive_over_webrtc(model_dir, media):
         assert reply.status_code == 200, reply.text
         answer = reply.json()
         assert answer["type"] == "answer" and answer["sdp"].startswith("v=0")
-        await pc.setRemoteDescription(RTCSessionDescription(**answer))
+        await pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], answer["type"]))
         await asyncio.sleep(spans[-1][1] + 2.5)
         await pc.close()
         await hub.close()

@@ -4,14 +4,17 @@
 line with what the page and the service saw:
 
 * ``https``: a LAN address on one end of a veth pair, the service on it with a
-  certificate from its local CA (which the browser trusts by its key), an
-  assistant's API token; the page streams the fake camera and microphone,
+  server certificate issued by its local CA (the API client here verifies it
+  against the CA; headless Chromium, with no certificate store to add the CA
+  to, trusts that certificate's key), an assistant's API token; the page streams the fake camera and microphone,
   then the browser leaves.
 * ``http``: the same address over plain http: the page is not a secure context.
 * ``loopback``: no address but 127.0.0.1, no accounts (development mode);
   Chromium uses loopback for WebRTC only with ``--allow-loopback-in-peer-connection``.
 * ``laptop``: the service on 127.0.0.1 while the machine also has a LAN
   address (the browser's only candidates), no accounts.
+* ``nopath``: loopback alone without that flag: the browser has no candidate,
+  so no media path opens; the page must say which UDP ports to let through.
 
 The service runs in this process, so its UDP sockets are this process's.
 """
@@ -40,8 +43,11 @@ from dyadscope.service.users import UserStore
 LAN = "10.203.0.1"
 PORTS = (50100, 50109)
 FAKE_MEDIA = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
-RECEIVING = "window.captureState && window.captureState.receiving && window.captureState.lastStatus.audio_seconds > 1 && window.captureState"
-PAGE = "JSON.stringify({url: location.href, title: document.title, state: window.captureState, text: document.body.innerText})"
+RECEIVING = (
+    "window.captureState && window.captureState.receiving && window.captureState.lastStatus.audio_seconds > 1"
+    " && window.captureState"
+)
+PAGE = "JSON.stringify({url: location.href, state: window.captureState, text: document.body.innerText})"
 PROBLEM = (
     "window.captureState && window.captureState.problem && {state: window.captureState, secure: window.isSecureContext,"
     " help: document.getElementById('help').textContent, shown: document.getElementById('state').textContent}"
@@ -52,9 +58,9 @@ def _ip(*args: str) -> None:
     subprocess.run(["ip", *args], check=True)
 
 
-def _spki(ca_pem: Path) -> str:
-    """The base64 SHA-256 of a certificate's public key, as Chromium's --ignore-certificate-errors-spki-list takes it."""
-    key = x509.load_pem_x509_certificate(ca_pem.read_bytes()).public_key()
+def _spki(pem: Path) -> str:
+    """The base64 SHA-256 of a certificate's key, as Chromium's --ignore-certificate-errors-spki-list takes it."""
+    key = x509.load_pem_x509_certificate(pem.read_bytes()).public_key()
     der = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     return base64.b64encode(hashlib.sha256(der).digest()).decode()
 
@@ -63,13 +69,13 @@ def _setup(scenario: str, work: Path, model_dir: Path) -> tuple[dict, list[str],
     """The network, the service's configuration, the browser's extra flags, the host and an API client."""
     _ip("link", "set", "lo", "up")
     host = LAN if scenario in ("https", "http") else "127.0.0.1"
-    if scenario != "loopback":
+    if scenario not in ("loopback", "nopath"):
         _ip("link", "add", "dyad0", "type", "veth", "peer", "name", "dyad1")  # a LAN of two ends, all ours
         _ip("addr", "add", f"{LAN}/24", "dev", "dyad0")
         for end in ("dyad0", "dyad1"):
             _ip("link", "set", end, "up")
     data = work / "data"
-    config = {"host": host, "data_dir": data, "model_dir": model_dir, "media_udp_ports": "%d-%d" % PORTS}
+    config = {"host": host, "data_dir": data, "model_dir": model_dir, "media_udp_ports": f"{PORTS[0]}-{PORTS[1]}"}
     flags, verify = list(FAKE_MEDIA), True
     if scenario == "https":
         issued = issue_server_certificate(tls_dir(data), [], [LAN])
@@ -105,8 +111,8 @@ def main(scenario: str, work: Path, model_dir: Path) -> dict:
     browser = Chromium(f"{base}/capture?session=room1&role=patient&autostart=1#token={token}", work / "profile", flags)
     result: dict = {"base": base, "ports": PORTS}
     try:
-        if scenario == "http":
-            result["page"] = browser.wait_for(PROBLEM, 60)
+        if scenario in ("http", "nopath"):
+            result["page"] = browser.wait_for(PROBLEM, 90)
         else:
             result["page"] = browser.wait_for(RECEIVING, 120)
             result["secure"] = browser.evaluate("window.isSecureContext")
@@ -121,6 +127,8 @@ def main(scenario: str, work: Path, model_dir: Path) -> dict:
         raise
     finally:
         browser.close()
+    if "after" not in result:  # the browser went without hanging up: the service closes what never connected
+        result["after"], result["release_s"] = _released(before)
     service.close()
     return result
 

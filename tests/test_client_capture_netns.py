@@ -5,7 +5,8 @@ CA, the page streams the fake camera and microphone; the service's only UDP
 socket is on that address, in the configured range, and is gone once the
 person leaves the page. Over plain http on that address the page says it is
 not a secure context and what to do. On 127.0.0.1, with or without another
-address on the machine, capture connects too. See ``tests/_netns_capture.py``.
+address on the machine, capture connects too; where no media path opens, the
+page names the UDP ports to let through. See ``tests/_netns_capture.py``.
 """
 
 from __future__ import annotations
@@ -68,3 +69,11 @@ def test_over_plain_http_on_a_lan_address_the_page_says_why_it_cannot_capture(tm
 def test_on_loopback_capture_connects_with_or_without_another_address(scenario, tmp_path, tmp_path_factory):
     result = _in_netns(scenario, tmp_path, tmp_path_factory)
     _assert_streamed_on(result, "127.0.0.1")
+
+
+def test_with_no_media_path_the_page_names_the_udp_ports_to_open(tmp_path, tmp_path_factory):
+    result = _in_netns("nopath", tmp_path, tmp_path_factory)
+    page = result["page"]
+    assert page["state"]["problem"] == "nopath" and page["state"]["connected"] is False
+    assert "UDP ports 50100-50109 on 127.0.0.1" in page["help"] and "firewall" in page["help"]
+    assert result["after"] == [], "the service closed the connection that never connected, and released its port"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import tempfile
 import threading
 import time
@@ -39,9 +40,10 @@ def media(tmp_path_factory):
 
 
 CLIENT_ICE = IceSettings(("127.0.0.1",), 40000, 40099)
+SERVER_ICE = IceSettings(("127.0.0.1",), 50000, 50099)
 
 
-def _service(model_dir, engine_factory=None):
+def _service(model_dir, engine_factory=None, ice=SERVER_ICE):
     features: dict[str, list] = {"s1": []}
 
     def sink_for(session_id):
@@ -55,7 +57,7 @@ def _service(model_dir, engine_factory=None):
 
     hub = WebRtcHub(
         sink_for,
-        IceSettings(("127.0.0.1",), 50000, 50099),
+        ice,
         engine_factory or (lambda: ModelEngine.from_dir(model_dir, EngineSettings(max_batch=4))),
         time.monotonic,
     )
@@ -92,6 +94,7 @@ def test_face_voice_and_movement_arrive_over_webrtc(model_dir, media):
         assert reply.status_code == 200, reply.text
         answer = reply.json()
         assert answer["type"] == "answer" and answer["sdp"].startswith("v=0")
+        assert answer["media"] == {"addresses": ["127.0.0.1"], "udp_ports": "50000-50099"}
         await pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], answer["type"]))
         await asyncio.sleep(spans[-1][1] + 2.5)
         await pc.close()
@@ -226,3 +229,20 @@ def test_unknown_session_non_json_page_and_metrics(model_dir):
     assert unknown.status_code == 404
     assert not_json.status_code == 400 and "JSON" in not_json.json()["detail"]
     assert page.status_code == 200 and "capture.js" in page.text
+
+
+def test_an_offer_when_every_media_port_is_taken_gets_503_with_the_range(model_dir, media):
+    async def main():
+        hub, client, _ = _service(model_dir, ice=IceSettings(("127.0.0.1",), 50020, 50020))
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as squatter:
+            squatter.bind(("127.0.0.1", 50020))
+            pc, reply, _ = await _connect(client, MediaPlayer(str(media[0])), {"role": "patient"})
+        await pc.close()
+        peers = list(hub.ingest("s1").peers)
+        await hub.close()
+        await client.aclose()
+        return reply, peers
+
+    reply, peers = asyncio.run(main())
+    assert reply.status_code == 503 and "50020-50020 on 127.0.0.1 is in use" in reply.json()["detail"]
+    assert peers == [], "the refused offer left no connection behind"

@@ -27,7 +27,7 @@ from aioice.turn import UDP_SOCKET_BUFFER_SIZE
 from aiortc import RTCPeerConnection
 
 #: Hosts that mean "every interface" (the service listens on all of them).
-ANY_HOSTS = {"0.0.0.0": ("127.0.0.1",), "::": ("127.0.0.1", "::1"), "": ("127.0.0.1",)}
+ANY_HOSTS = {"0.0.0.0": ("127.0.0.1",), "::": ("127.0.0.1", "::1")}
 
 
 class IceUnavailable(RuntimeError):

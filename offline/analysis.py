@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -163,17 +163,40 @@ def analyze(
     if not used:
         reasons = "; ".join(f"{u.name}: {u.reason}" for u in uses) or "the file holds no streams"
         raise AnalysisError(f"no stream can be analysed ({reasons})")
-    out.mkdir(parents=True, exist_ok=True)
-    result = AnalysisResult(out, uses)
     start = min(float(s.timestamps[0]) for s in used)
-    stamper = EventStamper(session_id or recording.metadata.get("session") or recording.path.stem)
+    session = session_id or recording.metadata.get("session") or recording.path.stem
+    items = _in_time_order(merged_chunks(used), _inputs(recording, used))
+    return run_and_write(items, pipeline, AnalysisResult(out, uses), session, _from_start(progress, start))
+
+
+def _from_start(progress: Callable[[float], None] | None, start: float) -> Callable[[float], None] | None:
+    """``progress`` called with seconds since ``start`` rather than clock times."""
+    return None if progress is None else lambda t: progress(t - start)
+
+
+def run_and_write(
+    items: Iterable[Chunk | list[Feature]],
+    pipeline: Pipeline,
+    result: AnalysisResult,
+    session_id: str,
+    progress: Callable[[float], None] | None = None,
+) -> AnalysisResult:
+    """Chunks through ``pipeline.process``, feature batches through ``pipeline.feed``; write the outputs.
+
+    Writes ``events.jsonl``, one table per kind with its data dictionary and
+    ``summary.json`` into ``result.out``; ``progress`` is called with the
+    time each chunk reaches (clock seconds).
+    """
+    out = result.out
+    out.mkdir(parents=True, exist_ok=True)
+    stamper = EventStamper(session_id)
     events_path = out / "events.jsonl"
     with events_path.open("w") as log:
-        for item in _in_time_order(merged_chunks(used), _inputs(recording, used)):
+        for item in items:
             if isinstance(item, Chunk):
                 features = pipeline.process(item)
                 if progress is not None:
-                    progress(float(item.timestamps[-1]) - start)
+                    progress(float(item.timestamps[-1]))
             else:
                 features = pipeline.feed(item)
             for feature in features:

@@ -8,13 +8,21 @@ and audio, and the features go to the session's feature sink
 (``Session.publish``), the same path every other feature takes::
 
     perception = LivePerception(ModelEngine.from_dir())      # in a worker thread: it loads models
-    files = MediaFiles(sources, perception.analysis(session.publish), clock)
+    files = MediaFiles(sources, perception.analysis(session.publish, room), clock)
+
+``room`` (:meth:`LivePerception.room`, one per session) is who-is-speaking,
+shared by every camera and microphone of the session: cameras feed it each
+face's mouth opening, microphones ask it who spoke each unit.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
+
 from dyadscope.models.engine import ModelEngine
-from dyadscope.models.library import DEFAULT_FACE_DETECTOR
+from dyadscope.models.library import DEFAULT_FACE_DETECTOR, ModelMissing
+from dyadscope.models.speaker_encoder import SpeakerEncoder
 from dyadscope.models.vad import VadStream
 from dyadscope.perception._face_mesh import load_mesher
 from dyadscope.perception._track_analysis import CameraAnalysis, MicrophoneAnalysis
@@ -23,9 +31,14 @@ from dyadscope.perception.face_detect import load_detector
 from dyadscope.perception.face_track import FaceTracker
 from dyadscope.perception.movement import MotionEnergy
 from dyadscope.perception.people import CameraView
+from dyadscope.perception.speaker_room import SpeakerRoom
+from dyadscope.perception.speakers import Speakers
 from dyadscope.perception.voice import VoiceAnalyzer
+from dyadscope.stream import kinds
 from dyadscope.stream.frames import FeatureSink
-from dyadscope.stream.types import Role, StreamInfo
+from dyadscope.stream.types import Feature, Role, StreamInfo
+
+log = logging.getLogger(__name__)
 
 
 class LivePerception:
@@ -61,6 +74,22 @@ class LivePerception:
         self.face_detector = load_detector(engine.library, detector)
         #: FaceMesh, shared like the detector: aligned crops, head pose, mouth opening.
         self.face_mesher = load_mesher(engine.library)
+        self._encoder: SpeakerEncoder | None = None
+        self._encoder_lock = threading.Lock()
+
+    def room(self) -> SpeakerRoom | None:
+        """A new session's speaker room over the shared speaker encoder; None while it is not installed.
+
+        Loads the encoder on first use: call it off the event loop.
+        """
+        with self._encoder_lock:
+            if self._encoder is None:
+                try:
+                    self._encoder = SpeakerEncoder(*self.engine.library.session("speaker_encoder"))
+                except ModelMissing:
+                    log.warning("no speaker encoder installed: each speech unit goes to its microphone's owner")
+                    return None
+        return SpeakerRoom(Speakers(self._encoder))
 
     def face_analyzer(self, view: CameraView, live: bool = False) -> FaceAnalyzer:
         """A new camera's face analysis; ``live``: detections come from outside, crops go through the batcher."""
@@ -72,13 +101,14 @@ class LivePerception:
         tracker = FaceTracker(self.face_detector, detect_every=0)
         return FaceAnalyzer(view, model, tracker, score=self.engine.score_faces, mesher=mesher)
 
-    def voice_analyzer(self, role: Role | None) -> VoiceAnalyzer:
-        """A new microphone's voice analysis; its VAD windows go through the shared batcher."""
-        return VoiceAnalyzer(role, VadStream(self.engine.score_vad), affect_model=self.engine.voice_model)
+    def voice_analyzer(self, role: Role | None, room: SpeakerRoom | None = None) -> VoiceAnalyzer:
+        """A new microphone's voice analysis (``role`` None: shared); its VAD windows go through the shared batcher."""
+        vad = VadStream(self.engine.score_vad)
+        return VoiceAnalyzer(role, vad, affect_model=self.engine.voice_model, speakers=room)
 
-    def analysis(self, publish: FeatureSink) -> MediaAnalysis:
-        """A media sink whose tracks are analysed and whose features go to ``publish``."""
-        return MediaAnalysis(self, publish)
+    def analysis(self, publish: FeatureSink, room: SpeakerRoom | None = None) -> MediaAnalysis:
+        """A media sink whose tracks are analysed and whose features go to ``publish``; ``room``: the session's."""
+        return MediaAnalysis(self, publish, room)
 
 
 class MediaAnalysis:
@@ -87,10 +117,18 @@ class MediaAnalysis:
     Opening a track starts its analysis tasks: call it from the event loop.
     """
 
-    def __init__(self, perception: LivePerception, publish: FeatureSink):
+    def __init__(self, perception: LivePerception, publish: FeatureSink, room: SpeakerRoom | None = None):
         self.perception = perception
         self.publish = publish
+        self.room = room
         self.tracks: list[CameraAnalysis | MicrophoneAnalysis] = []
+
+    async def publish_faces(self, features: list[Feature]) -> None:
+        """Hand each face's mouth opening to the room, then publish."""
+        for f in features:
+            if f.kind == kinds.FACE_AFFECT and f.role is not None and f.data.get("mouth_open") is not None:
+                self.room.push_mouth(f.role, f.t, f.data["mouth_open"])
+        await self.publish(features)
 
     def video(self, name: str, roles: tuple[Role, ...]) -> CameraAnalysis:
         """Movement and faces of a camera that sees ``roles``, left to right."""
@@ -101,7 +139,7 @@ class MediaAnalysis:
             MotionEnergy(view),
             p.face_detector,
             p.detect_interval_s,
-            self.publish,
+            self.publish if self.room is None else self.publish_faces,
             name,
             tracked_detect_interval_s=p.tracked_detect_interval_s,
             face_interval_s=p.face_interval_s,
@@ -110,7 +148,8 @@ class MediaAnalysis:
         return track
 
     def audio(self, info: StreamInfo) -> MicrophoneAnalysis:
-        """Speech units and their affect from a microphone (16 kHz mono)."""
-        track = MicrophoneAnalysis(self.perception.voice_analyzer(info.role), self.publish, info.name)
+        """Speech units, their speaker and their affect from a microphone (16 kHz mono; ``info.role`` None: shared)."""
+        voice = self.perception.voice_analyzer(info.role, self.room)
+        track = MicrophoneAnalysis(voice, self.publish, info.name)
         self.tracks.append(track)
         return track

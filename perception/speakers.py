@@ -32,6 +32,7 @@ overlap is its owner's, so both are kept.
 
 from __future__ import annotations
 
+import threading
 from collections import deque
 from dataclasses import dataclass
 
@@ -67,28 +68,35 @@ def voice_probabilities(embedding: np.ndarray, prints: dict[Role, np.ndarray]) -
 
 
 class MouthTracks:
-    """Recent mouth-opening samples per person (session seconds, opening in any fixed unit)."""
+    """Recent mouth-opening samples per person (session seconds, opening in any fixed unit).
+
+    Thread-safe: cameras push from the event loop while microphones read from worker threads.
+    """
 
     def __init__(self, horizon_s: float = 30.0, min_mouth_samples: int = 3):
         self.horizon_s = horizon_s
         self.min_mouth_samples = min_mouth_samples
         self._tracks: dict[Role, deque[tuple[float, float]]] = {}
+        self._lock = threading.Lock()
 
     @property
     def roles(self) -> list[Role]:
         """The people with mouth samples."""
-        return list(self._tracks)
+        with self._lock:
+            return list(self._tracks)
 
     def push(self, role: Role, t: float, opening: float) -> None:
         """Add one sample of ``role``'s mouth opening at time ``t``; forgets samples older than the horizon."""
-        track = self._tracks.setdefault(role, deque())
-        track.append((float(t), float(opening)))
-        while track and track[0][0] < t - self.horizon_s:
-            track.popleft()
+        with self._lock:
+            track = self._tracks.setdefault(role, deque())
+            track.append((float(t), float(opening)))
+            while track and track[0][0] < t - self.horizon_s:
+                track.popleft()
 
     def activity(self, role: Role, start: float, end: float) -> float | None:
         """Standard deviation of ``role``'s opening within [start, end]; None with too few samples."""
-        values = [v for t, v in self._tracks.get(role, ()) if start <= t <= end]
+        with self._lock:
+            values = [v for t, v in self._tracks.get(role, ()) if start <= t <= end]
         return float(np.std(values)) if len(values) >= self.min_mouth_samples else None
 
     def probabilities(self, roles: list[Role], start: float, end: float) -> dict[Role, float] | None:
@@ -119,34 +127,47 @@ def combine(voice: dict[Role, float] | None, face: dict[Role, float] | None) -> 
 
 
 class Speakers:
-    """Enrolled voiceprints, the mouth cue, and the attribution of speech units."""
+    """Enrolled voiceprints, the mouth cue, and the attribution of speech units.
+
+    Thread-safe: the encoder runs outside the lock, so enrolling never holds up a reader for long.
+    """
 
     def __init__(self, encoder: SpeakerEncoder, mouths: MouthTracks | None = None):
         self.encoder = encoder
         self.mouths = mouths or MouthTracks()
         self._sums: dict[Role, np.ndarray] = {}
         self._counts: dict[Role, int] = {}
+        self._lock = threading.Lock()
 
     @property
     def enrolled(self) -> tuple[Role, ...]:
         """The people with a voiceprint."""
-        return tuple(self._sums)
+        with self._lock:
+            return tuple(self._sums)
+
+    def partial_counts(self) -> dict[Role, int]:
+        """Each enrolled person's number of partial utterances (1.6 s each, about 0.77 s apart)."""
+        with self._lock:
+            return dict(self._counts)
 
     def enrol(self, role: Role, signal: np.ndarray) -> int:
         """Add 16 kHz speech of ``role`` to their voiceprint; returns their number of partials so far."""
         partials = self.encoder.partials(partial_mels(signal))
-        self._sums[role] = self._sums.get(role, 0.0) + partials.sum(axis=0)
-        self._counts[role] = self._counts.get(role, 0) + len(partials)
-        return self._counts[role]
+        with self._lock:
+            self._sums[role] = self._sums.get(role, 0.0) + partials.sum(axis=0)
+            self._counts[role] = self._counts.get(role, 0) + len(partials)
+            return self._counts[role]
 
     def forget(self, role: Role) -> None:
         """Drop ``role``'s voiceprint (to enrol them again)."""
-        self._sums.pop(role, None)
-        self._counts.pop(role, None)
+        with self._lock:
+            self._sums.pop(role, None)
+            self._counts.pop(role, None)
 
     def voiceprints(self) -> dict[Role, np.ndarray]:
         """Each enrolled person's L2-normalised mean partial embedding."""
-        return {r: _normalised(s) for r, s in self._sums.items()}
+        with self._lock:
+            return {r: _normalised(s) for r, s in self._sums.items()}
 
     def attribute(self, signal: np.ndarray, start: float, end: float, candidates: list[Role] | None = None):
         """Who spoke the unit ``signal`` (session times ``start``–``end``); None with no cue at all.

@@ -10,14 +10,17 @@ Feature: ``voice_segment`` (role = the speaker, t = unit end, {"start", "end",
 "duration_s", "arousal", "valence" (None without a valence model), "model",
 "speaker", "confidence", "source"}).
 
-Who spoke (:mod:`.speakers`): without enrolled voices every unit is the
-microphone's owner's (``source`` "microphone", ``confidence`` None). With a
-:class:`~.speakers.Speakers` of enrolled voiceprints (and mouth tracks where a
-camera sees the people) each unit goes to the most probable person, so one
-shared microphone serves both. While ``enrolling`` names a person, each
-closed unit is added to that person's voiceprint and is theirs (``source``
-"enrolment"). On a microphone owned by one person, a unit attributed to
-someone else is crosstalk and is dropped: the speaker's own microphone has it.
+Who spoke (:mod:`.speakers`, :mod:`.speaker_room`): without a room, or
+before it can tell, every unit is the microphone's owner's (``source``
+"microphone", ``confidence`` None); a shared microphone (``role`` None) has no
+owner, so its units wait for the room to tell. With a
+:class:`~.speaker_room.SpeakerRoom` of enrolled voiceprints (and mouth tracks
+where a camera sees the people) each unit goes to the most probable person,
+so one shared microphone serves both; a unit inside an enrolment window is
+the window's person's (``source`` "enrolment"). On a microphone owned by one
+person, a unit attributed to someone else is crosstalk and is dropped: the
+speaker's own microphone has it; the mouth cue alone never does this (it
+stays the owner's unit), only with the voice.
 """
 
 from __future__ import annotations
@@ -27,7 +30,8 @@ import numpy as np
 from dyadscope.models.vad import SAMPLE_RATE, WINDOW, VadStream
 from dyadscope.models.voice_affect import SpeechAffectModel
 from dyadscope.perception.prosody import ArousalBaseline, prosody
-from dyadscope.perception.speakers import Attribution, Speakers, is_crosstalk
+from dyadscope.perception.speaker_room import SpeakerRoom
+from dyadscope.perception.speakers import Attribution, is_crosstalk
 from dyadscope.perception.speech_units import Ipu, IpuSegmenter
 from dyadscope.stream import kinds
 from dyadscope.stream.ring import RingBuffer
@@ -45,16 +49,15 @@ class VoiceAnalyzer:
         vad: VadStream,
         segmenter: IpuSegmenter | None = None,
         affect_model: SpeechAffectModel | None = None,
-        speakers: Speakers | None = None,
+        speakers: SpeakerRoom | None = None,
     ):
         self.role = role
         self.vad = vad
         self.segmenter = segmenter or IpuSegmenter()
         self.affect_model = affect_model
         self.speakers = speakers
-        #: The person whose voice the closing units enrol (set by the rig page), or None.
-        self.enrolling: Role | None = None
-        self.baseline = ArousalBaseline()
+        #: Each speaker's own acoustic baseline (on a shared microphone, each person's voice against their own).
+        self.baselines: dict[Role | None, ArousalBaseline] = {}
         capacity = int((self.segmenter.max_unit_s + 2.0) * SAMPLE_RATE)
         self._audio = RingBuffer(capacity, dtype=np.float32)
         self._pending = np.zeros(0, np.float32)
@@ -92,24 +95,25 @@ class VoiceAnalyzer:
     def _attribute(self, audio: np.ndarray, unit: Ipu) -> Attribution | None:
         if self.speakers is None:
             return None
-        if self.enrolling is not None:
-            self.speakers.enrol(self.enrolling, audio)
-            return Attribution(self.enrolling, 1.0, "enrolment")
-        return self.speakers.attribute(audio, unit.start, unit.end)
+        who = self.speakers.unit(self.role, audio, unit.start, unit.end)
+        if who is not None and who.source == "face" and self.role not in (None, who.speaker):
+            return None  # the mouths alone never take a unit from its microphone's owner: a listener's nod is no voice
+        return who
 
     def _describe(self, unit: Ipu) -> Feature | None:
         audio = self._unit_audio(unit)
         who = self._attribute(audio, unit)
-        if is_crosstalk(self.role, who):
+        if is_crosstalk(self.role, who) or (who is None and self.role is None):
             return None
+        speaker, confidence, source = (
+            (who.speaker, who.confidence, who.source) if who else (self.role, None, "microphone")
+        )
         if self.affect_model is not None:
             arousal, valence = self.affect_model.arousal_valence(audio)
             model = self.affect_model.name
         else:
-            arousal, valence, model = self.baseline.arousal(prosody(audio, SAMPLE_RATE)), None, ACOUSTIC_MODEL
-        speaker, confidence, source = (
-            (who.speaker, who.confidence, who.source) if who else (self.role, None, "microphone")
-        )
+            baseline = self.baselines.setdefault(speaker, ArousalBaseline())
+            arousal, valence, model = baseline.arousal(prosody(audio, SAMPLE_RATE)), None, ACOUSTIC_MODEL
         return Feature(
             kinds.VOICE_SEGMENT,
             speaker,

@@ -115,6 +115,16 @@ def audio_stream_info(name: str, role: Role | None) -> StreamInfo:
     )
 
 
+def mono_samples(resampler: av.AudioResampler, frame: av.AudioFrame | None) -> np.ndarray:
+    """``frame`` through ``resampler`` (float, planar), channels averaged; ``None`` flushes it.
+
+    Channels are averaged here: the resampler's own downmix adds them at
+    -3 dB each, which lifts the usual L = R WebRTC audio by 3 dB.
+    """
+    parts = [f.to_ndarray().mean(axis=0) for f in resampler.resample(frame)]
+    return np.concatenate(parts).astype(np.float32) if parts else np.zeros(0, np.float32)
+
+
 class AudioReader(TrackReader):
     """One microphone: every sample, resampled to 16 kHz mono and stamped by sample count."""
 
@@ -130,11 +140,7 @@ class AudioReader(TrackReader):
         return self._to_chunk(frame, arrival)
 
     def _to_chunk(self, frame: av.AudioFrame, arrival: float) -> Chunk | None:
-        # Channels are averaged here: the resampler's own downmix adds them at
-        # -3 dB each, which lifts the usual L = R WebRTC audio by 3 dB.
-        samples = np.concatenate(
-            [f.to_ndarray().mean(axis=0) for f in self._resampler.resample(frame)] or [np.zeros(0, np.float32)]
-        )
+        samples = mono_samples(self._resampler, frame)
         missing_s = self._missing_s(frame)
         if samples.size == 0:
             return None

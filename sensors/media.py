@@ -37,6 +37,8 @@ from dyadscope.stream.frames import Clock, MediaSink
 from dyadscope.stream.types import ROLES, Role
 
 MEDIA_OPTION_SYNTAX = "ROLE=FILE or ROLE=VIDEO,AUDIO"
+#: The ``ROLE`` of a file that shows and hears both people (one room camera, one microphone).
+SHARED = "shared"
 
 
 class MediaOptionError(ValueError):
@@ -49,12 +51,14 @@ class MediaSource:
 
     ``camera_roles``: the people its video shows, left to right (empty:
     ignore the video). ``microphone_role``: whose voice its audio is (None:
-    ignore the audio).
+    ignore the audio, unless ``microphone_shared``: the audio holds both
+    people's voices, told apart by who is speaking).
     """
 
     path: Path
     camera_roles: tuple[Role, ...] = ()
     microphone_role: Role | None = None
+    microphone_shared: bool = False
 
 
 def _stream_kinds(path: Path) -> set[str]:
@@ -75,13 +79,17 @@ def parse_media_option(text: str) -> list[MediaSource]:
     ``ROLE=VIDEO,AUDIO`` takes the camera from the first file and the voice
     from the second. Files are checked now (present, readable, holding the
     streams asked of them) so a typo fails at start, not mid-session.
-    Raises :class:`MediaOptionError` with the reason.
+    ``shared=FILE`` is one room camera (patient left, therapist right) and
+    one microphone for both. Raises :class:`MediaOptionError` with the reason.
     """
     role, sep, files = text.partition("=")
     role, names = role.strip(), [name.strip() for name in files.split(",")]
     if not sep or not all(names) or len(names) > 2:
         raise MediaOptionError(f"expected {MEDIA_OPTION_SYNTAX}, got {text!r}")
     paths = [Path(name).expanduser() for name in names]
+    if role == SHARED and len(paths) == 1:
+        kinds = _stream_kinds(paths[0])
+        return [MediaSource(paths[0], ROLES if "video" in kinds else (), None, "audio" in kinds)]
     if role not in ROLES:
         raise MediaOptionError(f"the role must be one of {', '.join(ROLES)}, got {role!r} in {text!r}")
     if len(paths) == 1:
@@ -132,7 +140,7 @@ class MediaFiles:
             stem = Path(source.path).stem
             if source.camera_roles and player.video is not None:
                 self.ingest.add_video(player.video, tuple(source.camera_roles), f"{stem}-video")
-            if source.microphone_role and player.audio is not None:
+            if (source.microphone_role or source.microphone_shared) and player.audio is not None:
                 self.ingest.add_audio(player.audio, source.microphone_role, f"{stem}-audio")
 
     async def wait(self, timeout: float | None = None) -> None:

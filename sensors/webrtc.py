@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 #: Largest SDP accepted, in characters (real offers are a few kB).
 MAX_SDP = 100_000
 STATUS_PERIOD_S = 1.0
+#: ``microphone_role`` of a microphone that hears both people.
+SHARED_MICROPHONE = "shared"
 
 
 class OfferError(ValueError):
@@ -51,6 +53,8 @@ class Offer:
     sdp: str
     camera_roles: tuple[Role, ...]
     microphone_role: Role | None
+    #: The microphone hears both people (``"microphone_role": "shared"``); its units go to who spoke.
+    microphone_shared: bool = False
 
     @classmethod
     def from_json(cls, body: object) -> Offer:
@@ -59,7 +63,7 @@ class Offer:
         ``role`` is the person at this device; ``camera_roles`` (default
         ``[role]``) are the people the camera sees, left to right;
         ``microphone_role`` (default ``role``) is whose voice the microphone
-        carries, or null to ignore the audio.
+        carries, ``"shared"`` for both people's, or null to ignore the audio.
         """
         if not isinstance(body, dict):
             raise OfferError("the body must be a JSON object with sdp, type and role")
@@ -81,8 +85,10 @@ class Offer:
         ):
             raise OfferError(f"camera_roles must list one or two different roles of {', '.join(ROLES)}")
         microphone_role = body.get("microphone_role", role)
+        if microphone_role == SHARED_MICROPHONE:
+            return cls(sdp, tuple(camera_roles), None, microphone_shared=True)
         if microphone_role is not None and microphone_role not in ROLES:
-            raise OfferError(f"microphone_role must be one of {', '.join(ROLES)} or null")
+            raise OfferError(f"microphone_role must be one of {', '.join(ROLES)}, {SHARED_MICROPHONE!r} or null")
         return cls(sdp, tuple(camera_roles), microphone_role)
 
 
@@ -104,7 +110,7 @@ class WebRtcPeer:
     def _on_track(self, track) -> None:
         if track.kind == "video" and self.offer.camera_roles:
             self.ingest.add_video(track, self.offer.camera_roles, f"{self.name}-camera")
-        elif track.kind == "audio" and self.offer.microphone_role:
+        elif track.kind == "audio" and (self.offer.microphone_role or self.offer.microphone_shared):
             self.ingest.add_audio(track, self.offer.microphone_role, f"{self.name}-microphone")
 
     def _on_datachannel(self, channel) -> None:
@@ -186,7 +192,8 @@ class WebRtcIngest:
 
     async def answer(self, offer: Offer) -> RTCSessionDescription:
         """Answer one device's offer and start reading what it sends."""
-        name = f"{offer.camera_roles[0] if offer.camera_roles else offer.microphone_role}-{len(self.peers) + 1}"
+        who = offer.camera_roles[0] if offer.camera_roles else offer.microphone_role or SHARED_MICROPHONE
+        name = f"{who}-{len(self.peers) + 1}"
         peer = WebRtcPeer(offer, MediaIngest(await self.open_sink(), self.clock), name, self.ice)
         answer = await peer.answer()
         self.peers = [p for p in self.peers if p.pc.connectionState not in ("failed", "closed")]

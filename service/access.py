@@ -14,8 +14,11 @@ session.* control  yes    own        yes        no
 events.read        yes    own        quality    no
 audit.view         yes    no         no         no
 models.metrics     yes    no         yes        no
+recordings.read    yes    no         no         yes
+metrics.read       yes    no         no         no
 =================  =====  =========  =========  ==========
 
+``session.*`` control includes enrolling voices (``speakers.enrol``).
 "own": only sessions the therapist is assigned to (``therapists`` when the
 session was created). "quality": an assistant's websocket carries what a rig
 needs — streams, their quality, baseline phases (without resting values),
@@ -39,6 +42,7 @@ SESSION_ACTIONS = frozenset(
         "recording.start",
         "recording.stop",
         "capture.start",
+        "speakers.enrol",
     }
 )
 
@@ -50,6 +54,8 @@ _ROLES_FOR: dict[str, frozenset[str]] = {
     "events.read": _ALL,
     "audit.view": frozenset({"admin"}),
     "models.metrics": _RIG,
+    "recordings.read": frozenset({"admin", "researcher"}),
+    "metrics.read": frozenset({"admin"}),  # /metrics; Prometheus uses the config's metrics_token
     **{action: _ALL for action in SESSION_ACTIONS},
 }
 

@@ -39,7 +39,17 @@ VERBS = (
     "tls",
     "audit",
     "users",
+    "health",
 )
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("dyadscope")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Real-time in-session monitoring for psychotherapy.",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    parser.add_argument("--version", action="version", version=f"dyadscope {_version()}")
     subparsers = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
     for verb in VERBS:
         importlib.import_module(f"dyadscope.service.cmd_{verb}").register(subparsers)

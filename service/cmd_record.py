@@ -11,6 +11,10 @@ returns exactly what was sent. Streams that appear later join the file;
 ``--require`` waits for streams before recording starts. Without
 ``--name``/``--type``/``--source-id`` every visible stream is recorded.
 
+While it records it prints a progress line every :data:`PROGRESS_S` seconds
+to stderr (elapsed time, streams, samples, file size; ``-q`` keeps it
+quiet), as LabRecorder shows them.
+
 SIGINT (Ctrl-C) and SIGTERM (systemd, docker) both stop it with the file
 closed, also when it runs as a shell's background job (which starts with
 SIGINT ignored): see :mod:`._stop_signals`.
@@ -20,9 +24,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from dyadscope.service._cli_args import positive_number
 from dyadscope.service._stop_signals import StopRequested, StopSignals, wait_until
 from dyadscope.service.errors import CliError
 
@@ -32,6 +39,9 @@ if TYPE_CHECKING:  # numpy, liblsl and the XDF writer load only when a recording
     from dyadscope.xdf.recorder import Recorder
 
 log = logging.getLogger(__name__)
+
+#: Seconds between progress lines.
+PROGRESS_S = 5.0
 
 
 class StreamQuery:
@@ -77,13 +87,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="a stream that must be present before recording starts (repeatable)",
     )  # fmt: skip
     parser.add_argument(
-        "--require-timeout", type=float, default=30.0, metavar="SECONDS", help="how long to wait (default 30)"
+        "--require-timeout", type=positive_number, default=30.0, metavar="SECONDS", help="how long to wait (default 30)"
     )
-    parser.add_argument("--duration", type=float, default=None, metavar="SECONDS", help="stop after this long")
+    parser.add_argument(
+        "--duration", type=positive_number, default=None, metavar="SECONDS", help="stop after this long"
+    )
     parser.add_argument(
         "--assign", action="append", default=[], metavar="'STREAM NAME=role:modality'",
         help="assign a stream's role (and modality) explicitly (repeatable)",
     )  # fmt: skip
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress line while recording")
     parser.set_defaults(func=run)
 
 
@@ -107,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             recorder = _start(args, recording, signals)
             if recorder is not None:
-                _record_until_stopped(args, recording, signals)
+                _record_until_stopped(args, recording, recorder, signals)
         finally:
             ingest.stop()
             if recorder is not None:
@@ -144,13 +157,35 @@ def _start(args: argparse.Namespace, recording: LslRecording, signals: StopSigna
     return recorder
 
 
-def _record_until_stopped(args: argparse.Namespace, recording: LslRecording, signals: StopSignals) -> None:
-    """Until ``--duration`` has passed, a recording error, or SIGINT/SIGTERM."""
+def _record_until_stopped(
+    args: argparse.Namespace, recording: LslRecording, recorder: Recorder, signals: StopSignals
+) -> None:
+    """Until ``--duration`` has passed, a recording error, or SIGINT/SIGTERM; a progress line every few seconds."""
+    started = time.monotonic()
+    next_line = started + PROGRESS_S
+
+    def stopped(slice_s: float) -> bool:
+        nonlocal next_line
+        done = recording.stopped.wait(slice_s)
+        if not args.quiet and not done and time.monotonic() >= next_line:
+            next_line += PROGRESS_S
+            print(progress_line(time.monotonic() - started, *recorder.progress()), file=sys.stderr, flush=True)
+        return done
+
     try:
         with signals.waiting():
-            wait_until(recording.stopped.wait, args.duration)
+            wait_until(stopped, args.duration)
     except StopRequested as stop:
         log.info("stopping (%s)", stop)
+
+
+def progress_line(elapsed_s: float, streams: int, samples: int, size_bytes: int) -> str:
+    """``recording 0:01:05 · 6 streams · 32,500 samples · 1.2 MB``."""
+    minutes, seconds = divmod(int(elapsed_s), 60)
+    return (
+        f"recording {minutes // 60}:{minutes % 60:02d}:{seconds:02d} · {streams} streams · "
+        f"{samples:,} samples · {size_bytes / 1e6:.1f} MB"
+    )
 
 
 def _close(recorder: Recorder, recording: LslRecording) -> None:

@@ -6,6 +6,7 @@ import argparse
 import logging
 from pathlib import Path
 
+from dyadscope.service._cli_args import positive_number
 from dyadscope.service.errors import CliError
 
 
@@ -21,7 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("file", type=Path, metavar="FILE.xdf", help="the recording to replay")
     parser.add_argument(
-        "--speed", type=float, default=1.0, metavar="X", help="play X times faster (default 1: real time)"
+        "--speed", type=positive_number, default=1.0, metavar="X", help="play X times faster (default 1: real time)"
     )
     parser.add_argument("--loop", action="store_true", help="start again after the end, timestamps carrying on")
     parser.add_argument(

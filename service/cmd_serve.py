@@ -7,6 +7,7 @@ import asyncio
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from dyadscope.service._cli_args import port_number, positive_number
 from dyadscope.service.config import Config
 from dyadscope.service.errors import CliError
 
@@ -18,7 +19,7 @@ def add_service_options(parser: argparse.ArgumentParser, *, default_port: int = 
     """Options shared by the verbs that run the service."""
     parser.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1: this machine only)")
     parser.add_argument(
-        "--port", type=int, default=None, help=f"port to listen on (default {default_port}; 0 = any free port)"
+        "--port", type=port_number, default=None, help=f"port to listen on (default {default_port}; 0 = any free port)"
     )
     parser.add_argument("--tls-cert", type=Path, default=None, metavar="PEM", help="serve HTTPS with this certificate")
     parser.add_argument("--tls-key", type=Path, default=None, metavar="PEM", help="the certificate's private key")
@@ -41,18 +42,26 @@ def add_service_options(parser: argparse.ArgumentParser, *, default_port: int = 
         help="address the WebRTC media binds to and announces (default: --host; e.g. the LAN address behind a proxy)",
     )
     parser.add_argument(
-        "--duration", type=float, default=None, metavar="SECONDS", help="stop by itself after this long"
+        "--duration", type=positive_number, default=None, metavar="SECONDS", help="stop by itself after this long"
     )
     parser.add_argument(
-        "--bus", default=None, metavar="URL", help="message bus: 'memory' (default, one process) or a redis:// URL"
+        "--bus",
+        default=None,
+        metavar="URL",
+        help="message bus: 'memory' (default, one process) or redis[s]://USER:PASSWORD@HOST:PORT/0 "
+        "(with a password, better in DYADSCOPE_BUS: the command line is visible to other users)",
+    )
+    parser.add_argument(
+        "--bus-ca-file", type=Path, default=None, metavar="PEM", help="the CA a rediss:// server must chain to"
     )
     parser.add_argument(
         "--media",
         action="append",
         default=[],
         metavar="ROLE=FILE[,AUDIO]",
-        help="play a video/audio file (or a video and an audio file) as that person's camera and microphone "
-        "(repeatable; needs the models: dyadscope models build)",
+        help="play a video/audio file (or a video and an audio file) as that person's camera and microphone; "
+        "shared=FILE: one room camera (patient left) and one microphone for both, voices told apart once "
+        "enrolled on the rig page (repeatable; needs the models: dyadscope models build)",
     )
     parser.add_argument(
         "--assign",
@@ -84,6 +93,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
             host=args.host,
             port=args.port,
             bus=args.bus,
+            bus_ca_file=args.bus_ca_file,
             tls_cert=args.tls_cert,
             tls_key=args.tls_key,
             allow_plain_http=args.allow_plain_http,

@@ -6,6 +6,7 @@ import argparse
 import os
 from pathlib import Path
 
+from dyadscope.service._cli_args import positive_number
 from dyadscope.service.errors import CliError
 
 
@@ -20,7 +21,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "arousal episodes) is documented in dyadscope.sensors.simulate."
         ),
     )
-    parser.add_argument("--duration", type=float, default=None, metavar="SECONDS", help="stop after this long")
+    parser.add_argument(
+        "--duration", type=positive_number, default=None, metavar="SECONDS", help="stop after this long"
+    )
     parser.add_argument(
         "--seed", type=int, default=1, help="random seed; the same seed gives the same signals (default 1)"
     )

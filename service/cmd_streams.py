@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
+from dyadscope.service._cli_args import positive_number
 from dyadscope.service.errors import CliError
 
 if TYPE_CHECKING:
@@ -20,7 +21,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="List the LSL streams visible from this machine, with the role their metadata gives.",
     )
     parser.add_argument(
-        "--wait", type=float, default=1.0, metavar="SECONDS", help="how long to listen for streams (default 1)"
+        "--wait",
+        type=positive_number,
+        default=1.0,
+        metavar="SECONDS",
+        help="how long to listen (default 1)",
     )
     parser.set_defaults(func=run)
 

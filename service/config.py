@@ -39,8 +39,17 @@ class Config:
     data_dir: Path = field(default_factory=_default_data_dir)
     #: Where the ONNX models live (None: ``<XDG data>/dyadscope/models``).
     model_dir: Path | None = None
-    #: The message bus: "memory" (one process) or a redis:// URL.
+    #: The message bus: "memory" (one process) or a Redis URL with the
+    #: credentials of its ACL user, ``redis://USER:PASSWORD@HOST:6379/0``
+    #: (``rediss://`` for TLS). Give it in the environment, not on the
+    #: command line, where other users' ``ps`` would show the password.
     bus: str = "memory"
+    #: The CA (PEM) a ``rediss://`` server's certificate must chain to (default: the system's).
+    bus_ca_file: Path | None = None
+    #: The secret that signs events on a Redis bus (16 characters or more);
+    #: every node of a deployment needs the same. Empty: ``<data_dir>/bus.key``,
+    #: made once.
+    bus_key: str = ""
     #: Events kept per session for resuming monitors.
     event_log_length: int = 20_000
     #: Default length of the resting baseline phase, seconds.
@@ -76,6 +85,8 @@ class Config:
     #: Time a client has to send a request's headers, and its body, seconds.
     header_timeout_s: float = 10.0
     body_timeout_s: float = 10.0
+    #: A Bearer token that reads ``/metrics`` and nothing else (for Prometheus); empty: admins only.
+    metrics_token: str = ""
     #: WebRTC media (capture pages): the address its UDP sockets bind to and
     #: announce (empty: the service's host; 0.0.0.0 every interface), and the
     #: UDP ports they use, "FIRST-LAST" (one port per capture device). A
@@ -100,7 +111,7 @@ class Config:
                 values[f.name] = float(raw)
             elif f.type == "bool":
                 values[f.name] = _flag(f.name, raw)
-            elif f.name in ("data_dir", "model_dir", "tls_cert", "tls_key"):
+            elif f.name in ("data_dir", "model_dir", "tls_cert", "tls_key", "bus_ca_file"):
                 values[f.name] = Path(raw)
             elif f.name == "assign":
                 values[f.name] = tuple(s for s in raw.split(";") if s.strip())
@@ -116,6 +127,8 @@ class Config:
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ValueError("give the TLS certificate and its key together (--tls-cert and --tls-key)")
         self.media_ports  # noqa: B018 - a bad range is the user's to fix at start-up
+        if self.metrics_token and len(self.metrics_token) < MIN_TOKEN_LENGTH:
+            raise ValueError(f"the metrics token needs {MIN_TOKEN_LENGTH} characters or more")
         if not is_loopback(self.host):
             self._check_exposed()
         if self.token:

@@ -203,7 +203,8 @@ class SessionRecording:
                 raise
             self._recorder, self._path, self._started, self._error = recorder, recorder.path, time.time(), None
             self.lsl.start(recorder)
-            log.info("recording into %s", recorder.path)
+            # not the path: it holds the subject id
+            log.info("session %s: recording started", self._metadata.get("dyadscope_session", "-"))
             return self.describe()
 
     def write_events(self, events: Iterable[Event]) -> None:
@@ -234,7 +235,7 @@ class SessionRecording:
             recorder.close()
         except RecordingError as exc:
             self._error = str(exc)
-        log.info("recording into %s stopped", recorder.path)
+        log.info("session %s: recording stopped", self._metadata.get("dyadscope_session", "-"))
         return self.describe()
 
     def _failed(self, error: RecordingError) -> None:

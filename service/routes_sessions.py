@@ -14,6 +14,11 @@
 Every route needs a login or token (:func:`~dyadscope.service.auth.authenticated`)
 and the permission for its action (:mod:`dyadscope.service.access`; 403
 otherwise), and is audited; the sessions are the app's ``app.state.manager``.
+
+While the event bus (Redis) is down, creating a session and the commands
+(baseline, marker) answer 503 with the reason and do nothing, so a client
+retries instead of believing a command that no monitor would see; a command
+answered 202 is recorded and reaches the bus, if need be once it is back.
 """
 
 from __future__ import annotations
@@ -159,17 +164,20 @@ async def start_baseline(
     body: BaselineRequest,
     session: Annotated[Session, Depends(session_for("baseline.start"))],
     config: Annotated[Config, Depends(_config)],
+    manager: Manager,
 ) -> dict[str, Any]:
     data = {"duration_s": body.duration_s or config.baseline_s, "roles": body.roles}
+    await manager.bus.check()
     await session.publish([Feature(kinds.BASELINE_START, None, local_clock(), data)])
     return data
 
 
 @router.post("/{session_id}/markers", status_code=202)
 async def add_marker(
-    body: MarkerRequest, session: Annotated[Session, Depends(session_for("marker.add"))]
+    body: MarkerRequest, session: Annotated[Session, Depends(session_for("marker.add"))], manager: Manager
 ) -> dict[str, Any]:
     t = local_clock()  # the audit has the action, not the text: it may describe the patient
+    await manager.bus.check()
     await session.publish([Feature(kinds.MARKER, None, t, {"text": body.text})])
     return {"t": t, "text": body.text}
 

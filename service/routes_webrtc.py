@@ -31,6 +31,7 @@ from pylsl import local_clock
 from dyadscope.models.engine import ModelEngine
 from dyadscope.models.library import ModelMissing
 from dyadscope.perception.live import LivePerception, MediaAnalysis
+from dyadscope.perception.speaker_room import SpeakerRoom
 from dyadscope.sensors.ice import IceSettings, IceUnavailable
 from dyadscope.sensors.webrtc import Offer, OfferError, WebRtcIngest
 from dyadscope.stream.frames import Clock, FeatureSink
@@ -48,7 +49,9 @@ class WebRtcHub:
     workers waiting on it) keeps going, and behind a lock, so offers that
     arrive together build it once. Each device's tracks are analysed by the
     shared :class:`~dyadscope.perception.live.LivePerception`, its features
-    going to its session's sink. Every connection's ICE follows ``ice``.
+    going to its session's sink; every device of a session shares the session's
+    speaker room (:meth:`room`), which the rig's enrolment fills. Every
+    connection's ICE follows ``ice``.
     """
 
     def __init__(
@@ -65,6 +68,7 @@ class WebRtcHub:
         self._engine_lock = asyncio.Lock()
         self.clock = clock
         self._ingests: dict[str, WebRtcIngest] = {}
+        self._rooms: dict[str, SpeakerRoom | None] = {}
 
     async def perception(self) -> LivePerception:
         """The shared engine's perception, built in a worker thread on first use.
@@ -81,21 +85,36 @@ class WebRtcHub:
         """The shared model engine (see :meth:`perception`)."""
         return (await self.perception()).engine
 
+    @property
+    def built_engine(self) -> ModelEngine | None:
+        """The shared model engine if a capture has built it, else None (builds nothing)."""
+        return None if self._perception is None else self._perception.engine
+
+    async def room(self, session_id: str) -> SpeakerRoom | None:
+        """The session's speaker room, made on first use (None without a speaker encoder); see :meth:`perception`."""
+        perception = await self.perception()
+        if session_id not in self._rooms:
+            made = await asyncio.to_thread(perception.room)
+            self._rooms.setdefault(session_id, made)
+        return self._rooms[session_id]
+
+    async def analysis(self, session_id: str, sink: FeatureSink) -> MediaAnalysis:
+        """A new device's (or media file set's) analysis into ``sink``, with the session's speaker room."""
+        room = await self.room(session_id)
+        return (await self.perception()).analysis(sink, room)
+
     def ingest(self, session_id: str) -> WebRtcIngest | None:
         """The session's ingest, or None if there is no such session."""
         sink = self._sink_for(session_id)
         if sink is None:
             return None
         if session_id not in self._ingests:
-
-            async def analysis() -> MediaAnalysis:
-                return (await self.perception()).analysis(sink)
-
-            self._ingests[session_id] = WebRtcIngest(analysis, self.clock, self.ice)
+            self._ingests[session_id] = WebRtcIngest(lambda: self.analysis(session_id, sink), self.clock, self.ice)
         return self._ingests[session_id]
 
     async def close_session(self, session_id: str) -> None:
-        """Hang up every device of a session."""
+        """Hang up every device of a session and forget its voices."""
+        self._rooms.pop(session_id, None)
         ingest = self._ingests.pop(session_id, None)
         if ingest is not None:
             await ingest.close()

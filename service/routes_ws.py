@@ -5,12 +5,15 @@ still holds), then live ones. A monitor that reconnects passes the last
 ``seq`` it saw and gets exactly what it missed, nothing twice. The handshake
 is checked by :mod:`dyadscope.service.auth` (token by header or first
 message) after :mod:`dyadscope.service.request_guard` (host and origin);
-refusals close with the codes below.
+refusals close with the codes below. While the event bus (Redis) is
+unavailable, sockets close with 1013 ("try again later") and resume when the
+client reconnects.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 
@@ -19,6 +22,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from dyadscope.service.access import Principal, allowed, visible_to
 from dyadscope.service.auth import audit, websocket_principal
 from dyadscope.service.sessions import SessionManager
+from dyadscope.stream.bus import BusUnavailable
 from dyadscope.stream.events import events_topic
 from dyadscope.stream.wire import to_json
 
@@ -30,6 +34,10 @@ CLOSE_UNAUTHORIZED = 4401
 CLOSE_UNKNOWN_SESSION = 4404
 CLOSE_MESSAGE_TOO_BIG = 1009
 CLOSE_FORBIDDEN = 4403
+#: "Try Again Later": the event bus (Redis) is unavailable. Not 1012
+#: ("Service Restart"): this service keeps running, only its bus is away, and
+#: a client that reconnects with ``after=<last seq>`` misses nothing.
+CLOSE_TRY_AGAIN = 1013
 #: A client that has not taken a message for this long is dropped; it will
 #: reconnect and resume from its last ``seq``.
 SEND_TIMEOUT_S = 10.0
@@ -63,6 +71,9 @@ async def session_events(websocket: WebSocket, session_id: str) -> None:
             audit(websocket, "events.read", session_id, after=int(after_raw))
             after = int(after_raw)
             await _stream_events(websocket, manager, session_id, after, config.max_client_message, principal)
+    except BusUnavailable:  # the bus logged the outage once
+        with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+            await websocket.close(CLOSE_TRY_AGAIN, "event bus unavailable; reconnect with after=<last seq>")
     except (WebSocketDisconnect, RuntimeError):
         pass  # the client left before its refusal (or mid-stream): nothing to tell it
 
@@ -78,6 +89,8 @@ async def _stream_events(
     """
     topic = events_topic(session_id)
     _, last = await manager.bus.bounds(topic)
+    if (session := manager.get(session_id)) is not None:  # its numbering outlives a Redis that restarted empty
+        last = max(last, session.log.last_seq)
     if after > last:
         await websocket.close(
             CLOSE_BAD_REQUEST, f"after={after} is beyond the last event ({last}); resume with after=0"

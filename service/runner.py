@@ -13,12 +13,14 @@ import socket
 import ssl
 import webbrowser
 from collections.abc import Callable, Sequence
+from urllib.parse import urlsplit
 
 import uvicorn
 
 from dyadscope.models.library import ModelMissing
 from dyadscope.sensors.media import MediaSource
 from dyadscope.service.app import create_app
+from dyadscope.service.bus_key import bus_key
 from dyadscope.service.config import Config, is_loopback
 from dyadscope.service.errors import CliError
 from dyadscope.service.http_limits import Limits, limited_protocol, quiet_accept_errors, raise_open_file_limit
@@ -27,7 +29,7 @@ from dyadscope.service.session import Session
 from dyadscope.service.sessions import SessionManager, recordings_root
 from dyadscope.service.users import FILENAME as USERS_FILENAME
 from dyadscope.service.users import UserStore
-from dyadscope.stream.bus import open_bus
+from dyadscope.stream.bus import BusUnavailable, open_bus
 from dyadscope.stream.types import StreamInfo
 from dyadscope.xdf.repair import repair_unfinished
 
@@ -94,7 +96,12 @@ class Service:
         quiet_accept_errors()
         self._sock = bind(config.host, config.port)
         self.port: int = self._sock.getsockname()[1]
-        self.bus = open_bus(config.bus, config.event_log_length)
+        self.bus = open_bus(
+            config.bus,
+            config.event_log_length,
+            key=None if config.bus == "memory" else bus_key(config),
+            ca_file=str(config.bus_ca_file) if config.bus_ca_file else None,
+        )
         self.manager = SessionManager(config, self.bus)
         self.app = create_app(config, self.manager)
         self._server = uvicorn.Server(
@@ -119,6 +126,7 @@ class Service:
 
         Returns once connections are accepted.
         """
+        await self.check_bus()
         await asyncio.to_thread(self.repair_recordings)
         self._serving = asyncio.create_task(self._server.serve(sockets=[self._sock]))
         while not self._server.started:
@@ -126,6 +134,20 @@ class Service:
                 self._serving.result()  # start-up failed: raise why
                 raise RuntimeError("the server stopped during start-up")
             await asyncio.sleep(0.02)
+
+    async def check_bus(self) -> None:
+        """A :class:`CliError` that says why, unless the bus answers (right password, TLS that verifies)."""
+        try:
+            await self.bus.check()
+        except BusUnavailable as exc:
+            await self.bus.close()
+            self._sock.close()
+            raise CliError(f"cannot use the event bus: {exc}") from None
+        if self.config.bus.startswith(("redis://", "rediss://")) and urlsplit(self.config.bus).password is None:
+            log.warning(
+                "the Redis bus has no password: any process that reaches it can delete or stall the events "
+                "(their signatures keep them from being forged); see the README's Redis section"
+            )
 
     def repair_recordings(self) -> int:
         """Repair the unfinished XDF files below the recordings folder (files a live recorder holds are left alone)."""
@@ -158,7 +180,7 @@ async def _play(service: Service, session: Session, media: Sequence[MediaSource]
     """Play media files into a session until it stops."""
     hub = service.app.state.webrtc
     try:
-        files = await attach_media(session.publish, media, hub.engine, hub.clock, loop=loop)
+        files = await attach_media(lambda: hub.analysis(session.id, session.publish), media, hub.clock, loop=loop)
     except ModelMissing as exc:
         raise CliError(str(exc)) from None
     session.on_stop(files.stop)

@@ -23,7 +23,7 @@ from typing import Any
 
 from dyadscope.service.recording import SessionRecording
 from dyadscope.stream import kinds
-from dyadscope.stream.bus import Bus
+from dyadscope.stream.bus import Bus, BusUnavailable
 from dyadscope.stream.events import EventLog
 from dyadscope.stream.pipeline import Pipeline
 from dyadscope.stream.types import Chunk, Event, Feature, Role, StreamInfo
@@ -57,6 +57,7 @@ class Session:
         *,
         recording: SessionRecording,
         queue_length: int = 256,
+        backlog: int = 20_000,
         participants: dict[Role, str] | None = None,
         clock: Callable[[], float] = time.time,
     ):
@@ -69,7 +70,9 @@ class Session:
         #: This session's key in the within-person history: the id alone
         #: would let a reused id overwrite an earlier session's summary.
         self.history_key = f"{session_id[:47]}-{time.strftime('%Y%m%dT%H%M%S', time.gmtime(self.created))}"
-        self.log = EventLog(session_id, bus, clock)
+        self.log = EventLog(session_id, bus, clock, backlog=backlog)
+        self._recording_order = asyncio.Lock()
+        self._first_seq = 0  # where this process's numbering began (a log resumed from Redis goes on from there)
         self.recording = recording
         self._pipeline = pipeline
         self._inbox: queue.Queue[Chunk | list[Feature] | None] = queue.Queue(maxsize=queue_length)
@@ -86,6 +89,7 @@ class Session:
         """Begin processing; must be called from the event loop."""
         self._loop = asyncio.get_running_loop()
         await self.log.resume()
+        self._first_seq = self.log.last_seq
         self._worker = threading.Thread(target=self._work, name=f"session-{self.id}", daemon=True)
         self._worker.start()
 
@@ -107,6 +111,16 @@ class Session:
     @property
     def running(self) -> bool:
         return self._worker is not None and not self._closed
+
+    @property
+    def events_logged(self) -> int:
+        """Events this session logged in this process (for ``/metrics``)."""
+        return self.log.last_seq - self._first_seq
+
+    @property
+    def queue_depth(self) -> int:
+        """Chunks and feature batches waiting for the pipeline (at most ``queue_length``)."""
+        return self._inbox.qsize()
 
     # -- entry points for sensor threads -----------------------------------
 
@@ -178,9 +192,9 @@ class Session:
             features = self._process(batch)
             if features:
                 # Waiting here keeps batches in order and passes back-pressure
-                # from a slow bus (Redis) on to the sensors. A failure to log
-                # them (the bus is down) loses this batch's events, not the
-                # session: the next batch tries again.
+                # from a slow bus (Redis) on to the sensors. A bus that is down
+                # does not fail this (see _emit); anything else loses this
+                # batch's events, not the session.
                 future = asyncio.run_coroutine_threadsafe(self._emit(features), self._loop)
                 try:
                     future.result()
@@ -192,10 +206,20 @@ class Session:
             log.error("session %s: events could not be logged", self.id, exc_info=future.exception())
 
     async def _emit(self, features: list[Feature]) -> None:
-        """Log features as events, then hand them to the recording (file I/O: in a worker thread)."""
-        events: list[Event] = [await self.log.emit(feature) for feature in features]
-        if events and self.recording.active:
-            await asyncio.to_thread(self.recording.write_events, events)
+        """Number features as events, record them (file I/O: in a worker thread), then publish them.
+
+        The recording comes first and does not depend on the bus: while the
+        bus is down (said once, by the bus) events are recorded and wait in
+        the log's backlog, which the next batch after it returns sends.
+        """
+        async with self._recording_order:  # the recording gets events in the order of their numbers
+            events: list[Event] = self.log.stamp(features)
+            if events and self.recording.active:
+                await asyncio.to_thread(self.recording.write_events, events)
+        try:
+            await self.log.flush()
+        except BusUnavailable:
+            pass
 
     def _process(self, batch: list[Chunk | list[Feature]]) -> list[Feature]:
         features: list[Feature] = []

@@ -13,7 +13,7 @@ from dyadscope.service.config import Config
 from dyadscope.service.recording import SessionRecording
 from dyadscope.service.session import Session
 from dyadscope.stream import kinds
-from dyadscope.stream.bus import Bus
+from dyadscope.stream.bus import Bus, BusUnavailable
 from dyadscope.stream.processors.physio.baseline import Baseline, BaselineConfig
 from dyadscope.stream.processors.physio.history import History, SessionSummary, check_id
 from dyadscope.stream.processors.registry import default_pipeline
@@ -60,6 +60,8 @@ class SessionManager:
         self._sessions: dict[str, Session] = {}
         self._summaries: dict[str, SessionSummary] = {}
         self._creating: set[str] = set()
+        self._stopping: list[Session] = []  # popped, still draining: their events still count
+        self._events_of_stopped = 0
         #: Called with a session's id when it stops, before it drains.
         self.stop_hooks: list[Callable[[str], Awaitable[None]]] = []
 
@@ -68,6 +70,11 @@ class SessionManager:
 
     def all(self) -> list[Session]:
         return list(self._sessions.values())
+
+    @property
+    def events_logged(self) -> int:
+        """Events the sessions logged since this manager began, stopped ones included (never decreases)."""
+        return self._events_of_stopped + sum(s.events_logged for s in [*self._sessions.values(), *self._stopping])
 
     async def create(
         self,
@@ -127,6 +134,7 @@ class SessionManager:
             pipeline,
             recording=recording,
             queue_length=self.config.ingest_queue_length,
+            backlog=self.config.event_log_length,
             participants=participants,
         )
         await session.start()
@@ -178,18 +186,27 @@ class SessionManager:
         if session is None:
             return
         summary = self._summaries.pop(session_id)
+        self._stopping.append(session)
         steps: list[tuple[str, Callable[[], Awaitable[Any]]]] = [
             *((f"stop hook {hook.__qualname__}", lambda h=hook: h(session_id)) for hook in self.stop_hooks),
             ("processing", session.stop),
             ("recording", lambda: self._stop_recording(session)),
             ("history", lambda: asyncio.to_thread(self._record, session, summary)),
-            ("event log", lambda: self.bus.delete(session.log.topic)),
+            ("event log", lambda: self._delete_log(session)),
         ]
         for what, step in steps:
             try:
                 await step()
             except Exception:
                 log.exception("session %s: stopping its %s failed", session_id, what)
+        self._stopping.remove(session)
+        self._events_of_stopped += session.events_logged
+
+    async def _delete_log(self, session: Session) -> None:
+        try:
+            await self.bus.delete(session.log.topic)
+        except BusUnavailable:  # the bus said so once; its copy stays until the id is reused or Redis is flushed
+            log.warning("session %s: its events stay on the bus, which is unavailable", session.id)
 
     async def stop_all(self) -> None:
         for session_id in list(self._sessions):

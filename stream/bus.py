@@ -9,6 +9,10 @@ falls too far behind sees a jump in ids rather than holding memory hostage.
 
 Readers never block writers or each other: a slow websocket client simply
 reads from further back in the topic.
+
+A bus that cannot be reached (Redis down) raises :class:`BusUnavailable` from
+every call, fast, until it is back; callers answer "try again" (HTTP 503,
+websocket close 1013) instead of failing.
 """
 
 from __future__ import annotations
@@ -19,6 +23,13 @@ from collections.abc import AsyncIterator
 from typing import Any, Protocol
 
 Message = dict[str, Any]
+
+
+class BusUnavailable(ConnectionError):
+    """The bus cannot be reached right now; the same call may work later.
+
+    Its message says why in words safe for logs and clients (never a password).
+    """
 
 
 class Bus(Protocol):
@@ -44,6 +55,10 @@ class Bus(Protocol):
 
     async def delete(self, topic: str) -> None:
         """Drop a topic and its ids (a stopped session's log); waiting readers wake."""
+        ...
+
+    async def check(self) -> None:
+        """Return if the bus answers now; :class:`BusUnavailable` (with the reason) if not."""
         ...
 
     async def close(self) -> None:
@@ -141,18 +156,28 @@ class MemoryBus:
         if t is not None:
             t.changed.set()
 
+    async def check(self) -> None:
+        return  # in this process: always there
+
     async def close(self) -> None:
         self._closed = True
         for t in self._topics.values():
             t.changed.set()
 
 
-def open_bus(url: str = "memory", maxlen: int = 10_000) -> Bus:
-    """The bus a configuration names: ``"memory"`` or a ``redis://`` URL."""
+def open_bus(url: str = "memory", maxlen: int = 10_000, *, key: bytes | None = None, ca_file: str | None = None) -> Bus:
+    """The bus a configuration names: ``"memory"`` or a ``redis://`` / ``rediss://`` URL.
+
+    A Redis bus signs every message with ``key`` and drops what it cannot
+    verify (see :mod:`dyadscope.stream.redis_bus`); ``ca_file`` is the CA
+    (PEM) that a ``rediss://`` server's certificate must chain to.
+    """
     if url == "memory":
         return MemoryBus(maxlen)
     if url.startswith(("redis://", "rediss://", "unix://")):
         from dyadscope.stream.redis_bus import RedisBus
 
-        return RedisBus(url, maxlen)
+        if not key:
+            raise ValueError("a Redis bus needs a signing key")
+        return RedisBus(url, maxlen, key=key, ca_file=ca_file)
     raise ValueError(f"unknown bus {url!r}: use 'memory' or a redis:// URL")

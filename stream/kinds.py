@@ -1,20 +1,16 @@
 """The codebook of the wire: every event kind, once, with its fields, units and meaning.
 
-Every event a session logs (:class:`~dyadscope.stream.types.Event`) has a
-``kind`` named here and a ``data`` mapping whose fields are listed under it.
-Processors, the service, the recorder, the exporters and the pages all read
-the names from this module, so a kind or field exists in one place only:
+Every event a session logs (:class:`~dyadscope.stream.types.Event`) has a ``kind`` named here and a ``data``
+mapping whose fields are listed under it. Processors, the service, the recorder, the exporters and the pages
+all read the names from this module, so a kind or field exists in one place only:
 
-* :class:`Field` -- one data field: ``type`` (``"float"``, ``"int"``,
-  ``"bool"``, ``"str"``, ``"list"``, ``"object"``; ``" | null"`` when it may be
-  None), ``unit`` (``"s"``, ``"ms"``, ``"bpm"``, ``"µS"`` ..., ``"1"`` for
-  dimensionless, None for text and ids), ``meaning``, ``optional`` (may be
-  absent);
-* :class:`Kind` -- one event kind: ``meaning``, ``emitted_by``, ``role``
-  (whether the event belongs to one person; dyadic and session-wide events
-  have ``role`` None) and its fields;
-* :data:`KINDS` -- every kind by name; :func:`unit` -- one field's unit;
-  :func:`codebook_json` -- the same as JSON for the pages (``GET /api/kinds``);
+* :class:`Field` -- one data field: ``type`` (``"float"``, ``"int"``, ``"bool"``, ``"str"``, ``"list"``,
+  ``"object"``; ``" | null"`` when it may be None), ``unit`` (``"s"``, ``"ms"``, ``"bpm"``, ``"µS"`` ...,
+  ``"1"`` for dimensionless, None for text and ids), ``meaning``, ``optional`` (may be absent);
+* :class:`Kind` -- one event kind: ``meaning``, ``emitted_by``, ``role`` (whether the event belongs to one
+  person; dyadic and session-wide events have ``role`` None) and its fields;
+* :data:`KINDS` -- every kind by name; :func:`unit` -- one field's unit; :func:`codebook_json` -- the same as
+  JSON for the pages (``GET /api/kinds``);
 * :data:`ENVELOPE` -- the fields every event has beside ``data``.
 
 Times (``t``, ``*_t``, ``since`` ...) are on the session clock, in seconds.
@@ -308,6 +304,10 @@ VOICE_SEGMENT = _kind("voice_segment", "perception.voice.VoiceAnalyzer; stream.p
     confidence=_f("float | null", "1", "probability of that speaker; None when not attributed", optional=True),
     source=_f("str", None, "what decided: voice, face, both, enrolment or microphone", optional=True),
 )
+TALK_BALANCE = _kind("talk_balance", f"{_DYADIC}.talk_balance.TalkBalance", False,
+    "each person's share of the speaking time over the last minutes, at most every 5 s of speech",
+    share=_f("object", "1", "{role: share of the window's speech time}, over the people who spoke in it"),
+    speech_s=_f("object", "s", "{role: seconds of speech units in the window}"), window_s=_f("float", "s", "window"))
 
 # -- the session ------------------------------------------------------------
 

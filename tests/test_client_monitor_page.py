@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
+import pytest
 from _chromium_support import Chromium
 
 from dyadscope.stream.kinds import codebook_json
+from dyadscope.stream.processors.dyadic.talk_balance import TalkBalance
 from dyadscope.stream.types import Feature
 
 
@@ -154,5 +158,57 @@ def test_monitor_says_synchrony_rsa_and_dissonance_in_words(running_service, tmp
         )
         text = browser.evaluate("document.body.innerText")
         assert "Polar H10" not in text and "Rig" not in text
+    finally:
+        browser.close()
+
+
+def _face_and_voice(seconds: float) -> list[Feature]:
+    """Both people's smoothed face values (7.5 per second) and speech units; the patient speaks 3 s in 4."""
+    features = []
+    for k in range(int(seconds * 7.5)):
+        t = 100.0 + k / 7.5
+        for role, valence in (("patient", -0.4), ("therapist", 0.3)):
+            data = {"valence": valence + 0.05 * math.sin(t), "arousal": 0.2 * math.cos(t / 4)}
+            features.append(Feature("face_affect", role, t, data))
+    for k in range(int(seconds / 4)):
+        start = 100.0 + 4 * k
+        units = (("patient", start, start + 3.0, 0.6), ("therapist", start + 3.2, start + 3.9, -0.2))
+        for role, s, e, arousal in units:
+            features.append(
+                Feature("voice_segment", role, e, {"start": s, "end": e, "duration_s": e - s, "arousal": arousal})
+            )
+    return sorted(features, key=lambda f: f.t)
+
+
+def test_monitor_draws_face_and_voice_traces_and_the_talk_balance_the_service_computes(running_service, tmp_path):
+    service = running_service
+    service.call(service.service.manager.create("talk", select=lambda info: False))
+    session = service.service.manager.get("talk")
+    features = _face_and_voice(120.0)
+    service.call(session.publish(features))  # the session's pipeline adds talk_balance
+    offline = TalkBalance()
+    last = [b for f in features if f.kind == "voice_segment" for b in offline.consume(f)][-1]
+    assert abs(last.data["share"]["patient"] - 3.0 / 3.7) < 0.01  # 3 s against 0.7 s in every 4 s
+    browser = Chromium(service.service.url("talk"), tmp_path / "profile")
+    try:
+        browser.wait_for(f"window.monitorAffect.talkT === {last.t}")
+        percent = {r: round(100 * last.data["share"][r]) for r in ("patient", "therapist")}
+        assert browser.evaluate("document.getElementById('talk-balance').textContent") == (
+            f"talk balance, last 5 min: patient {percent['patient']} % · therapist {percent['therapist']} %"
+        )
+        points = browser.evaluate("window.monitorAffect.points()")
+        for role, valence in (("patient", -0.4), ("therapist", 0.3)):
+            face = points[role]["face_valence"]
+            assert 55 <= len(face) <= 61  # one point per 2 s of 120 s: calm, not every frame
+            assert all(abs(v - valence) <= 0.05 for _, v in face)
+            assert len(points[role]["face_arousal"]) == len(face)
+            assert len(points[role]["voice_arousal"]) == 30
+        drawn = browser.evaluate(
+            "[...document.querySelectorAll('canvas.affect')].map(c => c.getContext('2d')"
+            ".getImageData(0, 0, c.width, c.height).data.filter((v, i) => i % 4 === 3 && v > 0).length)"
+        )
+        assert len(drawn) == 2 and all(n > 2000 for n in drawn), drawn
+        bar = browser.evaluate("getComputedStyle(document.querySelector('.talk-bar [data-role=patient]')).flexGrow")
+        assert float(bar) == pytest.approx(last.data["share"]["patient"], abs=1e-3)
     finally:
         browser.close()

@@ -223,3 +223,15 @@ def test_analyze_gives_movement_synchrony_from_recorded_movement_streams(shared_
     np.testing.assert_allclose(sync["r"], [f.data["r"] for f in reference], atol=1e-9)
     np.testing.assert_allclose(sync["lag_s"], [f.data["lag_s"] for f in reference], atol=1e-9)
     assert_every_table_has_its_dictionary(out)
+
+
+def test_an_unfinished_recording_is_analysed_with_a_hint_to_repair_it(physio_xdf, tmp_path, capsys):
+    torn = tmp_path / "torn.xdf"
+    data = physio_xdf.read_bytes()
+    torn.write_bytes(data[: len(data) * 2 // 3])  # a kill mid-session: no footers, a torn last chunk
+    assert main(["analyze", str(torn), "--out", str(tmp_path / "out"), "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert "was not closed" in err and f"dyadscope repair {torn}" in err
+    assert (tmp_path / "out" / "events.jsonl").stat().st_size > 0  # analysed up to its last whole chunk
+    assert main(["repair", str(torn)]) == 0
+    assert main(["analyze", str(torn), "--out", str(tmp_path / "again"), "--no-progress"]) == 0

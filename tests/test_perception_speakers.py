@@ -19,6 +19,7 @@ from dyadscope.models.library import ModelLibrary
 from dyadscope.models.speaker_encoder import SpeakerEncoder, partial_mels
 from dyadscope.models.vad import VadStream, direct_scorer
 from dyadscope.models.wheels import fetch_wheel, read_member
+from dyadscope.perception.speaker_room import SpeakerRoom, Window
 from dyadscope.perception.speakers import (
     SIMILARITY_BIAS,
     SIMILARITY_WEIGHT,
@@ -28,7 +29,7 @@ from dyadscope.perception.speakers import (
     combine,
 )
 from dyadscope.perception.voice import VoiceAnalyzer
-from dyadscope.stream.types import Chunk, StreamInfo
+from dyadscope.stream.types import Chunk, Feature, StreamInfo
 
 
 @pytest.fixture(scope="module")
@@ -83,14 +84,14 @@ def _feed(analyzer, signal, t0, name):
     return features
 
 
-def _enrol(analyzers: dict, t0: float = 0.0) -> float:
-    """Each person reads their enrolment text on their analyzer (all analyzers hear it); returns the next t0."""
+def _enrol(room: SpeakerRoom, analyzers: dict, t0: float = 0.0) -> float:
+    """Each person reads their enrolment text inside their window (every microphone hears it); returns the next t0."""
     for role, text in ENROLMENT.items():
         audio = np.concatenate((say(role, text), np.zeros(RATE, np.float32)))
+        room.enrol(Window(role, t0, t0 + audio.size / RATE))
         for mic, analyzer in analyzers.items():
-            analyzer.enrolling = role if mic in (role, "shared") else None
-            _feed(analyzer, audio, t0, f"mic-{mic}")
-            analyzer.enrolling = None
+            units = _feed(analyzer, audio, t0, f"mic-{mic}")
+            assert {u.data["source"] for u in units} == ({"enrolment"} if mic in (role, "shared") else set())
         t0 += audio.size / RATE + 1.0
     return t0
 
@@ -113,8 +114,9 @@ def conversation():
 
 def test_shared_microphone_attributes_90_percent_of_speech_time(library, encoder, conversation):
     speakers = Speakers(encoder)
-    analyzer = _analyzer(library, None, speakers)
-    t0 = _enrol({"shared": analyzer})
+    room = SpeakerRoom(speakers)
+    analyzer = _analyzer(library, None, room)
+    t0 = _enrol(room, {"shared": analyzer})
     assert set(speakers.enrolled) == {"patient", "therapist"}
     tracks, spans = conversation
     units = _feed(analyzer, tracks["patient"] + tracks["therapist"], t0, "mic-shared")
@@ -126,9 +128,9 @@ def test_shared_microphone_attributes_90_percent_of_speech_time(library, encoder
 
 
 def test_crosstalk_12_db_lower_goes_to_the_one_who_spoke(library, encoder, conversation):
-    speakers = Speakers(encoder)
-    analyzers = {role: _analyzer(library, role, speakers) for role in ("patient", "therapist")}
-    t0 = _enrol(analyzers)
+    room = SpeakerRoom(Speakers(encoder))
+    analyzers = {role: _analyzer(library, role, room) for role in ("patient", "therapist")}
+    t0 = _enrol(room, analyzers)
     tracks, spans = conversation
     bleed = 10 ** (-12 / 20)
     mics = {
@@ -158,8 +160,8 @@ def _mouths(spans, t0, duration_s, seen=("patient", "therapist")):
 def test_mouth_cue_alone_attributes_a_shared_microphone(library, encoder, conversation):
     tracks, spans = conversation
     signal = tracks["patient"] + tracks["therapist"]
-    speakers = Speakers(encoder, _mouths(spans, 50.0, signal.size / RATE))
-    units = _feed(_analyzer(library, None, speakers), signal, 50.0, "mic-shared")
+    room = SpeakerRoom(Speakers(encoder, _mouths(spans, 50.0, signal.size / RATE)))
+    units = _feed(_analyzer(library, None, room), signal, 50.0, "mic-shared")
     right, total = _correct_time(units, spans, 50.0)
     assert right / total >= 0.90
     assert {u.data["source"] for u in units} == {"face"}
@@ -176,3 +178,58 @@ def test_mouth_cue_joins_the_voice_and_needs_every_face():
     assert mouths.probabilities(["patient", "therapist", "other"], 0.0, 1.0) is None
     assert combine(voice, None) == Attribution("therapist", 0.7, "voice")
     assert combine(None, None) is None
+
+
+def test_a_window_in_the_past_enrols_the_units_the_room_holds(library, encoder):
+    """The assistant says "the last N s were the patient" after the speech: held units enrol, cut to the window."""
+    room = SpeakerRoom(Speakers(encoder))
+    analyzer = _analyzer(library, None, room)
+    speech = say("patient", ENROLMENT["patient"])
+    assert _feed(analyzer, np.concatenate((speech, np.zeros(RATE, np.float32))), 10.0, "mic-shared") == []
+    assert room.state() == {}
+    half = 10.0 + speech.size / RATE / 2
+    state = room.enrol(Window("patient", 10.0, half))
+    assert 0.5 * (half - 10.0) < state["speech_s"] <= half - 10.0 and state["partials"] >= 2
+    assert room.speakers.enrolled == ("patient",)
+    room.forget("patient")
+    assert room.state() == {} and room.speakers.enrolled == ()
+
+
+def test_live_cameras_hand_each_faces_mouth_opening_to_the_room(encoder):
+    """What a camera's face features leave in the session's room: one mouth sample per face frame, per person."""
+    import asyncio
+
+    from dyadscope.perception.live import MediaAnalysis
+
+    published = []
+
+    async def publish(features):
+        published.extend(features)
+
+    room = SpeakerRoom(Speakers(encoder))
+    analysis = MediaAnalysis(None, publish, room)
+    frames = [
+        Feature("face_affect", role, k / 7.5, {"valence": 0.0, "arousal": 0.0, "mouth_open": 0.1 * (k % 3)})
+        for k in range(8)
+        for role in ("patient", "therapist")
+    ]
+    asyncio.run(analysis.publish_faces([*frames, Feature("movement", "patient", 1.0, {"energy": 0.1})]))
+    assert len(published) == 17
+    assert sorted(room.speakers.mouths.roles) == ["patient", "therapist"]
+    assert room.speakers.mouths.activity("patient", 0.0, 1.0) == pytest.approx(
+        np.std([0.1 * (k % 3) for k in range(8)])
+    )
+
+
+def test_the_mouths_alone_never_take_a_unit_from_its_microphones_owner(library, encoder, conversation):
+    """The patient's own microphone, nobody enrolled: the therapist's moving mouth does not drop the patient's units."""
+    tracks, spans = conversation
+    signal = tracks["patient"]
+    patient_spans = [(r, s, e) for r, s, e in spans if r == "patient"]
+    swapped = [("therapist", s, e) for _, s, e in patient_spans]  # the therapist's mouth moves while the patient speaks
+    room = SpeakerRoom(Speakers(encoder, _mouths(swapped, 0.0, signal.size / RATE)))
+    units = _feed(_analyzer(library, "patient", room), signal, 0.0, "mic-patient")
+    assert len(units) >= len(patient_spans)
+    assert {(u.role, u.data["source"]) for u in units} == {("patient", "microphone")}
+    shared = _feed(_analyzer(library, None, room), signal, 0.0, "mic-shared")  # a shared microphone follows the face
+    assert {(u.role, u.data["source"]) for u in shared} == {("therapist", "face")}

@@ -3,27 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import socket
-import tempfile
 import threading
-import time
-from pathlib import Path
 
-import httpx
 import pytest
-from _models_support import default_models, espeak, face_video, speech_track, write_wav
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from _models_support import default_models
+from _webrtc_support import connect_peer, send_over_webrtc, talk_video, webrtc_service
 from aiortc.contrib.media import MediaPlayer
-from fastapi import FastAPI
 
 from dyadscope.models.build import DEFAULT_MODELS
 from dyadscope.models.engine import EngineSettings, ModelEngine
 from dyadscope.sensors.av_tracks import VideoReader
-from dyadscope.sensors.ice import IceSettings, restrict
-from dyadscope.service.audit import AuditLog
-from dyadscope.service.config import Config
-from dyadscope.service.routes_webrtc import WebRtcHub, create_webrtc_router
+from dyadscope.sensors.ice import IceSettings
 
 
 @pytest.fixture(scope="module")
@@ -33,76 +24,16 @@ def model_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def media(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("media")
-    signal, spans = speech_track([espeak("I have been feeling anxious all week."), espeak("Tell me more.")], [0.6, 1.5])
-    wav = write_wav(tmp / "speech.wav", signal)
-    return face_video(tmp / "face.mp4", signal.size / 16000, audio=wav), spans
-
-
-CLIENT_ICE = IceSettings(("127.0.0.1",), 40000, 40099)
-SERVER_ICE = IceSettings(("127.0.0.1",), 50000, 50099)
-
-
-def _service(model_dir, engine_factory=None, ice=SERVER_ICE):
-    features: dict[str, list] = {"s1": []}
-
-    def sink_for(session_id):
-        if session_id not in features:
-            return None
-
-        async def sink(batch):
-            features[session_id].extend(batch)
-
-        return sink
-
-    hub = WebRtcHub(
-        sink_for,
-        ice,
-        engine_factory or (lambda: ModelEngine.from_dir(model_dir, EngineSettings(max_batch=4))),
-        time.monotonic,
-    )
-    app = FastAPI()
-    app.include_router(create_webrtc_router(hub))
-    data_dir = Path(tempfile.mkdtemp(prefix="webrtc-audit-"))  # what the routes' audit needs of the full app
-    app.state.config, app.state.audit = Config(data_dir=data_dir), AuditLog(data_dir / "audit.jsonl")
-    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://service")
-    return hub, client, features
-
-
-async def _connect(client, player, body_extra, session="s1"):
-    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-    channel = pc.createDataChannel("status")
-    statuses = []
-    channel.on("message", lambda message: statuses.append(json.loads(message)))
-    pc.addTrack(player.video)
-    pc.addTrack(player.audio)
-    restrict(pc, CLIENT_ICE)  # aioice on its own gathers no loopback candidate
-    await pc.setLocalDescription(await pc.createOffer())
-    reply = await client.post(
-        f"/api/sessions/{session}/webrtc/offer", json={"sdp": pc.localDescription.sdp, "type": "offer", **body_extra}
-    )
-    return pc, reply, statuses
+    return talk_video(tmp_path_factory.mktemp("media"))
 
 
 def test_face_voice_and_movement_arrive_over_webrtc(model_dir, media):
     video, spans = media
-
-    async def main():
-        hub, client, features = _service(model_dir)
-        player = MediaPlayer(str(video))
-        pc, reply, statuses = await _connect(client, player, {"role": "patient"})
-        assert reply.status_code == 200, reply.text
-        answer = reply.json()
-        assert answer["type"] == "answer" and answer["sdp"].startswith("v=0")
-        assert answer["media"] == {"addresses": ["127.0.0.1"], "udp_ports": "50000-50099"}
-        await pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], answer["type"]))
-        await asyncio.sleep(spans[-1][1] + 2.5)
-        await pc.close()
-        await hub.close()
-        await client.aclose()
-        return features["s1"], statuses
-
-    features, statuses = asyncio.run(main())
+    features, reply, statuses = send_over_webrtc(model_dir, video, spans[-1][1] + 2.5, {"role": "patient"})
+    assert reply.status_code == 200, reply.text
+    answer = reply.json()
+    assert answer["type"] == "answer" and answer["sdp"].startswith("v=0")
+    assert answer["media"] == {"addresses": ["127.0.0.1"], "udp_ports": "50000-50099"}
     kinds = {}
     for f in features:
         kinds.setdefault(f.kind, []).append(f)
@@ -130,11 +61,11 @@ def test_first_offers_at_once_build_the_engine_once_off_the_event_loop(model_dir
         return ModelEngine.from_dir(model_dir, EngineSettings(max_batch=4))
 
     async def main():
-        hub, client, _ = _service(model_dir, build_engine)
+        hub, client, _ = webrtc_service(model_dir, build_engine)
         players = [MediaPlayer(str(video)), MediaPlayer(str(video))]
         *offers, metrics = await asyncio.gather(
-            _connect(client, players[0], {"role": "patient"}),
-            _connect(client, players[1], {"role": "therapist"}),
+            connect_peer(client, players[0], {"role": "patient"}),
+            connect_peer(client, players[1], {"role": "therapist"}),
             client.get("/api/models/metrics"),
         )
         engine = await hub.engine()
@@ -160,8 +91,8 @@ def test_missing_models_give_503_until_they_are_built(tmp_path, model_dir, media
     empty = tmp_path / "models"
 
     async def main():
-        hub, client, _ = _service(empty, lambda: ModelEngine.from_dir(empty))
-        pc, missing, _ = await _connect(client, MediaPlayer(str(media[0])), {"role": "patient"})
+        hub, client, _ = webrtc_service(empty, lambda: ModelEngine.from_dir(empty))
+        pc, missing, _ = await connect_peer(client, MediaPlayer(str(media[0])), {"role": "patient"})
         await pc.close()
         metrics_missing = await client.get("/api/models/metrics")
         empty.mkdir()
@@ -196,7 +127,7 @@ def test_missing_models_give_503_until_they_are_built(tmp_path, model_dir, media
 )
 def test_malformed_offers_are_refused_with_the_reason(model_dir, body, reason):
     async def main():
-        hub, client, _ = _service(model_dir)
+        hub, client, _ = webrtc_service(model_dir)
         reply = await client.post("/api/sessions/s1/webrtc/offer", json=body)
         await hub.close()
         await client.aclose()
@@ -209,7 +140,7 @@ def test_malformed_offers_are_refused_with_the_reason(model_dir, body, reason):
 
 def test_unknown_session_non_json_page_and_metrics(model_dir):
     async def main():
-        hub, client, _ = _service(model_dir)
+        hub, client, _ = webrtc_service(model_dir)
         unknown = await client.post(
             "/api/sessions/nope/webrtc/offer", json={"sdp": "v=0\r\n", "type": "offer", "role": "patient"}
         )
@@ -233,10 +164,10 @@ def test_unknown_session_non_json_page_and_metrics(model_dir):
 
 def test_an_offer_when_every_media_port_is_taken_gets_503_with_the_range(model_dir, media):
     async def main():
-        hub, client, _ = _service(model_dir, ice=IceSettings(("127.0.0.1",), 50020, 50020))
+        hub, client, _ = webrtc_service(model_dir, ice=IceSettings(("127.0.0.1",), 50020, 50020))
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as squatter:
             squatter.bind(("127.0.0.1", 50020))
-            pc, reply, _ = await _connect(client, MediaPlayer(str(media[0])), {"role": "patient"})
+            pc, reply, _ = await connect_peer(client, MediaPlayer(str(media[0])), {"role": "patient"})
         await pc.close()
         peers = list(hub.ingest("s1").peers)
         await hub.close()

@@ -52,6 +52,19 @@ def test_one_file_per_person_gives_the_video_and_audio_it_has(media):
     assert parse_media_option(f" therapist = {media.mic} ") == [MediaSource(media.mic, (), "therapist")]
 
 
+def test_a_shared_file_is_one_room_camera_and_one_microphone_for_both(media):
+    from dyadscope.sensors.webrtc import Offer, OfferError
+
+    assert parse_media_option(f"shared={media.talk}") == [
+        MediaSource(media.talk, ("patient", "therapist"), None, microphone_shared=True)
+    ]
+    assert parse_media_option(f"shared={media.mic}") == [MediaSource(media.mic, (), None, microphone_shared=True)]
+    offer = Offer.from_json({"sdp": "v=0", "type": "offer", "role": "patient", "microphone_role": "shared"})
+    assert (offer.microphone_role, offer.microphone_shared) == (None, True)
+    with pytest.raises(OfferError, match="'shared' or null"):
+        Offer.from_json({"sdp": "v=0", "type": "offer", "role": "patient", "microphone_role": "both"})
+
+
 def test_a_camera_file_and_a_microphone_file_per_person(media):
     assert parse_media_option(f"therapist={media.cam},{media.mic}") == [
         MediaSource(media.cam, camera_roles=("therapist",)),
@@ -90,7 +103,7 @@ def test_one_person_with_two_microphones_or_cameras_is_refused_before_anything_s
         raise AssertionError("the engine was asked for although the sources were refused")
 
     with pytest.raises(MediaOptionError, match="therapist would have more than one video file"):
-        asyncio.run(attach_media(None, two_cameras, engine_not_needed, time.monotonic))
+        asyncio.run(attach_media(engine_not_needed, two_cameras, time.monotonic))
     check_media_sources(
         parse_media_option(f"patient={media.talk}") + parse_media_option(f"therapist={media.cam},{media.mic}")
     )

@@ -6,6 +6,7 @@ and a file closed cleanly on SIGINT and SIGTERM, also from a background job.
 
 from __future__ import annotations
 
+import re
 import signal
 import subprocess
 import sys
@@ -187,6 +188,22 @@ def test_missing_required_stream_is_a_clear_error(tmp_path: Path, capsys) -> Non
     assert code == 2
     assert "required streams not found within 1 s: no such stream" in capsys.readouterr().err
     assert not list(tmp_path.rglob("*.xdf"))
+
+
+def test_record_shows_its_progress_unless_quiet(tmp_path: Path, capfd) -> None:
+    tag = uuid.uuid4().hex[:6]
+    outlet = _outlet(f"patient EDA {tag}", "float32", 1, 32.0, "EDA")
+    run = RecordRun(tmp_path / "loud", "--duration", "12", "--name", f"patient EDA {tag}")
+    run.wait_recording(1)
+    assert outlet.wait_for_consumers(10.0)
+    outlet.push_chunk(np.ones((64, 1), np.float32))
+    assert run.join() == 0
+    lines = [line for line in capfd.readouterr().err.splitlines() if line.startswith("recording ")]
+    assert lines, "no progress line in 12 s"
+    assert re.fullmatch(r"recording 0:00:\d\d · 1 streams · [\d,]+ samples · \d+\.\d MB", lines[-1])
+    quiet = RecordRun(tmp_path / "quiet", "--duration", "7", "--name", f"patient EDA {tag}", "-q")
+    assert quiet.join() == 0
+    assert not [line for line in capfd.readouterr().err.splitlines() if line.startswith("recording ")]
 
 
 def test_a_stream_that_appears_later_joins_the_file(tmp_path: Path) -> None:

@@ -53,9 +53,14 @@ TABLE = [
      {"boss": (202, 202), "tina": (202, 403), "rita": (202, 202), "rex": (403, 403)}),
     ("POST", "/api/sessions/{s}/webrtc/offer", {"sdp": "", "type": "offer", "role": "patient"},
      {"boss": (400, 400), "tina": (400, 403), "rita": (400, 400), "rex": (403, 403)}),  # 400: past the check
+    ("POST", "/api/sessions/{s}/speakers/enrol", {"role": "patient", "last_s": 30},
+     {"boss": (503, 503), "tina": (503, 403), "rita": (503, 503), "rex": (403, 403)}),  # 503: no speaker encoder
+    ("DELETE", "/api/sessions/{s}/speakers/patient", None,
+     {"boss": (503, 503), "tina": (503, 403), "rita": (503, 503), "rex": (403, 403)}),
     ("GET", "/api/sessions", None, {"boss": 200, "tina": 200, "rita": 200, "rex": 403}),
     ("POST", "/api/sessions", {"id": "new-{who}", "lsl": False}, {"boss": 201, "tina": 403, "rita": 201, "rex": 403}),
     ("GET", "/api/audit", None, {"boss": 200, "tina": 403, "rita": 403, "rex": 403}),
+    ("GET", "/api/recordings", None, {"boss": 200, "tina": 403, "rita": 403, "rex": 200}),
     ("GET", "/api/models/metrics", None, {"boss": 503, "tina": 403, "rita": 503, "rex": 403}),  # 503: no engine yet
 ]  # fmt: skip
 
@@ -96,6 +101,26 @@ def test_a_therapist_lists_only_their_sessions_and_others_see_no_measures(clinic
     url = f"ws://127.0.0.1:{service.port}/ws/sessions/own"
     with connect(url, additional_headers={"Authorization": f"Bearer {tokens['rita']}"}) as ws:
         assert json.loads(ws.recv(timeout=5))["kind"] == "marker"
+
+
+def test_a_researcher_downloads_finished_recordings_only(clinic):
+    service, tokens, _ = clinic
+    boss, rex = ({"Authorization": f"Bearer {tokens[who]}"} for who in ("boss", "rex"))
+    started = httpx.post(f"{service.base}/api/sessions/own/recording", json={"subject": "P017", "session": "1"},
+                         headers=boss).json()  # fmt: skip
+    assert httpx.get(f"{service.base}/api/recordings", headers=rex).json() == []  # not finished yet
+    busy = httpx.get(f"{service.base}/api/recordings/{started['path']}", headers=rex)
+    assert busy.status_code == 409
+    httpx.delete(f"{service.base}/api/sessions/own/recording", headers=boss)
+    listed = httpx.get(f"{service.base}/api/recordings", headers=rex).json()
+    assert [(r["path"], r["session"]) for r in listed] == [(started["path"], "own")]
+    file = service.service.config.data_dir / "recordings" / started["path"]
+    download = httpx.get(f"{service.base}/api/recordings/{started['path']}", headers=rex)
+    assert download.status_code == 200 and download.content == file.read_bytes()
+    for outside in ("../users.json", "..%2Fusers.json", "/etc/passwd", "nothing.xdf"):
+        assert httpx.get(f"{service.base}/api/recordings/{outside}", headers=rex).status_code == 404, outside
+    trail = (service.service.config.data_dir / "audit.jsonl").read_text()
+    assert '"recording.download"' in trail and "P017" not in trail
 
 
 def test_the_shared_token_expired_and_revoked_tokens_are_refused(clinic):

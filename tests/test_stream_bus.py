@@ -20,7 +20,7 @@ def bus_url(request) -> str:
 
 def run(bus_url: str, scenario, maxlen: int = 3) -> None:
     async def main():
-        bus = open_bus(bus_url, maxlen)
+        bus = open_bus(bus_url, maxlen, key=b"test-signing-key-0123456789")
         try:
             await scenario(bus, f"t-{uuid.uuid4().hex}")
         finally:

@@ -62,7 +62,7 @@ EXPECTED = {
     kinds.RSA, kinds.BASELINE, kinds.BASELINE_START, kinds.DEVIATION, kinds.QUALITY, kinds.SYNC, kinds.SYNC_STATE,
     kinds.SYNC_INDEX,
     kinds.SYNC_FLEXIBILITY, kinds.CONCORDANCE, kinds.DISSONANCE, kinds.FACE_AFFECT,
-    kinds.FACE_TRACKED, kinds.MOVEMENT, kinds.VOICE_SEGMENT, kinds.MARKER, kinds.RECORDING_STARTED,
+    kinds.FACE_TRACKED, kinds.MOVEMENT, kinds.VOICE_SEGMENT, kinds.TALK_BALANCE, kinds.MARKER, kinds.RECORDING_STARTED,
     kinds.RECORDING_STOPPED,
 }  # fmt: skip
 

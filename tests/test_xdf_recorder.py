@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -63,6 +64,7 @@ def test_records_streams_offsets_events_and_markers(tmp_path: Path) -> None:
     streams, header = pyxdf.load_xdf(str(path), dejitter_timestamps=False)
     by_name = _by_name(streams)
     assert header["info"]["participant"] == ["P01"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+0000", header["info"]["datetime"][0])  # LabRecorder's
     ecg = by_name["ECG patient"]
     np.testing.assert_array_equal(ecg["time_series"], np.vstack([_ecg_chunk(k * 50, 50)[0].values for k in range(10)]))
     np.testing.assert_allclose(ecg["time_stamps"], 100.25 + np.arange(500) / 500.0, atol=1e-6)

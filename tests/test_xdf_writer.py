@@ -97,8 +97,10 @@ def test_header_keeps_description_and_adds_role(tmp_path: Path) -> None:
     (stream,), _ = _load_raw(_write(tmp_path / "h.xdf", chunks))
     assert stream["time_stamps"].shape == (0,)
     desc = stream["info"]["desc"][0]
-    assert [c["label"][0] for c in desc["channels"][0]["channel"]] == ["lead1", "lead2"]
+    # labels name the person, so MNE/mnelab keep two people's ECG apart; types are MNE's
+    assert [c["label"][0] for c in desc["channels"][0]["channel"]] == ["patient lead1", "patient lead2"]
     assert [c["unit"][0] for c in desc["channels"][0]["channel"]] == ["mV", "mV"]
+    assert [c["type"][0] for c in desc["channels"][0]["channel"]] == ["ECG", "ECG"]
     assert desc["dyadscope"][0]["role"] == ["patient"]
     assert desc["dyadscope"][0]["participant"] == ["P01"]
     assert stream["info"]["source_id"] == ["polar-1"]
@@ -114,6 +116,8 @@ def test_header_from_lsl_xml_keeps_the_senders_description() -> None:
     text = xw.stream_header_xml(info, lsl_xml=lsl_xml)
     assert "<manufacturer>Shimmer</manufacturer>" in text
     assert "<role>therapist</role>" in text
+    # the sender gave no channels: one is added, labelled with the person, typed as MNE's GSR
+    assert "<channel><label>therapist EDA</label><type>GSR</type></channel>" in text
 
 
 def test_varlen_widths() -> None:

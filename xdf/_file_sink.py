@@ -82,6 +82,11 @@ class FileSink:
         self._behind_since_warning: float | None = None  # when it last said it is behind (None: not behind)
 
     @property
+    def written_bytes(self) -> int:
+        """Bytes on disk, whole chunks only."""
+        return self._committed
+
+    @property
     def waiting_bytes(self) -> int:
         """Bytes not yet on disk (waiting, or being written)."""
         return self._pending_bytes + self._writing

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import heapq
 import logging
+import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -93,6 +94,17 @@ def _header_xml(path: Path) -> dict[int, str]:
         }
 
 
+def read_file_metadata(path: Path | str) -> dict[str, str]:
+    """The file header's fields of an XDF file (any writer's), without reading its samples; empty if it has none."""
+    with open(path, "rb") as f:
+        for chunk in scan_chunks(f, skip_tags=frozenset({xw.Tag.SAMPLES})):
+            if chunk.tag == xw.Tag.FILE_HEADER:
+                root = ET.fromstring(chunk.content.decode("utf-8", "replace"))
+                return {child.tag: (child.text or "").strip() for child in root}
+            break
+    return {}
+
+
 def stream_info(header: Mapping[str, Any], overrides: Iterable[Override] = ()) -> StreamInfo:
     """Who and what a recorded stream measures, from its pyxdf header dict.
 
@@ -103,6 +115,8 @@ def stream_info(header: Mapping[str, Any], overrides: Iterable[Override] = ()) -
     overrides = tuple(overrides)
     info = assign(header, overrides) or describe(header)
     role = schema.desc_role(schema.parse_desc(header))
+    if role is not None:  # our file: labels as the sensor gave them (see schema.role_label)
+        info = replace(info, channel_labels=schema.without_role(role, info.channel_labels))
     if role is not None and not any(o.matches(info) for o in overrides):
         info = replace(info, role=role)
     return info

@@ -129,7 +129,7 @@ class Recorder:
         self._wake = threading.Event()
         self._last_boundary = self._last_offsets = clock()
         self._sink = FileSink(self.path, max_pending_bytes, clock)
-        created = datetime.now(UTC).isoformat(timespec="seconds")
+        created = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S%z")  # LabRecorder's form (+0000), as mnelab reads it
         self._append(xw.MAGIC + xw.file_header_chunk(schema.file_header_fields(created, self.metadata)))
         try:
             self.flush()
@@ -307,8 +307,10 @@ class Recorder:
                 if now - self._last_offsets >= self._offset_interval:
                     self._last_offsets = now
                     for stream in self._streams.values():
-                        if stream.tally.count:  # at the sender's latest time we know, never going back
-                            self._record_offset(stream, max(stream.tally.last, stream.tally.offsets[-1][0]))
+                        # at the sender's latest time, for streams with samples since the last offset: a
+                        # quiet stream's repeated (time, offset) pairs would make pyxdf's fit singular
+                        if stream.tally.count and stream.tally.last > stream.tally.offsets[-1][0]:
+                            self._record_offset(stream, stream.tally.last)
                 if self._streams and now - self._last_boundary >= self._boundary_interval:
                     self._last_boundary = now
                     self._sink.append(xw.boundary_chunk())
@@ -378,6 +380,12 @@ class Recorder:
 
     def __exit__(self, *exc_info) -> None:
         self.close()
+
+    def progress(self) -> tuple[int, int, int]:
+        """Streams declared, samples recorded and bytes written to the file so far (for a progress line)."""
+        with self._lock:
+            streams, samples = len(self._streams), sum(s.tally.count for s in self._streams.values())
+        return streams, samples, self._sink.written_bytes
 
     @property
     def stream_ids(self) -> dict[str, int]:

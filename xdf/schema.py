@@ -93,7 +93,7 @@ def is_event_log(info: StreamInfo) -> bool:
 
 
 def file_header_fields(created: str, metadata: Mapping[str, str]) -> dict[str, str]:
-    """The file header's fields (after ``version``): when it was created (ISO 8601), by us, and the metadata."""
+    """The file header's fields after ``version``: creation time (LabRecorder's ISO 8601 form), writer, metadata."""
     return {"datetime": created, "writer": WRITER, **metadata}
 
 
@@ -134,16 +134,36 @@ def desc_role(fields: Mapping[str, str]) -> Role | None:
     return cast(Role, role) if role in ROLES else None
 
 
+#: The channel type MNE (and mnelab, which reads XDF through it) knows for a modality; others keep theirs.
+MNE_CHANNEL_TYPES = {"ECG": "ECG", "RSP": "RESP", "EDA": "GSR"}
+
+
 def channel_fields(info: StreamInfo) -> list[dict[str, str | None]]:
-    """Per channel, the ``<channel>`` fields of a header: label (``ch<i>`` if none), unit (None if none), type."""
+    """Per channel, the ``<channel>`` fields of a header: label, unit (None if none), type.
+
+    A channel without a label is named by the modality (numbered when the
+    stream has several).
+    """
     return [
         {
-            "label": info.channel_labels[i] if i < len(info.channel_labels) else f"ch{i}",
-            "unit": info.units[i] if i < len(info.units) else None,
-            "type": info.modality,
+            "label": info.channel_labels[i]
+            if i < len(info.channel_labels) and info.channel_labels[i]
+            else (info.modality if info.channel_count == 1 else f"{info.modality} {i + 1}"),
+            "unit": info.units[i] if i < len(info.units) and info.units[i] else None,
+            "type": MNE_CHANNEL_TYPES.get(info.modality, info.modality),
         }
         for i in range(info.channel_count)
     ]
+
+
+def role_label(role: str, label: str) -> str:
+    """A sensor channel's label in our files: it names the person (``patient ECG``), so two people's never clash."""
+    return label if label.startswith(f"{role} ") else f"{role} {label}"
+
+
+def without_role(role: str, labels: tuple[str, ...]) -> tuple[str, ...]:
+    """The labels as the sensor gave them, from :func:`role_label`'s."""
+    return tuple(label.removeprefix(f"{role} ") for label in labels)
 
 
 def _first(value: Any) -> Any:

@@ -131,10 +131,38 @@ def stream_header_xml(
     desc = root.find("desc")
     if desc is None:
         desc = ET.SubElement(root, "desc")
+    if info.role is not None and not schema.is_derived(info):
+        _label_sensor_channels(desc, info)
     for old in desc.findall(schema.DESC_ELEMENT):  # a sender's header copied from one of our files
         desc.remove(old)
     _add_fields(ET.SubElement(desc, schema.DESC_ELEMENT), schema.desc_fields(info, metadata))
     return ET.tostring(root, encoding="unicode")
+
+
+def _label_sensor_channels(desc: ET.Element, info: StreamInfo) -> None:
+    """Give a person's sensor stream one ``<channel>`` per channel, each label naming the person, with unit and type.
+
+    The sender's own labels, units and types are kept where it gave them
+    (the role is put before the label: ``patient ECG``, ``therapist I``),
+    so tools that key channels by label (MNE, mnelab) keep two people's
+    apart.
+    """
+    channels = desc.find("channels")
+    if channels is None:
+        channels = ET.SubElement(desc, "channels")
+    elements = channels.findall("channel")
+    elements += [ET.SubElement(channels, "channel") for _ in range(info.channel_count - len(elements))]
+    for channel, defaults in zip(elements, schema.channel_fields(info)):
+        for name, default in defaults.items():
+            field = channel.find(name)
+            if field is None and default is None:  # no unit known: none rather than an empty one
+                continue
+            if field is None:
+                field = ET.SubElement(channel, name)
+            if not (field.text or "").strip():
+                field.text = default or ""
+        label = channel.find("label")
+        label.text = schema.role_label(info.role, label.text.strip())
 
 
 def stream_header_chunk(stream_id: int, info_xml: str) -> bytes:

@@ -1,6 +1,7 @@
 // DyadScope capture page: sends this device's camera and microphone to a session over WebRTC.
-// URL: /capture?session=ID&role=...&view=...&autostart=1#token=TOKEN. The query holds session
-// (required), role, view ("self" or "left,right") and autostart=1; the access token is in the
+// URL: /capture?session=ID&role=...&view=...&hears=...&autostart=1#token=TOKEN. The query holds
+// session (required), role, view ("self" or "left,right"), hears ("self", or "shared": the
+// microphone hears both people) and autostart=1; the access token is in the
 // fragment, which the browser never sends to a server or proxy, and goes out only as an
 // "Authorization: Bearer" header.
 // The service reports what it receives over a data channel once a second; that drives the
@@ -112,7 +113,7 @@ function body(sdp) {
   return {
     sdp, type: "offer", role,
     camera_roles: view === "self" ? [role] : view.split(","),
-    microphone_role: stream.getAudioTracks().length ? role : null,
+    microphone_role: stream.getAudioTracks().length ? (el("hears").value === "shared" ? "shared" : role) : null,
   };
 }
 
@@ -249,8 +250,9 @@ async function start(event) {
 async function init() {
   if (params.get("role")) el("role").value = params.get("role");
   if (params.get("view")) el("view").value = params.get("view");
+  if (params.get("hears")) el("hears").value = params.get("hears");
   el("settings").addEventListener("submit", start);
-  for (const id of ["camera", "microphone", "role", "view"]) {
+  for (const id of ["camera", "microphone", "role", "view", "hears"]) {
     el(id).addEventListener("change", () => { if (stream) start(); });  // apply a new choice at once
   }
   if (navigator.mediaDevices) navigator.mediaDevices.addEventListener("devicechange", listDevices);

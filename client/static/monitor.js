@@ -9,7 +9,7 @@ const TRACE_SECONDS = 300;
 const MAX_LIST = 20;
 const K = DyadScope.kindNames(
   "heart_rate", "rsa", "eda", "scr_rate", "breathing_rate", "sync", "sync_state", "desync_flag", "dissonance",
-  "baseline_start", "baseline",
+  "baseline_start", "baseline", "face_affect", "voice_segment", "talk_balance",
 );
 // Stream and recording notices belong to the rig page, not here.
 
@@ -24,7 +24,13 @@ for (const panel of document.querySelectorAll(".person")) {
   panel.append(document.getElementById("person").content.cloneNode(true));
   panel.querySelector("h2").textContent = role[0].toUpperCase() + role.slice(1);
   panel.querySelector("canvas").setAttribute("aria-label", `${role} heart rate, last five minutes`);
+  panel.querySelector("canvas.affect").setAttribute("aria-label", `${role} face and voice, last five minutes`);
 }
+const affect = new DyadScope.AffectView(
+  (role) => document.querySelector(`.person[data-role="${role}"] canvas.affect`),
+  document.getElementById("talk-balance"),
+);
+window.monitorAffect = affect; // for tests and debugging
 
 function field(role, name) {
   return document.querySelector(`.person[data-role="${role}"] [data-field="${name}"]`);
@@ -130,6 +136,9 @@ const HANDLERS = {
     document.getElementById("baseline-state").textContent = `resting baseline until ${end}`;
   },
   [K.baseline]: () => { document.getElementById("baseline-state").textContent = "baseline done"; },
+  [K.face_affect]: (e) => affect.face(e),
+  [K.voice_segment]: (e) => affect.voice(e),
+  [K.talk_balance]: (e) => affect.talk(e),
 };
 
 function draw(role) {
@@ -167,6 +176,7 @@ const socket = new DyadScope.SessionSocket(sessionId, {
   onReset: () => { // a new log: its events come again from the first
     state = freshState();
     Object.keys(state.traces).forEach(draw);
+    affect.reset();
     document.getElementById("sync-rows").replaceChildren();
     document.getElementById("flag-list").replaceChildren();
   },

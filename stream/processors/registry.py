@@ -16,7 +16,7 @@ Per assigned stream:
 
 Then, on the features: RSA (peak-to-trough and spectral), the resting
 baseline, the dyadic measures (synchrony, concordance, coregulation,
-dissonance), the session summary and, given each person's norms from past
+dissonance, talk balance), the session summary and, given each person's norms from past
 sessions, deviations from them.
 
 Every processor is configured the same way: one frozen dataclass of
@@ -35,6 +35,7 @@ from dyadscope.stream.pipeline import Pipeline
 from dyadscope.stream.processors.affect_streams import affect_stream_processors
 from dyadscope.stream.processors.base import ChunkProcessor, FeatureProcessor
 from dyadscope.stream.processors.dyadic.synchrony import DyadicConfig, dyadic_processors
+from dyadscope.stream.processors.dyadic.talk_balance import TalkBalance, TalkBalanceConfig
 from dyadscope.stream.processors.physio.baseline import Baseline, BaselineConfig
 from dyadscope.stream.processors.physio.ecg import HeartRateConfig, HeartRateProcessor
 from dyadscope.stream.processors.physio.eda import EDAConfig, EDAProcessor
@@ -58,6 +59,7 @@ class PipelineConfig:
     baseline: BaselineConfig = BaselineConfig()
     deviation: DeviationConfig = DeviationConfig()
     dyadic: DyadicConfig = DyadicConfig()
+    talk: TalkBalanceConfig = TalkBalanceConfig()
 
 
 def physiology_processors(info: StreamInfo, config: PipelineConfig = PipelineConfig()) -> Sequence[ChunkProcessor]:
@@ -97,6 +99,7 @@ def default_pipeline(
         RSAProcessor(config.rsa),
         baseline,
         *dyadic_processors(config.dyadic),
+        TalkBalance(config.talk),
     ]
     if summary is not None:
         feature_processors.append(summary)

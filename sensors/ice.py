@@ -104,10 +104,18 @@ def restrict(pc: RTCPeerConnection, settings: IceSettings) -> None:
 async def _host_candidates(
     connection: Connection, settings: IceSettings, component: int, addresses: list[str], timeout: int = 5
 ) -> list[Candidate]:
-    """aioice's ``get_component_candidates`` with our addresses and ports instead of its ``addresses``."""
-    candidates = []
+    """aioice's ``get_component_candidates`` with our addresses and ports instead of its ``addresses``.
+
+    An address that cannot be bound (say ``::1`` of ``localhost`` where IPv6
+    is off) is left out; :class:`IceUnavailable` only when none can be.
+    """
+    candidates, refusals = [], []
     for address in settings.addresses:
-        protocol = await _bind(lambda: StunProtocol(connection), address, settings)
+        try:
+            protocol = await _bind(lambda: StunProtocol(connection), address, settings)
+        except IceUnavailable as exc:
+            refusals.append(exc)
+            continue
         connection._protocols.append(protocol)  # closed (and its port released) with the connection
         host, port = protocol.transport.get_extra_info("sockname")[:2]
         protocol.local_candidate = Candidate(
@@ -120,6 +128,8 @@ async def _host_candidates(
             type="host",
         )
         candidates.append(protocol.local_candidate)
+    if not candidates:
+        raise refusals[0]
     return candidates
 
 

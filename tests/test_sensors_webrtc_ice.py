@@ -66,7 +66,11 @@ async def _offer(ingest: WebRtcIngest):
     pc.addTrack(AudioStreamTrack())
     restrict(pc, CLIENT)
     await pc.setLocalDescription(await pc.createOffer())
-    answer = await ingest.answer(Offer(pc.localDescription.sdp, ("patient",), "patient"))
+    try:
+        answer = await ingest.answer(Offer(pc.localDescription.sdp, ("patient",), "patient"))
+    except Exception:
+        await pc.close()
+        raise
     return pc, answer
 
 
@@ -161,3 +165,21 @@ def test_candidate_addresses_follow_the_host_and_the_range_is_checked():
     for bad in ("51003-51000", "80-90", "x", "51000-70000"):
         with pytest.raises(ValueError, match="FIRST-LAST"):
             Config(media_udp_ports=bad).with_token()
+
+
+def test_an_address_that_cannot_be_bound_is_left_out_while_another_can():
+    async def main():
+        async def open_sink():
+            return _Counter()
+
+        # 192.0.2.1 (TEST-NET-1) is no address of this machine
+        ingest = WebRtcIngest(open_sink, time.monotonic, IceSettings(("192.0.2.1", "127.0.0.1"), 50030, 50031))
+        pc, answer = await _offer(ingest)
+        alone = WebRtcIngest(open_sink, time.monotonic, IceSettings(("192.0.2.1",), 50030, 50031))
+        with pytest.raises(IceUnavailable, match="cannot open a UDP port on 192.0.2.1"):
+            await _offer(alone)
+        await pc.close()
+        await ingest.close()
+        return answer.sdp
+
+    assert {a for a, _ in _candidates(asyncio.run(main()))} == {"127.0.0.1"}

@@ -40,6 +40,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from dyadscope.models.engine import ModelEngine
+from dyadscope.sensors.ice import IceSettings
 from dyadscope.service import routes_login, routes_recordings, routes_sessions, routes_speakers, routes_ws
 from dyadscope.service.audit import FILENAME as AUDIT_FILENAME
 from dyadscope.service.audit import GENESIS, AuditLog, Verdict, verify
@@ -65,6 +66,7 @@ def create_app(config: Config, manager: SessionManager) -> FastAPI:
 
     webrtc = WebRtcHub(
         lambda session_id: (s := manager.get(session_id)) and s.publish,
+        IceSettings.for_host(config.media_bind_host, config.media_ports, config.media_connect_timeout_s),
         lambda: ModelEngine.from_dir(config.model_dir),
     )
     manager.stop_hooks.append(webrtc.close_session)

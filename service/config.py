@@ -89,6 +89,14 @@ class Config:
     metrics_token: str = ""
     #: Authors of BIDS exports (``dyadscope export --to bids``), in the env names separated by ';'.
     bids_authors: tuple[str, ...] = ()
+    #: WebRTC media (capture pages): the address its UDP sockets bind to and
+    #: announce (empty: the service's host; 0.0.0.0 every interface), and the
+    #: UDP ports they use, "FIRST-LAST" (one port per capture device). A
+    #: firewall between tablets and the service must let this range through.
+    media_host: str = ""
+    media_udp_ports: str = "50000-50099"
+    #: A capture connection not connected this long after its answer is closed, seconds.
+    media_connect_timeout_s: float = 20.0
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Config:
@@ -122,6 +130,7 @@ class Config:
         """This configuration, checked for what it exposes, with a concrete token (a fresh random one if unset)."""
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ValueError("give the TLS certificate and its key together (--tls-cert and --tls-key)")
+        self.media_ports  # noqa: B018 - a bad range is the user's to fix at start-up
         if self.metrics_token and len(self.metrics_token) < MIN_TOKEN_LENGTH:
             raise ValueError(f"the metrics token needs {MIN_TOKEN_LENGTH} characters or more")
         if not is_loopback(self.host):
@@ -143,6 +152,23 @@ class Config:
                 f"on {self.host!r} the token and every event would cross the network unencrypted: give --tls-cert "
                 "and --tls-key (dyadscope tls init makes them), or --allow-plain-http behind a TLS proxy"
             )
+
+    @property
+    def media_ports(self) -> tuple[int, int]:
+        """``media_udp_ports`` as (first, last), both included."""
+        first, _, last = self.media_udp_ports.partition("-")
+        try:
+            ports = (int(first), int(last or first))
+        except ValueError:
+            ports = (0, 0)
+        if not 1024 <= ports[0] <= ports[1] <= 65535:
+            raise ValueError(f"media UDP ports must be FIRST-LAST within 1024-65535, not {self.media_udp_ports!r}")
+        return ports
+
+    @property
+    def media_bind_host(self) -> str:
+        """The address WebRTC media binds to: ``media_host``, or the service's host."""
+        return self.media_host or self.host
 
     @property
     def tls(self) -> bool:

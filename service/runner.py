@@ -213,6 +213,8 @@ async def run_service(
             if media and session_id == sessions[0]:
                 await _play(service, session, media, loop_media)
         print(f"DyadScope is listening on {config.host}:{service.port}", flush=True)
+        ice = service.app.state.webrtc.ice
+        print(f"Capture media: UDP {ice.ports} on {', '.join(ice.addresses)} (let it through any firewall)", flush=True)
         for session_id in sessions:
             url = service.url(session_id)
             print(f"Monitor for session {session_id!r}: {url}", flush=True)

@@ -213,10 +213,10 @@ def session_events(recording: Recording, progress: Progress = no_progress) -> li
     """
     if any(is_events(s) or is_derived(s) for s in recording.streams):
         return events(recording)
-    from dyadscope.offline.analysis import AnalysisError, analyze  # the pipeline loads only for raw recordings
-
     logger.info("report: no derived measures in the recording; running the pipeline over it")
     bar = _Bar(progress, math.ceil(_duration(recording)), "report: analysing (s of recording)")
+    from dyadscope.offline.analysis import AnalysisError, analyze  # loads the pipeline (seconds): after the bar shows
+
     with tempfile.TemporaryDirectory(prefix="dyadscope-report-") as folder:
         try:
             analyze(recording, Path(folder), progress=bar.to)

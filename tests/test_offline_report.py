@@ -143,6 +143,9 @@ def test_many_markers_are_labelled_without_overlap_and_the_rest_counted(tmp_path
     assert all(strip.bbox.x0 - 1 <= box.x0 and box.x1 <= strip.bbox.x1 + 1 for box in boxes)  # inside the axis
     note = next(text.get_text() for text in strip.texts if text.get_gid() != "marker-label")
     assert note == f"{len(times) - len(labels)} markers not labelled"
+    heart = _axes(figure, "Heart rate · patient")
+    assert not [line for line in heart.get_lines() if line.get_linestyle() == ":"]  # too many to draw across panels
+    assert "marker" not in {text.get_text() for text in figure.legends[0].get_texts()}  # so not in the legend
 
 
 class _Bars:

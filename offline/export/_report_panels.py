@@ -220,12 +220,12 @@ def draw_context(axes, baselines: set[tuple[float, float]], marks: list, minutes
             ax.axvline(float(minutes(t)), color="0.6", lw=0.4, ls=":", zorder=0)
 
 
-def legend_handles(roles: Sequence, baselines: bool, marks: bool, flags: dict[str, list]) -> list:
-    """The figure legend: each person's colour, the baseline band, markers and each kind of flag present."""
+def legend_handles(roles: Sequence, baselines: bool, marks: int, flags: dict[str, list]) -> list:
+    """The figure legend: each person's colour, the baseline band, marker lines (when drawn), each flag present."""
     handles = [Line2D([], [], color=ROLE_COLOURS.get(role, "0.35"), lw=1.2, label=role or "stream") for role in roles]
     if baselines:
         handles.append(Patch(color=BASELINE_COLOUR, label="resting baseline"))
-    if marks:
+    if 0 < marks <= MAX_MARKER_LINES:
         handles.append(Line2D([], [], color="0.6", lw=0.8, ls=":", label="marker"))
     for name, (label, _, marker, colour) in FLAG_STYLES.items():
         if flags.get(name):

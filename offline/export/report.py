@@ -359,7 +359,7 @@ def _draw(recording: Recording, found: Plan, on_panel: Callable[[], None] = lamb
         draw.draw_markers(axes[0], found.marks, found.minutes, (0.0, found.x_end))
     draw.draw_context(panel_axes, found.baselines, found.marks, found.minutes)
     roles = sorted({p.role for p in found.panels if p.height == "person"}, key=lambda r: (r != "patient", str(r)))
-    handles = draw.legend_handles(roles, bool(found.baselines), bool(found.marks), found.flags)
+    handles = draw.legend_handles(roles, bool(found.baselines), len(found.marks), found.flags)
     top = 1 - 0.3 / figure.get_figheight()
     figure.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, top), ncols=min(len(handles), 4) or 1,
                   fontsize=7, frameon=False)  # fmt: skip

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 from pathlib import Path
 
 from dyadscope.service.errors import CliError
@@ -53,8 +52,6 @@ def run(args: argparse.Namespace) -> int:
         return tqdm(items, desc=desc, disable=args.no_progress, leave=False)
 
     log.info("loading %s", args.file)
-    if not args.no_progress:  # pyxdf reports no progress; a 60-min session takes 22-28 s here
-        print("reading the recording ...", file=sys.stderr, flush=True)
     try:
         recording = load_recording(args.file)
     except Exception as exc:  # pyxdf raises plain Exceptions for unreadable files

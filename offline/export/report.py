@@ -213,7 +213,7 @@ def session_events(recording: Recording, progress: Progress = no_progress) -> li
     """
     if any(is_events(s) or is_derived(s) for s in recording.streams):
         return events(recording)
-    logger.info("report: no derived measures in the recording; running the pipeline over it")
+    logger.info("no derived measures in the recording: running the pipeline over it for the report")
     bar = _Bar(progress, math.ceil(_duration(recording)), "report: analysing (s of recording)")
     from dyadscope.offline.analysis import AnalysisError, analyze  # loads the pipeline (seconds): after the bar shows
 
@@ -221,7 +221,7 @@ def session_events(recording: Recording, progress: Progress = no_progress) -> li
         try:
             analyze(recording, Path(folder), progress=bar.to)
         except AnalysisError:
-            logger.warning("report: the pipeline can use none of the recording's streams; drawing the raw streams")
+            logger.warning("the pipeline can use none of the recording's streams: the report draws them raw")
             return []
         finally:
             bar.close()

@@ -1,4 +1,7 @@
-"""Export to BIDS, CSV, Parquet and the report figure, from our recordings and from other tools' files."""
+"""Export to BIDS, CSV, Parquet and the report figure, from our recordings and from other tools' files.
+
+The report figure itself is looked at in ``test_offline_report.py``.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +14,6 @@ import pandas as pd
 import pytest
 
 from dyadscope.offline.export.bids import export_bids, on_grid
-from dyadscope.offline.export.report import export_report
 from dyadscope.offline.export.tables import export_tables
 from dyadscope.sensors.simulated_recording import record_simulated_session
 from dyadscope.service.cli import main
@@ -118,16 +120,6 @@ def test_tables_per_stream_and_per_measure(session: Recording, tmp_path: Path, f
     markers = read(paths[f"{stem}_stream-DyadScopemarkers.{fmt}"])
     assert list(markers["text"]) == ["patient cries"]
     assert not any("DyadScopeheartrate" in name for name in paths)  # derived streams: the measure tables hold them
-
-
-def test_report_draws_a_png_and_a_pdf(session: Recording, tmp_path: Path) -> None:
-    png, pdf = export_report(session, tmp_path)
-    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert pdf.read_bytes()[:5] == b"%PDF-"
-    import matplotlib.image
-
-    height, width, _ = matplotlib.image.imread(png).shape
-    assert width > 1000 and height > 1000  # EDA, HR, RSA, face, voice, synchrony and flag rows
 
 
 @pytest.mark.parametrize("name", ["minimal.xdf", "clock_resets.xdf", "empty_streams.xdf"])

@@ -81,13 +81,13 @@ def test_derived_streams_are_told_apart_from_raw_ones(tmp_path: Path) -> None:
     assert schema.MARKERS_STREAM.source_id in by_key
 
     hr, sync = by_key[hr_key], by_key[sync_key]
-    declared = schema.derived_stream_info("heart_rate", "therapist", ("bpm",))
+    declared = schema.derived_stream_info("heart_rate", "therapist", schema.derived_fields("heart_rate", {}))
     read = hr.info
     assert (read.name, read.modality, read.channel_format, read.channel_labels) == (
         declared.name, declared.modality, declared.channel_format, declared.channel_labels,
     )  # fmt: skip
     assert hr.dyadscope[schema.KIND] == "heart_rate" and hr.info.role == "therapist"
     assert sync.dyadscope[schema.KIND] == "sync" and sync.info.role is None
-    assert sync.info.name.endswith(schema.DYAD) and sync.info.channel_labels == ("lag_s", "r")
+    assert sync.info.name.endswith(schema.DYAD) and sync.info.channel_labels == schema.derived_fields("sync", {})
     assert by_key["strap-1"].dyadscope == _as_text(schema.desc_fields(ECG, METADATA))
     assert schema.KIND not in by_key["strap-1"].dyadscope

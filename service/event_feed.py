@@ -5,9 +5,11 @@ role decides what a client may see) in this process, created by the first
 websocket that needs it and ended with the session. A connection's sender
 takes the pre-encoded events after its cursor, at most ``FRAME_EVENTS`` (and
 about ``FRAME_CHARS``) at a time. A sender with more waiting after its batch
-is catching up (resuming from far back): it sends only while holding one of
-``CATCH_UP_SLOTS`` and yields after each batch, so however many monitors
-resume at once, a live one's next event waits behind a few batches at most.
+is catching up (resuming from far back): it yields after each batch, so
+however many monitors resume at once, a live one's next event waits behind
+at most one batch of each, and a resuming one only takes the service's time
+when its client has read what it was sent (the send buffers are small, see
+:mod:`~dyadscope.service.ws_protocol`).
 """
 
 from __future__ import annotations
@@ -24,8 +26,6 @@ from dyadscope.stream.wire import to_json
 #: Events per websocket message (batched clients), and about how many characters.
 FRAME_EVENTS = 256
 FRAME_CHARS = 65_536
-#: Connections sending catch-up batches at once.
-CATCH_UP_SLOTS = 4
 
 #: Sends one message: a JSON array of events, or one event.
 Send = Callable[[str], Awaitable[None]]
@@ -37,7 +37,6 @@ class EventFeeds:
     def __init__(self, bus: Bus, maxlen: int):
         self._bus, self._maxlen = bus, maxlen
         self._feeds: dict[tuple[str, str], Fanout] = {}
-        self._catch_up: asyncio.Semaphore | None = None
 
     def feed(self, session_id: str, principal: Principal) -> Fanout:
         """The session's events as ``principal``'s role sees them (started on first use)."""
@@ -59,8 +58,6 @@ class EventFeeds:
         ``batched``: each message is a JSON array of events, oldest first;
         otherwise each message is one event.
         """
-        if self._catch_up is None:  # made here: a semaphore belongs to the running loop
-            self._catch_up = asyncio.Semaphore(CATCH_UP_SLOTS)
         cursor = after
         while True:
             texts, next_cursor = fanout.after(cursor, FRAME_EVENTS, FRAME_CHARS)
@@ -69,13 +66,10 @@ class EventFeeds:
                     return fanout.ended
                 await fanout.wait(cursor)
                 continue
-            if fanout.last_id > next_cursor:  # more after this batch: catching up, in turn
-                async with self._catch_up:
-                    await _send_texts(send, texts, batched)
-                await asyncio.sleep(0)
-            else:
-                await _send_texts(send, texts, batched)
+            await _send_texts(send, texts, batched)
             cursor = next_cursor
+            if fanout.last_id > cursor:  # catching up: the others' turn before the next batch
+                await asyncio.sleep(0)
 
 
 async def _send_texts(send: Send, texts: list[str], batched: bool) -> None:

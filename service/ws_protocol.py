@@ -7,11 +7,19 @@ kernel buffers. A client that has not answered within ``slow_client_s`` is
 sent 1013 (try again later) behind what it has not read yet, and cut off if
 it still reads nothing for the close timeout; it reconnects and resumes with
 ``after=<last seq>``. (uvicorn itself would close it with 1011.)
+
+Each websocket's send buffers (the kernel's and the transport's) are kept
+to about ``SEND_BUFFER_BYTES`` each, so what a connection has not sent yet
+waits in the session's log, behind its cursor, rather than in buffers: a
+monitor resuming from far back gets its events at the pace it reads them,
+and its pings are not queued behind megabytes.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import socket
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
@@ -19,9 +27,19 @@ from dyadscope.service.routes_ws import CLOSE_TRY_AGAIN
 
 log = logging.getLogger(__name__)
 
+#: Bound of each websocket's kernel send buffer and of its transport's, bytes.
+SEND_BUFFER_BYTES = 65_536
+
 
 class SlowClientClosingProtocol(WebSocketsSansIOProtocol):
     """An unanswered keepalive ping closes with 1013 (pass as ``uvicorn.Config(ws=...)``)."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
+        self.transport.set_write_buffer_limits(high=SEND_BUFFER_BYTES)
 
     def keepalive_timeout(self) -> None:
         if not (self.close_sent or self.transport.is_closing()):

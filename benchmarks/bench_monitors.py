@@ -2,14 +2,14 @@
 
 A real service (its own process) holds one session whose log is first filled
 to ``event_log_length`` events, then gets the simulated dyad's events paced
-in real time (~27 events/s, in bursts at each 0.25 s and 1 s tick, as the
+in real time (~20 events/s, in bursts at each 0.25 s and 1 s tick, as the
 pipeline emits them). Real websocket clients in this process (another
 process, so measuring does not take the service's core):
 
 * live: ``--clients`` monitors (200) take live events for ``--live-s``;
   latency is receive time minus the event's ``t_emit`` (both this machine's
   wall clock), over every event at every monitor;
-* resume: as many more monitors (a third process) connect with ``after=0``
+* resume: as many more monitors (two more processes) connect with ``after=0``
   at once, while the live ones stay; each has reached live when it receives an event emitted
   after it connected. Reported: when the last one got there (from the
   moment they all started connecting) and the live monitors' latency
@@ -42,11 +42,13 @@ from pathlib import Path
 
 import numpy as np
 from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 SESSION = "bench"
 TARGET_P99_MS = 100.0
 TARGET_RESUME_S = 30.0
+#: Processes the resuming monitors share (in a clinic each is its own tablet).
+RESUME_PROCESSES = 2
 
 
 # --- the service (``--serve``: run in its own process) ---------------------------------
@@ -125,7 +127,7 @@ class Monitor:
         self.connected_at = 0.0
         self.live_at: float | None = None  # when it first got an event emitted after it connected
         self.errors: list[str] = []
-        self.closes: dict[int, int] = {}  # close code: times
+        self.closes: dict[int | str, int] = {}  # close code (or failure to connect): times
 
     async def run(self) -> None:
         while True:
@@ -141,6 +143,9 @@ class Monitor:
                 if code not in (1006, 1013):
                     self.errors.append(f"closed: {closed}")
                     return
+            except (OSError, InvalidHandshake) as exc:  # refused (the machine is busy): again, after a pause
+                self.closes[type(exc).__name__] = self.closes.get(type(exc).__name__, 0) + 1
+                await asyncio.sleep(1.0)
 
     def _take(self, received: float, data) -> None:
         for event in data if isinstance(data, list) else [data]:  # the old service sends one per message
@@ -168,18 +173,17 @@ def _take_latencies(monitors: list[Monitor]) -> np.ndarray:
     return out
 
 
-async def _resume(url: str, token: str, clients: int, timeout_s: float) -> dict:
-    """``clients`` monitors from ``after=0`` at once; when each reached live, s from the start."""
+async def _resume(url: str, token: str, clients: int, deadline: float) -> dict:
+    """``clients`` monitors from ``after=0`` at once; when each reached live (wall clock)."""
     resuming = [Monitor(url, token, 0) for _ in range(clients)]
-    started = time.time()
     tasks = [asyncio.create_task(m.run()) for m in resuming]
-    while any(m.live_at is None for m in resuming) and time.time() < started + timeout_s:
+    while any(m.live_at is None for m in resuming) and time.time() < deadline:
         await asyncio.sleep(0.1)
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
     return {
-        "reached": sorted(m.live_at - started for m in resuming if m.live_at is not None),
+        "reached": [m.live_at for m in resuming if m.live_at is not None],
         "closes": _closes(resuming),
         "errors": [e for m in resuming for e in m.errors][:5],
     }
@@ -195,11 +199,28 @@ async def _drive(url: str, token: str, last_seq: int, args) -> dict:
         m.measure = True
     await asyncio.sleep(args.live_s)
     live_ms = _take_latencies(live)
-    resumers = await asyncio.create_subprocess_exec(
-        sys.executable, __file__, "--resume", url, token, str(args.clients), str(args.resume_timeout_s),
-        stdout=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    result = json.loads((await resumers.communicate())[0])
+    started = time.time()
+    shares = [args.clients // RESUME_PROCESSES + (i < args.clients % RESUME_PROCESSES) for i in range(RESUME_PROCESSES)]
+    processes = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            __file__,
+            "--resume",
+            url,
+            token,
+            str(n),
+            str(started + args.resume_timeout_s),
+            stdout=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        for n in shares
+    ]
+    parts = [json.loads((await p.communicate())[0] or '{"reached": [], "closes": {}, "errors": ["crashed"]}')
+             for p in processes]  # fmt: skip
+    result = {
+        "reached": sorted(t - started for part in parts for t in part["reached"]),
+        "closes": {k: sum(part["closes"].get(k, 0) for part in parts) for part in parts for k in part["closes"]},
+        "errors": [e for part in parts for e in part["errors"]],
+    }
     during_ms = _take_latencies(live)
     for task in tasks:
         task.cancel()
@@ -262,14 +283,14 @@ def main() -> int:
     parser.add_argument("--resume-timeout-s", type=float, default=60.0, help="give up on the resume after, s (60)")
     parser.add_argument("--tree", type=Path, help="run the service from this checkout instead")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--resume", nargs=4, help=argparse.SUPPRESS)  # URL TOKEN CLIENTS TIMEOUT_S
+    parser.add_argument("--resume", nargs=4, help=argparse.SUPPRESS)  # URL TOKEN CLIENTS DEADLINE
     args = parser.parse_args()
     if args.serve:
         asyncio.run(_serve(os.environ.get("BENCH_TREE", "this tree")))
         return 0
     if args.resume:
-        url, token, clients, timeout_s = args.resume
-        print(json.dumps(_run(_resume(url, token, int(clients), float(timeout_s)))))
+        url, token, clients, deadline = args.resume
+        print(json.dumps(_run(_resume(url, token, int(clients), float(deadline)))))
         return 0
     if args.quick:
         args.clients, args.live_s = 20, 5.0

@@ -42,7 +42,7 @@ class EventFeeds:
         """The session's events as ``principal``'s role sees them (started on first use)."""
         key = (session_id, principal.role)
         fanout = self._feeds.get(key)
-        if fanout is None:
+        if fanout is None or fanout.ended is not None:  # first use, or the bus failed: follow it afresh
             fanout = self._feeds[key] = Fanout(self._bus, events_topic(session_id), _encoder(principal), self._maxlen)
             fanout.start()
         return fanout

@@ -84,11 +84,12 @@ async def _stream_events(
     sender = asyncio.create_task(feeds.send(fanout, after, websocket.send_text, batched=batched))
     try:
         await asyncio.wait({listener, sender}, return_when=asyncio.FIRST_COMPLETED)
-        if sender.done() and not sender.cancelled() and sender.exception() is None:
+        if sender.done():
+            ended = sender.result()  # a failed send raises here
             if manager.get(session_id) is None:
                 await websocket.close(1001, "session ended")
             else:  # the bus failed: come back later
-                await websocket.close(CLOSE_TRY_AGAIN, f"{sender.result()}; reconnect with after=<last seq>")
+                await websocket.close(CLOSE_TRY_AGAIN, f"{ended}; reconnect with after=<last seq>")
     except (WebSocketDisconnect, RuntimeError, OSError):
         pass  # the client left mid-send
     finally:

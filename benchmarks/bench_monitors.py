@@ -94,7 +94,7 @@ async def _serve(tree_note: str) -> None:
         pacer.cancel()
         usage = resource.getrusage(resource.RUSAGE_SELF)
         memory = {"fill_rss_mib": fill_rss, "peak_rss_mib": usage.ru_maxrss / 1024, "tree": tree_note}
-        print(json.dumps({**memory, "cpu_s": usage.ru_utime + usage.ru_stime}), flush=True)
+        print(json.dumps(memory), flush=True)
         await service.stop()
 
 
@@ -189,7 +189,13 @@ async def _resume(url: str, token: str, clients: int, deadline: float) -> dict:
     }
 
 
-async def _drive(url: str, token: str, last_seq: int, args) -> dict:
+def _cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def _drive(url: str, token: str, last_seq: int, service_pid: int, args) -> dict:
     """The live monitors here; the resuming ones in a process of their own, while these measure."""
     live = [Monitor(url, token, last_seq) for _ in range(args.clients)]
     tasks = [asyncio.create_task(m.run()) for m in live]
@@ -197,8 +203,10 @@ async def _drive(url: str, token: str, last_seq: int, args) -> dict:
         await asyncio.sleep(0.2)
     for m in live:
         m.measure = True
+    cpu = [_cpu_s(service_pid)]
     await asyncio.sleep(args.live_s)
     live_ms = _take_latencies(live)
+    cpu.append(_cpu_s(service_pid))
     started = time.time()
     shares = [args.clients // RESUME_PROCESSES + (i < args.clients % RESUME_PROCESSES) for i in range(RESUME_PROCESSES)]
     processes = [
@@ -222,11 +230,13 @@ async def _drive(url: str, token: str, last_seq: int, args) -> dict:
         "errors": [e for part in parts for e in part["errors"]],
     }
     during_ms = _take_latencies(live)
+    cpu.append(_cpu_s(service_pid))
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
     result["errors"] += [e for m in live for e in m.errors][:5]
-    return {**result, "live_closes": _closes(live), "live_ms": live_ms, "during_ms": during_ms}
+    service_cpu = {"live_share": (cpu[1] - cpu[0]) / args.live_s, "resume_s": cpu[2] - cpu[1]}
+    return {**result, "live_closes": _closes(live), "live_ms": live_ms, "during_ms": during_ms, **service_cpu}
 
 
 # --- the report -----------------------------------------------------------------------
@@ -249,8 +259,8 @@ def _report(args, result: dict, memory: dict) -> int:
         print(f"resume from a full log: {len(reached)} of {n} live within {args.resume_timeout_s:.0f} s")
     print(f"closes, resumed after (code: times): live {result['live_closes']}, resuming {result['closes']}")
     print(f"load average (this machine, all users) at the end: {os.getloadavg()[0]:.1f}")
-    print(f"service memory: {memory['fill_rss_mib']:.0f} MiB with the full log, peak {memory['peak_rss_mib']:.0f} MiB; "
-          f"CPU {memory['cpu_s']:.1f} s in all")  # fmt: skip
+    print(f"service CPU: {100 * result['live_share']:.1f} % of a core live, {result['resume_s']:.1f} s for the resume")
+    print(f"service memory: {memory['fill_rss_mib']:.0f} MiB with the full log, peak {memory['peak_rss_mib']:.0f} MiB")
     for error in result["errors"]:
         print(f"ERROR {error}")
     live_p99 = np.percentile(result["live_ms"], 99) if len(result["live_ms"]) else float("inf")
@@ -302,7 +312,7 @@ def main() -> int:
     try:
         ready = json.loads(service.stdout.readline())
         url = f"ws://127.0.0.1:{ready['port']}/ws/sessions/{SESSION}"
-        result = _run(_drive(url, ready["token"], ready["last_seq"], args))
+        result = _run(_drive(url, ready["token"], ready["last_seq"], service.pid, args))
         service.stdin.write("stop\n")
         service.stdin.flush()
         memory = json.loads(service.stdout.readline())

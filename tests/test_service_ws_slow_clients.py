@@ -155,3 +155,23 @@ def test_live_clients_are_served_while_many_resume(make_service):
             resumer.read_until(lambda r=resumer: len(r.events()) >= 5005)
             assert _seqs(resumer.events()) == list(range(1, 5006))
             resumer.close()
+
+
+def test_a_monitor_that_reads_slowly_through_a_long_resume_is_behind_not_stuck(make_service, caplog):
+    caplog.set_level(logging.INFO, logger="dyadscope.service.ws_protocol")
+    service = make_service(slow_client_s=SLOW_CLIENT_S, event_log_length=2000)
+    _open_session(service, "s1")
+    _emit(service, "s1", 2000, size=300)  # ~0.7 MB: at 64 kB/s its pings wait behind its buffers for seconds
+    resumer = RawClient(service.ws_url("s1", after=0, batch=1), service.headers)
+    resumer.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 17)
+    while len(resumer.events()) < 2000 and resumer.protocol.close_rcvd is None:
+        resumer.sock.settimeout(30)
+        resumer.protocol.receive_data(resumer.sock.recv(1 << 14))
+        for event in resumer.protocol.events_received():
+            if getattr(event, "opcode", None) is Opcode.TEXT:
+                resumer.messages.append(event.data.decode())
+        resumer._flush()
+        time.sleep(0.25)  # 16 kB per quarter second
+    assert resumer.protocol.close_rcvd is None and "too slow" not in caplog.text
+    assert _seqs(resumer.events()) == list(range(1, 2001))
+    resumer.close()

@@ -261,7 +261,7 @@ def _report(args, result: dict, memory: dict) -> int:
     print(f"load average (this machine, all users) at the end: {os.getloadavg()[0]:.1f}")
     print(f"service CPU: {100 * result['live_share']:.1f} % of a core live, {result['resume_s']:.1f} s for the resume")
     print(f"service memory: {memory['fill_rss_mib']:.0f} MiB with the full log, peak {memory['peak_rss_mib']:.0f} MiB")
-    for error in result["errors"]:
+    for error in result["errors"][:5]:
         print(f"ERROR {error}")
     live_p99 = np.percentile(result["live_ms"], 99) if len(result["live_ms"]) else float("inf")
     met = live_p99 <= TARGET_P99_MS and len(reached) == n and reached[-1] <= TARGET_RESUME_S

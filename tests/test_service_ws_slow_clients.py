@@ -31,6 +31,7 @@ class RawClient:
         uri = parse_uri(url)
         self.sock = socket.create_connection((uri.host, uri.port), timeout=30)
         self.protocol = ClientProtocol(uri, max_size=None)
+        self.messages: list[str] = []  # events may come in the same read as the handshake's answer
         request = self.protocol.connect()
         for name, value in headers.items():
             request.headers[name] = value
@@ -39,7 +40,6 @@ class RawClient:
         while self.protocol.state is State.CONNECTING:
             self._read()
         assert self.protocol.state is State.OPEN, self.protocol.handshake_exc
-        self.messages: list[str] = []
 
     def _flush(self) -> None:
         for data in self.protocol.data_to_send():

@@ -56,6 +56,9 @@ class Config:
     baseline_s: float = 180.0
     #: Chunks waiting for processing per session before LSL pulls pause.
     ingest_queue_length: int = 256
+    #: A websocket client this far behind in reading (its answer to a ping
+    #: has not come back) is closed with 1013 and resumes, seconds.
+    slow_client_s: float = 10.0
     #: Largest message a websocket client may send, in bytes.
     max_client_message: int = 4096
     #: Explicit stream assignments, "STREAM NAME=role:modality".

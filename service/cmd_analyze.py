@@ -83,6 +83,8 @@ def _file(args: argparse.Namespace, options) -> int:
     for use in result.streams:
         print(f"  {'used   ' if use.used else 'skipped'}  {use.name} ({use.samples} samples): {use.reason}")
     print(f"  {sum(result.events.values())} events; tables: {', '.join(result.tables)}")
+    for note in result.notes:  # said once, and in summary.json; the rest of the file was analysed
+        print(f"dyadscope analyze: warning: {note}", file=sys.stderr)
     if job.warning is not None:  # analysed, but the user must hear it: exit code 1
         print(f"dyadscope analyze: warning: {job.warning}", file=sys.stderr)
         return 1

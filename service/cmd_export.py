@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from pathlib import Path
 
 from dyadscope.service.errors import CliError
@@ -46,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(
             f"export needs the 'export' extra ({exc.name} is missing): pip install 'dyadscope[export]'"
         ) from None
+    from dyadscope.xdf.clocks import on_one_clock
     from dyadscope.xdf.reader import load_recording
 
     def progress(items, desc=""):
@@ -56,6 +58,9 @@ def run(args: argparse.Namespace) -> int:
         recording = load_recording(args.file)
     except Exception as exc:  # pyxdf raises plain Exceptions for unreadable files
         raise CliError(f"cannot read {args.file}: {exc}") from None
+    recording = on_one_clock(recording)  # every exporter gets the streams on one clock
+    for note in recording.notes:
+        print(f"dyadscope export: warning: {note}", file=sys.stderr)
     exporters = {
         "bids": lambda out: export_bids(recording, out, progress),
         "csv": lambda out: export_tables(recording, out, "csv", progress),

@@ -27,7 +27,8 @@ MAX_GAP_S = 300.0
 
 
 def _span(stream: RecordedStream) -> tuple[float, float]:
-    return float(stream.timestamps[0]), float(stream.timestamps[-1])
+    """Earliest and latest timestamp (s); min and max, as a clock reset can leave them out of order."""
+    return float(np.min(stream.timestamps)), float(np.max(stream.timestamps))
 
 
 def _gap(span: tuple[float, float], group: tuple[float, float]) -> float:

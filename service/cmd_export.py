@@ -20,8 +20,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="export an XDF recording to BIDS, CSV, Parquet or a report figure",
         description=(
             "bids: *_physio.tsv.gz + *_physio.json per rate group and *_events.tsv; "
-            "csv/parquet: one table per stream and per kind of measure, on the common clock; "
-            "report: a PNG and PDF figure of the session. Needs the 'export' extra "
+            "csv/parquet: one table per kind of measure (named as dyadscope analyze names them) and per stream, "
+            "with data dictionaries and summary.json; "
+            "report: a PNG and PDF figure of the session. Streams on clocks that disagree are aligned on their "
+            "clock offsets or left out, with a warning. Needs the 'export' extra "
             "(pip install 'dyadscope[export]')."
         ),
     )

@@ -63,9 +63,33 @@ class Timeline:
         t = np.asarray(list(t) if not isinstance(t, np.ndarray) else t, dtype=np.float64)
         out: dict[str, Any] = {"t": t, "t_from_start": t - self.start}
         if self.wall_start is not None:
-            stamps = self.wall_start + np.round((t - self.start) * 1e9).astype("timedelta64[ns]")
-            out["wall_time"] = np.datetime_as_string(stamps, unit="ms", timezone="UTC")
+            ms = self.wall_start.astype("datetime64[ms]").astype(np.int64) + np.round((t - self.start) * 1e3)
+            out["wall_time"] = iso_utc(ms.astype(np.int64))
         return out
+
+
+def iso_utc(ms: np.ndarray) -> pd.api.extensions.ExtensionArray:
+    """Unix milliseconds as ISO 8601 UTC strings (``2026-12-04T18:22:14.125Z``), fast enough for raw streams.
+
+    Each second is formatted once and the milliseconds are written as digits
+    into one byte buffer, which Arrow takes as it is (numpy's own formatting
+    took 6 s for an hour at 500 Hz; this takes under 1 s).
+    """
+    seconds, frac = np.divmod(ms, 1000)
+    if len(ms) and seconds.max() - seconds.min() < 10 * len(ms) + 86400:
+        first = seconds.min()
+        secs, index = np.arange(first, seconds.max() + 1), seconds - first
+    else:
+        secs, index = np.unique(seconds, return_inverse=True)
+    heads = np.datetime_as_string(secs.astype("datetime64[s]"), unit="s").astype("S19")
+    text = np.empty((len(ms), 24), np.uint8)
+    text[:, :19] = np.frombuffer(heads.tobytes(), np.uint8).reshape(-1, 19)[index]
+    text[:, 19], text[:, 23] = ord("."), ord("Z")
+    for i, place in enumerate((100, 10, 1)):
+        text[:, 20 + i] = ord("0") + frac // place % 10
+    offsets = pa.py_buffer((np.arange(len(ms) + 1, dtype=np.int32) * 24).tobytes())
+    strings = pa.Array.from_buffers(pa.string(), len(ms), [None, offsets, pa.py_buffer(text.tobytes())])
+    return pd.array(strings, dtype=pd.ArrowDtype(pa.string()))
 
 
 def wall_start(metadata: Mapping[str, str]) -> np.datetime64 | None:

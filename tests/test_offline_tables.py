@@ -173,6 +173,10 @@ def test_a_real_marker_stream_on_another_clock_is_left_out_and_said_once(physio,
     assert main(["export", str(path), "--to", "csv", "--out", str(tmp_path / "csv"), "--no-progress"]) == 0
     assert capsys.readouterr().err.count("clocks disagree") == 1
     assert not list((tmp_path / "csv").glob("stream-MyMarkerStream*"))
+    from dyadscope.offline.batch import FileOptions, analyze_one
+
+    row = analyze_one(path, tmp_path / "row", FileOptions())  # a folder's row says it too
+    assert row.status.startswith("ok; clocks disagree") and "left out" in row.status
 
 
 def test_a_real_marker_stream_with_its_clock_offsets_is_kept_as_marker_events(physio, labrecorder_markers, tmp_path):

@@ -164,8 +164,15 @@ def analyze(
     ``progress`` is called with the recording time reached (seconds from its start).
     """
     pipeline = default_pipeline()
-    recording = on_one_clock(recording)
-    used, uses = plan(recording, pipeline)
+    checked = on_one_clock(recording)
+    used, uses = plan(checked, pipeline)
+    kept = {s.stream_id for s in checked.streams}
+    uses += [
+        StreamUse(s.info.name, s.info.modality, s.info.role, len(s), False, "on a clock that disagrees: left out")
+        for s in recording.streams
+        if s.stream_id not in kept
+    ]
+    recording = checked
     if not used:
         reasons = "; ".join(f"{u.name}: {u.reason}" for u in uses) or "the file holds no streams"
         raise AnalysisError(f"no stream can be analysed ({reasons})")

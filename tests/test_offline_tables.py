@@ -167,6 +167,8 @@ def test_a_real_marker_stream_on_another_clock_is_left_out_and_said_once(physio,
     assert err.count("clocks disagree") == 1 and "'MyMarkerStream' lies 7.5 days after" in err and "left out" in err
     summary = json.loads((out / "summary.json").read_text())
     assert len(summary["notes"]) == 1 and "left out" in summary["notes"][0]
+    (use,) = [s for s in summary["streams"] if s["name"] == "MyMarkerStream"]
+    assert not use["used"] and "clock that disagrees" in use["reason"]
     assert not (out / "marker.csv").exists()
     hr = pd.read_csv(out / "heart_rate.csv")
     assert hr["t_from_start"].max() < len(physio) / RATE  # no days-long axis

@@ -184,6 +184,7 @@ def analyze_one(path: Path, out: Path, options: FileOptions) -> SummaryRow:
     counts = {k: result.events.get(k, 0) for k in SUMMARY_KINDS}
     total = sum(result.events.values())
     status = "ok" if job.warning is None else "ok, unfinished: run dyadscope repair on it"
+    status = "; ".join([status, *result.notes])
     return SummaryRow(path.name, kind, status, round(job.duration_s, 3), total, **counts, out=str(out))
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from pathlib import Path
 
 from dyadscope.service.errors import CliError
@@ -20,8 +21,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=(
             "bids: one sub- per person (participants.tsv: dyad, role), *_physio.tsv.gz per rate group, EEG "
             "as BrainVision, *_events.tsv (markers, baseline, flags), the measures in derivatives/dyadscope; "
-            "csv/parquet: one table per stream and per kind of measure, on the common clock; "
-            "report: a PNG and PDF figure of the session. Needs the 'export' extra "
+            "csv/parquet: one table per kind of measure (named as dyadscope analyze names them) and per stream, "
+            "with data dictionaries and summary.json; "
+            "report: a PNG and PDF figure of the session. Streams on clocks that disagree are aligned on their "
+            "clock offsets or left out, with a warning. Needs the 'export' extra "
             "(pip install 'dyadscope[export]')."
         ),
     )
@@ -54,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(
             f"export needs the 'export' extra ({exc.name} is missing): pip install 'dyadscope[export]'"
         ) from None
+    from dyadscope.xdf.clocks import on_one_clock
     from dyadscope.xdf.reader import load_recording
 
     def progress(items, desc=""):
@@ -64,6 +68,9 @@ def run(args: argparse.Namespace) -> int:
         recording = load_recording(args.file)
     except Exception as exc:  # pyxdf raises plain Exceptions for unreadable files
         raise CliError(f"cannot read {args.file}: {exc}") from None
+    recording = on_one_clock(recording)  # every exporter gets the streams on one clock
+    for note in recording.notes:
+        print(f"dyadscope export: warning: {note}", file=sys.stderr)
     exporters = {
         "bids": lambda out: export_bids(recording, out, progress, authors=_authors(args.author)),
         "csv": lambda out: export_tables(recording, out, "csv", progress),

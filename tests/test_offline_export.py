@@ -106,19 +106,20 @@ def meta_of(root: Path, person: str) -> dict:
 def test_tables_per_stream_and_per_measure(session: Recording, tmp_path: Path, fmt: str) -> None:
     paths = {p.name: p for p in export_tables(session, tmp_path, fmt)}
     read = pd.read_csv if fmt == "csv" else pd.read_parquet
-    stem = "sub-P01_ses-2_task-therapy_run-1"
-    ecg = read(paths[f"{stem}_stream-DyadScopepatientECG.{fmt}"])
+    ecg = read(paths[f"stream-DyadScopepatientECG.{fmt}"])
     recorded = next(s for s in session.streams if s.info.name == "DyadScope patient ECG")
-    assert list(ecg.columns) == ["time", "time_raw", "patient_ECG"]
-    np.testing.assert_array_equal(ecg["time"], recorded.timestamps)
+    assert list(ecg.columns) == ["t", "t_from_start", "wall_time", "t_raw", "patient_ECG"]
+    np.testing.assert_array_equal(ecg["t"], recorded.timestamps)
     np.testing.assert_allclose(ecg["patient_ECG"], recorded.values[:, 0].astype(np.float64))
-    hr = read(paths[f"{stem}_measure-heartrate.{fmt}"])
-    assert {"time", "seq", "t_emit", "role", "bpm", "quality"} <= set(hr.columns)
-    assert set(hr["role"]) == {"patient", "therapist"}
-    dissonance = read(paths[f"{stem}_measure-dissonance.{fmt}"])
+    hr = read(paths[f"heart_rate.{fmt}"])  # the codebook's kind, as analyze names it
+    assert list(hr.columns[:5]) == ["t", "t_from_start", "wall_time", "seq", "role"]
+    assert {"bpm", "quality"} <= set(hr.columns) and set(hr["role"]) == {"patient", "therapist"}
+    dissonance = read(paths[f"dissonance.{fmt}"])
     assert dissonance["dissonant"].all()
-    markers = read(paths[f"{stem}_stream-DyadScopemarkers.{fmt}"])
+    markers = read(paths[f"stream-DyadScopemarkers.{fmt}"])
     assert list(markers["text"]) == ["patient cries"]
+    marker = read(paths[f"marker.{fmt}"])  # the marker stream's markers as marker events too
+    assert list(marker["text"]) == ["patient cries"] and list(marker["t"]) == [12.5]
     assert not any("DyadScopeheartrate" in name for name in paths)  # derived streams: the measure tables hold them
 
 
@@ -163,20 +164,21 @@ def _assert_dictionary_covers(dictionary: dict, columns: list[str], where: str) 
 def test_every_table_has_a_data_dictionary_from_the_codebook(session: Recording, tmp_path: Path, fmt: str) -> None:
     written = export_tables(session, tmp_path, fmt)
     tables = [p for p in written if p.suffix == f".{fmt}"]
-    assert sorted(p.with_suffix(".json") for p in tables) == sorted(p for p in written if p.suffix == ".json")
+    sidecars = sorted(p for p in written if p.suffix == ".json" and p.name != "summary.json")
+    assert sorted(p.with_suffix(".json") for p in tables) == sidecars
     read = pd.read_csv if fmt == "csv" else pd.read_parquet
     for path in tables:
         dictionary = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
         columns = list(read(path).columns)
         assert set(dictionary) == set(columns), path.name
         _assert_dictionary_covers(dictionary, columns, path.name)
-    stem = f"{tmp_path}/sub-P01_ses-2_task-therapy_run-1"
-    hr = json.loads(Path(f"{stem}_measure-heartrate.json").read_text(encoding="utf-8"))
-    assert hr["bpm"]["Units"] == "bpm" and hr["time"]["Units"] == "s" and "Units" not in hr["quality"]
-    eda = json.loads(Path(f"{stem}_measure-eda.json").read_text(encoding="utf-8"))
+    hr = json.loads((tmp_path / "heart_rate.json").read_text(encoding="utf-8"))
+    assert hr["bpm"]["Units"] == "bpm" and hr["t"]["Units"] == "s" and "Units" not in hr["quality"]
+    assert hr["t_from_start"]["Units"] == "s" and "ISO 8601" in hr["wall_time"]["Description"]
+    eda = json.loads((tmp_path / "eda.json").read_text(encoding="utf-8"))
     assert eda["tonic_us"]["Units"] == "µS" and "tonic" in eda["tonic_us"]["Description"]
-    ecg = json.loads(Path(f"{stem}_stream-DyadScopepatientECG.json").read_text(encoding="utf-8"))
-    assert ecg["patient_ECG"]["Units"] == "mV" and ecg["time_raw"]["Units"] == "s"
+    ecg = json.loads((tmp_path / "stream-DyadScopepatientECG.json").read_text(encoding="utf-8"))
+    assert ecg["patient_ECG"]["Units"] == "mV" and ecg["t_raw"]["Units"] == "s"
 
 
 def test_bids_sidecars_cover_every_column(session: Recording, tmp_path: Path) -> None:
@@ -198,13 +200,13 @@ def test_bids_sidecars_cover_every_column(session: Recording, tmp_path: Path) ->
 def test_nested_and_unknown_measure_columns_are_described() -> None:
     from dyadscope.offline.export.dictionary import measure_dictionary
 
-    described = measure_dictionary("dissonance", ["time", "voice.valence", "dissonant", "later_field"])
+    described = measure_dictionary("dissonance", ["t", "voice.valence", "dissonant", "later_field"])
     assert described["voice.valence"]["Units"] == "1" and described["voice.valence"]["Description"].startswith(
         "valence of voice"
     )
     assert "Units" not in described["dissonant"]
     assert "not described" in described["later_field"]["Description"]  # a newer recording's field: still listed
-    assert set(measure_dictionary("a_future_kind", ["time", "x"])) == {"time", "x"}
+    assert set(measure_dictionary("a_future_kind", ["t", "x"])) == {"t", "x"}
 
 
 def test_report_flags_lost_streams_and_stream_quality_problems(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 from dyadscope.stream import kinds
+from dyadscope.stream.kinds import MARKER
 from dyadscope.xdf import schema
 from dyadscope.xdf.reader import RecordedStream, Recording
 
@@ -192,3 +193,18 @@ def unit(stream: RecordedStream, channel: int) -> str:
     """The channel's unit as the header gives it, else ``n/a``."""
     units = stream.info.units
     return units[channel] if channel < len(units) and units[channel] else "n/a"
+
+
+def marker_events(recording: Recording, logged: Sequence[dict[str, Any]] = ()) -> list[dict[str, Any]]:
+    """Every marker of the recording's marker streams as a ``marker`` event (role None), in time order.
+
+    Markers already in ``logged`` (the event log: same text, same time) are
+    left out, so a live session's markers come once. The event's ``stream``
+    field names the marker stream.
+    """
+    known = {(round(float(e["t"]), 6), (e.get("data") or {}).get("text")) for e in logged if e.get("kind") == MARKER}
+    return [
+        {"kind": MARKER, "t": t, "role": None, "data": {"text": text, "stream": name}}
+        for t, text, name in markers(recording)
+        if (round(t, 6), text) not in known
+    ]

@@ -93,7 +93,7 @@ def test_events_hold_markers_baseline_and_flags_and_the_log_goes_to_derivatives(
         assert len(hr) == sum(e["kind"] == "heart_rate" and e["role"] == role for e in log) and set(hr["role"]) == {
             role
         }
-        np.testing.assert_allclose(hr["onset"], hr["time"], atol=1e-6)  # the simulated session starts at 0
+        np.testing.assert_allclose(hr["onset"], hr["t"], atol=1e-6)  # the simulated session starts at 0
         dictionary = json.loads(Path(f"{stem}_desc-heartrate_beh.json").read_text())
         assert set(dictionary) == set(hr.columns)
         assert dictionary["bpm"]["Units"] == "bpm" and dictionary["onset"]["Units"] == "s"

@@ -1,7 +1,7 @@
 """The full measure log of a BIDS export, in ``derivatives/dyadscope/``, laid out as the raw data.
 
 One TSV per person and kind of measure (:func:`~.tables.measure_tables`:
-``time``, ``seq``, ``t_emit``, ``role`` and the kind's fields), with its data
+``t``, ``t_from_start``, ``seq``, ``role`` and the kind's fields, the tables ``analyze`` writes), with its data
 dictionary (:func:`~.dictionary.measure_dictionary`) beside it. A person's
 table holds their own rows and the dyad's (synchrony, concordance ... belong
 to both people, so both folders have them: BIDS has no level for a pair)::
@@ -10,7 +10,7 @@ to both people, so both folders have them: BIDS has no level for a pair)::
     derivatives/dyadscope/sub-P01patient/ses-2/beh/sub-P01patient_ses-2_task-therapy_run-1_desc-heartrate_beh.tsv
                                                    (+ _beh.json, the data dictionary)
 
-``time`` is the common clock (LSL seconds); ``onset`` (seconds from the
+``t`` is the common clock (LSL seconds); ``onset`` (seconds from the
 recording's first sample, as in the raw events files) follows it. Missing
 values are ``n/a``.
 """
@@ -49,7 +49,7 @@ def export_measures(
     session = labels(recording)["session"]
     written = []
     for kind, table in progress(list(measure_tables(logged).items()), desc="BIDS derivatives"):
-        table.insert(1, "onset", table["time"] - t0)
+        table.insert(1, "onset", table["t"] - t0)
         dictionary = {**measure_dictionary(kind, list(table.columns)), "onset": _ONSET}
         for role, person in persons.items():
             rows = table[(table["role"] == role) | table["role"].isna()]

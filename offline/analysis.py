@@ -7,14 +7,20 @@ recompute from samples -- the research assistant's actions (baseline start,
 markers) and the face and voice features of the media pipelines -- is taken
 from the recording's event log and fed in at its time.
 
+A recording's marker streams (LabRecorder's, or any string stream that is
+not our event log) become ``marker`` events at their times. Streams on clocks
+that disagree are aligned on their clock offsets or left out
+(:func:`~dyadscope.xdf.clocks.on_one_clock`), and the result says so once.
+
 Outputs, in ``out``:
 
 * ``events.jsonl`` -- every event, one JSON object per line, as on the websocket;
-* ``<kind>.csv`` -- one table per kind of measure (``rpeaks.csv``: every beat),
-  with ``t`` (seconds, the file's clock), ``role`` and the values, and its
-  data dictionary ``<kind>.json`` beside it (as ``dyadscope export`` writes,
-  :mod:`dyadscope.offline.export.dictionary`): each column's meaning and unit;
-* ``summary.json`` -- the streams used and skipped (and why), events per kind.
+* ``<kind>.csv`` -- one table per kind of measure, with its data dictionary
+  ``<kind>.json`` beside it, in the vocabulary ``dyadscope export`` uses
+  (:mod:`dyadscope.offline.export.tables`);
+* ``summary.json`` -- the streams used and skipped (and why), what the file
+  needed said (``notes``), per-person and per-dyad session summaries and
+  events per kind (:mod:`dyadscope.offline.summary`).
 """
 
 from __future__ import annotations
@@ -27,24 +33,22 @@ from pathlib import Path
 from typing import Any
 
 from dyadscope.offline.export.common import events as logged_events
-from dyadscope.offline.export.common import is_derived, is_events
-from dyadscope.offline.export.dictionary import measure_dictionary, write_sidecar
-from dyadscope.offline.export.tables import measure_tables
+from dyadscope.offline.export.common import is_derived, is_events, is_markers, marker_events
+from dyadscope.offline.export.tables import Timeline, timeline, write_measure_tables
+from dyadscope.offline.summary import write_summary
 from dyadscope.stream import kinds
 from dyadscope.stream.events import EventStamper
 from dyadscope.stream.pipeline import Pipeline
 from dyadscope.stream.processors.registry import default_pipeline
 from dyadscope.stream.types import Chunk, Feature, StreamInfo
 from dyadscope.stream.wire import to_json
+from dyadscope.xdf.clocks import on_one_clock
 from dyadscope.xdf.reader import RecordedStream, Recording, merged_chunks
-from dyadscope.xdf.schema import MARKERS_STREAM
 
 #: Logged kinds that come from outside the pipeline and are fed back into it.
 INPUT_KINDS = frozenset(
     {kinds.BASELINE_START, kinds.MARKER, kinds.FACE_AFFECT, kinds.FACE_TRACKED, kinds.VOICE_SEGMENT, kinds.MOVEMENT}
 )
-#: Table file names that differ from the feature kind.
-TABLE_NAMES = {kinds.RPEAK: "rpeaks"}
 
 
 class AnalysisError(ValueError):
@@ -71,13 +75,12 @@ class AnalysisResult:
     streams: list[StreamUse]
     events: Counter = field(default_factory=Counter)
     tables: list[str] = field(default_factory=list)
+    #: What the user must be told about the file (clocks that disagree), one line each.
+    notes: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "streams": [asdict(s) for s in self.streams],
-            "events": dict(sorted(self.events.items())),
-            "tables": self.tables,
-        }
+        """``summary.json``'s own fields (the session summaries follow them)."""
+        return {"streams": [asdict(s) for s in self.streams], "notes": list(self.notes), "tables": self.tables}
 
 
 def plan(recording: Recording, pipeline: Pipeline) -> tuple[list[RecordedStream], list[StreamUse]]:
@@ -91,13 +94,13 @@ def plan(recording: Recording, pipeline: Pipeline) -> tuple[list[RecordedStream]
             verdict = (False, "derived measure: recomputed")
         elif not len(stream):
             verdict = (False, "no samples")
-        elif info.source_id == MARKERS_STREAM.source_id:
-            verdict = (False, "markers: annotations, not a signal (marker events come with the event log)")
+        elif is_markers(stream):
+            verdict = (True, "markers: kept as marker events (marker.csv), no role needed")
         elif info.role is None:
             verdict = (False, f"no role: assign it with --assign '{info.name}=patient:{info.modality or 'ECG'}'")
         else:
             verdict = _verdict(pipeline, info)
-        if verdict[0]:
+        if verdict[0] and not is_markers(stream):
             used.append(stream)
         uses.append(StreamUse(info.name, info.modality, info.role, len(stream), *verdict))
     return used, uses
@@ -115,18 +118,20 @@ def _verdict(pipeline: Pipeline, info: StreamInfo) -> tuple[bool, str]:
 
 
 def _inputs(recording: Recording, used: list[RecordedStream]) -> list[Feature]:
-    """The logged features that came from outside the pipeline, in time order.
+    """The logged features that came from outside the pipeline and the marker streams' markers, in time order.
 
     Movement computed live from a stream the analysis uses (a ``Movement`` or
     ``ACC`` stream, named in the feature's ``source``) is recomputed from it,
     so the logged copy is left out; the camera's motion energy is replayed.
     """
     recomputed = {stream.info.name for stream in used}
-    return [
-        Feature(e["kind"], e.get("role"), float(e["t"]), dict(e.get("data") or {}))
+    logged = [
+        e
         for e in logged_events(recording)
         if e.get("kind") in INPUT_KINDS and (e.get("data") or {}).get("source") not in recomputed
     ]
+    rows = sorted(logged + marker_events(recording, logged), key=lambda e: float(e["t"]))
+    return [Feature(e["kind"], e.get("role"), float(e["t"]), dict(e.get("data") or {})) for e in rows]
 
 
 def _in_time_order(chunks: Iterator[Chunk], inputs: list[Feature]) -> Iterator[Chunk | list[Feature]]:
@@ -159,14 +164,23 @@ def analyze(
     ``progress`` is called with the recording time reached (seconds from its start).
     """
     pipeline = default_pipeline()
-    used, uses = plan(recording, pipeline)
+    checked = on_one_clock(recording)
+    used, uses = plan(checked, pipeline)
+    kept = {s.stream_id for s in checked.streams}
+    uses += [
+        StreamUse(s.info.name, s.info.modality, s.info.role, len(s), False, "on a clock that disagrees: left out")
+        for s in recording.streams
+        if s.stream_id not in kept
+    ]
+    recording = checked
     if not used:
         reasons = "; ".join(f"{u.name}: {u.reason}" for u in uses) or "the file holds no streams"
         raise AnalysisError(f"no stream can be analysed ({reasons})")
     start = min(float(s.timestamps[0]) for s in used)
     session = session_id or recording.metadata.get("session") or recording.path.stem
     items = _in_time_order(merged_chunks(used), _inputs(recording, used))
-    return run_and_write(items, pipeline, AnalysisResult(out, uses), session, _from_start(progress, start))
+    result = AnalysisResult(out, uses, notes=recording.notes)
+    return run_and_write(items, pipeline, result, session, _from_start(progress, start), timeline(recording))
 
 
 def _from_start(progress: Callable[[float], None] | None, start: float) -> Callable[[float], None] | None:
@@ -180,12 +194,14 @@ def run_and_write(
     result: AnalysisResult,
     session_id: str,
     progress: Callable[[float], None] | None = None,
+    when: Timeline | None = None,
 ) -> AnalysisResult:
     """Chunks through ``pipeline.process``, feature batches through ``pipeline.feed``; write the outputs.
 
     Writes ``events.jsonl``, one table per kind with its data dictionary and
     ``summary.json`` into ``result.out``; ``progress`` is called with the
-    time each chunk reaches (clock seconds).
+    time each chunk reaches (clock seconds); ``when`` is the recording's time
+    zero for the tables' time columns (default: 0 s, no wall time).
     """
     out = result.out
     out.mkdir(parents=True, exist_ok=True)
@@ -203,12 +219,8 @@ def run_and_write(
                 log.write(to_json(stamper.stamp(feature).to_dict()) + "\n")
                 result.events[feature.kind] += 1
     with events_path.open() as log:
-        tables = measure_tables([json.loads(line) for line in log])
-    for kind, table in sorted(tables.items()):
-        table = table.drop(columns=["seq", "t_emit"]).rename(columns={"time": "t"})
-        path = out / f"{TABLE_NAMES.get(kind, kind)}.csv"
-        table.to_csv(path, index=False)
-        write_sidecar(path, measure_dictionary(kind, table.columns))
-        result.tables.append(path.name)
-    (out / "summary.json").write_text(json.dumps(result.to_dict(), indent=2) + "\n")
+        logged = [json.loads(line) for line in log]
+    written = write_measure_tables(logged, out, when or Timeline())
+    result.tables += [path.name for path in written if path.suffix == ".csv"]
+    write_summary(out, logged, **result.to_dict())
     return result

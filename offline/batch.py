@@ -17,9 +17,11 @@ from __future__ import annotations
 import csv
 import logging
 import os
+import shutil
+import tempfile
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -31,7 +33,7 @@ from dyadscope.stream import kinds
 from dyadscope.stream.assign import Override
 from dyadscope.stream.types import Role
 from dyadscope.xdf.reader import Recording, load_recording
-from dyadscope.xdf.repair import is_unfinished
+from dyadscope.xdf.repair import XdfFormatError, is_unfinished, repair
 
 log = logging.getLogger(__name__)
 
@@ -93,24 +95,37 @@ def prepare(path: Path, options: FileOptions) -> Job:
         raise AnalysisError(f"{path}: not a video ({', '.join(VIDEO_SUFFIXES)}) nor an XDF recording (.xdf)")
     if options.audio is not None:
         raise AnalysisError(f"{path}: a separate audio file goes with a video, not with an XDF recording")
-    recording = read_xdf(path, options.assign)
+    try:
+        unfinished = is_unfinished(path)
+    except XdfFormatError:  # not XDF at all: read_xdf says so
+        unfinished = False
+    recording = _read_unfinished(path, options.assign) if unfinished else read_xdf(path, options.assign)
+    warning = (
+        f"{path} was not closed (its recorder stopped early: a crash, a kill or a full disk); it was analysed "
+        f"up to its last whole chunk. `dyadscope repair {path}` closes it"
+    )
     return Job(
         path,
         "xdf",
         recording_seconds(recording),
         lambda out, progress: analyze(recording, out, progress=progress),
-        _unfinished_warning(path),
+        warning if unfinished else None,
     )
 
 
-def _unfinished_warning(path: Path) -> str | None:
-    """A hint to repair a recording that was never closed (a crash, a kill, a full disk)."""
-    if not is_unfinished(path):
-        return None
-    return (
-        f"{path} was not closed (its recorder stopped early: a crash, a kill or a full disk); it was analysed "
-        f"up to its last whole chunk. `dyadscope repair {path}` closes it"
-    )
+def _read_unfinished(path: Path, overrides: tuple[Override, ...]) -> Recording:
+    """A recording that was never closed, read from a repaired copy (its torn end cut, footers added).
+
+    The file itself is left as it is: repairing it is the user's call.
+    """
+    with tempfile.TemporaryDirectory(prefix="dyadscope-analyze-") as folder:
+        copy = Path(folder) / path.name
+        shutil.copyfile(path, copy)
+        try:
+            repair(copy)
+        except Exception as exc:  # a damaged file fails the reading in many ways (see repair_each)
+            raise AnalysisError(f"{path}: not closed, and too damaged to read ({type(exc).__name__}: {exc})") from None
+        return replace(read_xdf(copy, overrides), path=path)
 
 
 def read_xdf(path: Path, overrides: tuple[Override, ...] = ()) -> Recording:
@@ -169,6 +184,7 @@ def analyze_one(path: Path, out: Path, options: FileOptions) -> SummaryRow:
     counts = {k: result.events.get(k, 0) for k in SUMMARY_KINDS}
     total = sum(result.events.values())
     status = "ok" if job.warning is None else "ok, unfinished: run dyadscope repair on it"
+    status = "; ".join([status, *result.notes])
     return SummaryRow(path.name, kind, status, round(job.duration_s, 3), total, **counts, out=str(out))
 
 

@@ -35,6 +35,7 @@ from dyadscope.offline.analysis import AnalysisError, AnalysisResult, StreamUse,
 from dyadscope.offline.video_tracks import OfflineCamera, OfflineMicrophone, mouth_cues
 from dyadscope.perception.live import LivePerception
 from dyadscope.perception.people import CameraView
+from dyadscope.perception.speaker_room import SpeakerRoom
 from dyadscope.perception.speakers import Speakers
 from dyadscope.sensors.av_tracks import audio_stream_info
 from dyadscope.sensors.media_decode import MediaFileError, audio_chunks, in_time_order, probe, video_frames
@@ -120,7 +121,7 @@ def analyze_video(
     try:
         perception = LivePerception(engine)
         shared = tracks.audio is not None and tracks.microphone_role is None
-        speakers = Speakers(SpeakerEncoder(*engine.library.session(SPEAKER_ENCODER))) if shared else None
+        speakers = SpeakerRoom(Speakers(SpeakerEncoder(*engine.library.session(SPEAKER_ENCODER)))) if shared else None
         result = AnalysisResult(out, [])
         items = _features(perception, tracks, speakers, result, progress)
         try:
@@ -134,7 +135,7 @@ def analyze_video(
 def _features(
     perception: LivePerception,
     tracks: VideoTracks,
-    speakers: Speakers | None,
+    speakers: SpeakerRoom | None,
     result: AnalysisResult,
     progress: Callable[[float], None] | None,
 ) -> Iterator[list[Feature]]:

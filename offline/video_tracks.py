@@ -20,7 +20,7 @@ from dyadscope.perception.face_track import FaceTracker
 from dyadscope.perception.live import LivePerception
 from dyadscope.perception.movement import MotionEnergy
 from dyadscope.perception.people import CameraView
-from dyadscope.perception.speakers import Speakers
+from dyadscope.perception.speaker_room import SpeakerRoom
 from dyadscope.perception.voice import VoiceAnalyzer
 from dyadscope.stream import kinds
 from dyadscope.stream.frames import VideoFrame
@@ -68,7 +68,7 @@ class OfflineCamera:
 class OfflineMicrophone:
     """Speech units of one microphone, VAD scored directly; ``speakers``: attribution on a shared microphone."""
 
-    def __init__(self, perception: LivePerception, role: Role | None, speakers: Speakers | None = None):
+    def __init__(self, perception: LivePerception, role: Role | None, speakers: SpeakerRoom | None = None):
         engine = perception.engine
         vad = VadStream(direct_scorer(engine.library.session(engine.settings.vad_model)[0]))
         self.voice = VoiceAnalyzer(role, vad, affect_model=engine.voice_model, speakers=speakers)
@@ -80,8 +80,8 @@ class OfflineMicrophone:
         return self.voice.process(chunk)
 
 
-def mouth_cues(speakers: Speakers, features: list[Feature]) -> None:
+def mouth_cues(room: SpeakerRoom, features: list[Feature]) -> None:
     """Each face's mouth opening (FaceMesh) into the shared microphone's speaker cue."""
     for f in features:
         if f.kind == kinds.FACE_AFFECT and f.role is not None and f.data.get("mouth_open") is not None:
-            speakers.mouths.push(f.role, f.t, f.data["mouth_open"])
+            room.push_mouth(f.role, f.t, f.data["mouth_open"])

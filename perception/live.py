@@ -20,6 +20,8 @@ from __future__ import annotations
 import logging
 import threading
 
+import cv2
+
 from dyadscope.models.engine import ModelEngine
 from dyadscope.models.library import DEFAULT_FACE_DETECTOR, ModelMissing
 from dyadscope.models.speaker_encoder import SpeakerEncoder
@@ -53,7 +55,10 @@ class LivePerception:
     7.5 face_affect events/s per face from a 15 fps camera); ``detector``: the
     BlazeFace model (``blazeface_full`` for room cameras, ``blazeface_short``
     where the face fills the frame). Building one loads the face detector:
-    do it off the event loop.
+    do it off the event loop. It also sets OpenCV to one thread for the
+    process: per-frame work (a 640×480 conversion, a 192 px crop) is far too
+    small for its thread pool, whose wake-ups cost more CPU than they save,
+    and cameras already run in parallel on the worker threads.
     """
 
     def __init__(
@@ -65,6 +70,7 @@ class LivePerception:
         tracked_detect_interval_s: float = 1.0,
         face_interval_s: float = 0.125,
     ):
+        cv2.setNumThreads(1)
         self.engine = engine
         self.detect_every = detect_every
         self.detect_interval_s = detect_interval_s

@@ -6,9 +6,11 @@ It only decodes and stamps: each track's items go to a
 :class:`~dyadscope.stream.frames.TrackSink`, which does the analysis (or
 whatever its owner wants) and decides what to skip when it falls behind.
 
-* **Video**: every frame is decoded (to gray, the luma plane, unless the
+* **Video**: every frame is converted (to gray, the luma plane, unless the
   sink needs colour) in a worker thread and stamped on the session clock at
-  arrival.
+  arrival. Each camera keeps one single-threaded converter (libswscale
+  context), so a frame costs one conversion, not a new context and its
+  slice threads.
 * **Audio** is never dropped: every frame is resampled to 16 kHz mono
   float32 and stamped (the first sample at arrival, then by sample count so
   the timeline has no jitter). Audio that went missing (lost packets: a jump
@@ -25,6 +27,7 @@ import logging
 import av
 import numpy as np
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from av.video.reformatter import VideoReformatter
 
 from dyadscope.stream.frames import AUDIO_RATE_HZ, Clock, MediaSink, TrackSink, VideoFrame, VideoSink
 from dyadscope.stream.types import Chunk, Role, StreamInfo
@@ -90,16 +93,24 @@ class TrackReader:
 
 
 class VideoReader(TrackReader):
-    """One camera: every frame decoded and stamped at arrival."""
+    """One camera: every frame converted and stamped at arrival."""
 
     sink: VideoSink
 
     def __init__(self, track: MediaStreamTrack, sink: VideoSink, clock: Clock, name: str = "camera"):
         super().__init__(track, sink, clock, name)
         self._format = "bgr24" if sink.colour else "gray"
+        # ``frame.to_ndarray(format=...)`` builds a converter per frame, and
+        # with it libswscale's slice threads; this one is kept (it adapts to a
+        # change of frame size) and runs on the worker thread alone.
+        self._converter = VideoReformatter()
 
     async def _stamp(self, frame: av.VideoFrame, arrival: float) -> VideoFrame:
-        return VideoFrame(arrival, await asyncio.to_thread(frame.to_ndarray, format=self._format))
+        return VideoFrame(arrival, await asyncio.to_thread(self._convert, frame))
+
+    def _convert(self, frame: av.VideoFrame) -> np.ndarray:
+        """The frame as BGR (H×W×3) or gray (H×W) uint8, as the sink asked."""
+        return self._converter.reformat(frame, format=self._format, threads=1).to_ndarray()
 
 
 def audio_stream_info(name: str, role: Role | None) -> StreamInfo:

@@ -3,11 +3,11 @@
 For the export tests, the recorder benchmark and demos: the simulated dyad's
 six raw streams (:class:`~dyadscope.sensors.simulate.SimulatedDyad`) in LSL-sized
 chunks, plus a plausible event log of every measure the report draws (heart
-rate, EDA level, RSA, face valence, vocal arousal, synchrony per modality,
-dissonance, quality, the resting baseline) shaped by the dyad's planted
-schedule, and a marker every five minutes. The measures are made up from the
-schedule, not computed from the signals: they exercise the file, not the
-science.
+rate, EDA level, RSA per breath, face valence, vocal arousal, synchrony per
+modality with its chance level, dissonance, quality, the resting baseline)
+shaped by the dyad's planted schedule, and a marker every five minutes.
+The measures are made up from the schedule, not computed from the signals:
+they exercise the file, not the science.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ from dyadscope.stream.types import ROLES, Event, Role
 from dyadscope.xdf.recorder import Recorder
 
 SYNCHRONY_MODALITIES = ("eda", "heart_rate", "rsa", "face_valence", "vocal_arousal")
+#: Session seconds before a synchrony chance level exists (the live one waits for 19 surrogates).
+CHANCE_AFTER_S = 20.0
 
 
 def _event(seq: int, t: float, kind: str, role: Role | None, **data) -> Event:
@@ -46,13 +48,18 @@ def simulated_events(dyad: SimulatedDyad, start: float, stop: float, seq: int = 
             add(t, kinds.EDA, role, tonic_us=2.0 + 0.5 * arousal + 0.1 * wave, phasic_us=0.05 * arousal)
             if t % 1.0 == 0:
                 add(t, kinds.HEART_RATE, role, bpm=70 + 18 * arousal + 2 * wave, quality="good")
-                add(t, kinds.RSA, role, p2t_ms=1e3 * 2 * float(s.rsa_amplitude(role, t)), source="rsp")
+                breath_t = 4.0 * math.floor(t / 4.0)  # the latest breath's onset: one every 4 s
+                p2t_ms = 1e3 * 2 * float(s.rsa_amplitude(role, breath_t))
+                add(t, kinds.RSA, role, p2t_ms=p2t_ms, p2t_breath_t=dyad.start_time + breath_t, source="rsp")
                 add(t, kinds.FACE_AFFECT, role, valence=0.3 * wave - 0.4 * arousal, arousal=arousal)
         if t % 1.0 == 0:
             follow = float(s.following(t))
             for m, modality in enumerate(SYNCHRONY_MODALITIES):
                 r = 0.2 + 0.5 * follow + 0.2 * math.sin(t / 13.0 + m)
-                add(t, kinds.SYNC, None, modality=modality, r=r, abs_r=abs(r), lag_s=-1.5)
+                chance = 0.45 + 0.05 * math.sin(t / 40.0 + m) if t >= CHANCE_AFTER_S else None
+                above = None if chance is None else abs(r) > chance
+                add(t, kinds.SYNC, None, modality=modality, r=r, abs_r=abs(r), lag_s=-1.5, chance_r=chance,
+                    above_chance=above, baseline_n=19 if chance is not None else 0)  # fmt: skip
         if t % 3.0 == 0:
             for role in ROLES:
                 arousal = float(s.arousal(role, t))

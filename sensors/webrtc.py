@@ -10,6 +10,12 @@ for each device.
 If the page opens a data channel, the service sends it a status message
 every second (``{"video_frames", "audio_seconds", "faces"}``), which drives
 the page's "receiving" indicator.
+
+ICE follows :class:`~.ice.IceSettings`: host candidates on the service's
+address only, UDP ports from the configured range, no STUN server. A
+connection is closed, and its ports released, when the device hangs up, when
+its consent checks fail (a device that vanished: about 30 s), or when it has
+not connected within the settings' ``connect_timeout_s``.
 """
 
 from __future__ import annotations
@@ -20,9 +26,10 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
 from dyadscope.sensors.av_tracks import AudioReader, MediaIngest, VideoReader
+from dyadscope.sensors.ice import IceSettings, IceUnavailable, restrict
 from dyadscope.stream.frames import AUDIO_RATE_HZ, Clock, MediaSink
 from dyadscope.stream.types import ROLES, Role
 
@@ -88,12 +95,14 @@ class Offer:
 class WebRtcPeer:
     """One capture device's connection and the readers of its tracks."""
 
-    def __init__(self, offer: Offer, ingest: MediaIngest, name: str):
+    def __init__(self, offer: Offer, ingest: MediaIngest, name: str, ice: IceSettings):
         self.offer = offer
         self.ingest = ingest
         self.name = name
-        self.pc = RTCPeerConnection()
+        self.ice = ice
+        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))  # no STUN: nothing leaves the network
         self._status_task: asyncio.Task | None = None
+        self._deadline: asyncio.TimerHandle | None = None
         self.pc.on("track", self._on_track)
         self.pc.on("datachannel", self._on_datachannel)
         self.pc.on("connectionstatechange", self._on_state)
@@ -130,7 +139,11 @@ class WebRtcPeer:
         }
 
     async def answer(self) -> RTCSessionDescription:
-        """Set the offer and create the answer (ICE gathered, no trickle)."""
+        """Set the offer and create the answer (ICE gathered, no trickle).
+
+        Raises :class:`OfferError` for an offer that cannot be answered and
+        :class:`~.ice.IceUnavailable` when no UDP port of the range is free.
+        """
         try:
             await self.pc.setRemoteDescription(RTCSessionDescription(sdp=self.offer.sdp, type="offer"))
         except Exception as exc:  # aiortc raises ValueError and others for malformed SDP
@@ -139,13 +152,26 @@ class WebRtcPeer:
         if not any(t.kind in ("audio", "video") for t in self.pc.getTransceivers()):
             await self.pc.close()
             raise OfferError("the offer carries no audio or video")
-        await self.pc.setLocalDescription(await self.pc.createAnswer())
+        restrict(self.pc, self.ice)
+        try:
+            await self.pc.setLocalDescription(await self.pc.createAnswer())
+        except IceUnavailable:
+            await self.pc.close()
+            raise
+        self._deadline = asyncio.get_running_loop().call_later(self.ice.connect_timeout_s, self._close_unless_connected)
         return self.pc.localDescription
 
+    def _close_unless_connected(self) -> None:
+        if self.pc.connectionState != "connected":
+            log.info("%s: not connected after %.0f s; closed", self.name, self.ice.connect_timeout_s)
+            self._expired = asyncio.ensure_future(self.close())  # kept: a task nobody holds may be collected
+
     async def close(self) -> None:
-        """Close the connection and stop its readers."""
+        """Close the connection (releasing its UDP ports) and stop its readers."""
         if self._status_task is not None:
             self._status_task.cancel()
+        if self._deadline is not None:
+            self._deadline.cancel()
         await self.pc.close()
         await self.ingest.stop()
 
@@ -158,16 +184,17 @@ class WebRtcIngest:
     offer is not answered.
     """
 
-    def __init__(self, open_sink: Callable[[], Awaitable[MediaSink]], clock: Clock):
+    def __init__(self, open_sink: Callable[[], Awaitable[MediaSink]], clock: Clock, ice: IceSettings):
         self.open_sink = open_sink
         self.clock = clock
+        self.ice = ice
         self.peers: list[WebRtcPeer] = []
 
     async def answer(self, offer: Offer) -> RTCSessionDescription:
         """Answer one device's offer and start reading what it sends."""
         who = offer.camera_roles[0] if offer.camera_roles else offer.microphone_role or SHARED_MICROPHONE
         name = f"{who}-{len(self.peers) + 1}"
-        peer = WebRtcPeer(offer, MediaIngest(await self.open_sink(), self.clock), name)
+        peer = WebRtcPeer(offer, MediaIngest(await self.open_sink(), self.clock), name, self.ice)
         answer = await peer.answer()
         self.peers = [p for p in self.peers if p.pc.connectionState not in ("failed", "closed")]
         self.peers.append(peer)

@@ -40,6 +40,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from dyadscope.models.engine import ModelEngine
+from dyadscope.sensors.ice import IceSettings
 from dyadscope.service import (
     routes_login,
     routes_recordings,
@@ -52,6 +53,7 @@ from dyadscope.service.audit import FILENAME as AUDIT_FILENAME
 from dyadscope.service.audit import GENESIS, AuditLog, Verdict, verify
 from dyadscope.service.auth import audit
 from dyadscope.service.config import Config
+from dyadscope.service.event_feed import EventFeeds
 from dyadscope.service.metrics import install_metrics
 from dyadscope.service.request_guard import RequestGuard
 from dyadscope.service.routes_kinds import kinds_router
@@ -72,9 +74,12 @@ def create_app(config: Config, manager: SessionManager) -> FastAPI:
 
     webrtc = WebRtcHub(
         lambda session_id: (s := manager.get(session_id)) and s.publish,
+        IceSettings.for_host(config.media_bind_host, config.media_ports, config.media_connect_timeout_s),
         lambda: ModelEngine.from_dir(config.model_dir),
     )
     manager.stop_hooks.append(webrtc.close_session)
+    feeds = EventFeeds(manager.bus, config.event_log_length)
+    manager.stop_hooks.append(feeds.end)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -92,7 +97,7 @@ def create_app(config: Config, manager: SessionManager) -> FastAPI:
         redoc_url=None,
         openapi_url="/api/openapi.json",
     )
-    app.state.config, app.state.manager, app.state.webrtc = config, manager, webrtc
+    app.state.config, app.state.manager, app.state.webrtc, app.state.feeds = config, manager, webrtc, feeds
     app.state.audit = AuditLog(config.data_dir / AUDIT_FILENAME)
     app.state.users = UserStore(config.data_dir / USERS_FILENAME)
     app.state.web_sessions = WebSessions(idle_s=config.idle_logout_s)

@@ -19,9 +19,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=(
             "Read an XDF recording (its streams assigned to roles and modalities from their metadata or "
             "--assign) or a video (mp4, mkv, webm, mov; its audio track or --audio), run the same processors "
-            "as a live session at full speed, and write events.jsonl, one CSV per kind of measure (each with "
-            "its data dictionary, <table>.json; a video adds face_affect, face_tracked, movement and "
-            "voice_segment) and summary.json into --out. A folder is analysed file by file in parallel, each "
+            "as a live session at full speed, and write events.jsonl, one CSV per kind of measure (<kind>.csv, "
+            "as dyadscope export names them, each with its data dictionary, <table>.json; a video adds "
+            "face_affect, face_tracked, movement and voice_segment) and summary.json (per-person and per-dyad "
+            "session summaries) into --out. Marker streams become marker events; streams on clocks that "
+            "disagree are aligned on their clock offsets or left out, with a warning. A folder is analysed "
+            "file by file in parallel, each "
             "into --out/<name>/, with one summary table, --out/summary.csv. Exit code 1: analysed, but the "
             "recording was never closed (run dyadscope repair on it)."
         ),
@@ -83,6 +86,8 @@ def _file(args: argparse.Namespace, options) -> int:
     for use in result.streams:
         print(f"  {'used   ' if use.used else 'skipped'}  {use.name} ({use.samples} samples): {use.reason}")
     print(f"  {sum(result.events.values())} events; tables: {', '.join(result.tables)}")
+    for note in result.notes:  # said once, and in summary.json; the rest of the file was analysed
+        print(f"dyadscope analyze: warning: {note}", file=sys.stderr)
     if job.warning is not None:  # analysed, but the user must hear it: exit code 1
         print(f"dyadscope analyze: warning: {job.warning}", file=sys.stderr)
         return 1

@@ -35,8 +35,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     if not args.file.is_file():
         raise CliError(f"{args.file} does not exist")
-    if args.speed <= 0:
-        raise CliError(f"--speed must be positive, got {args.speed}")
     if not args.verbose:
         logging.getLogger("pyxdf").setLevel(logging.WARNING)  # it narrates every load at INFO
     from dyadscope.sensors.replay import replay_streams  # loads liblsl only when needed

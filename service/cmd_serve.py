@@ -30,6 +30,18 @@ def add_service_options(parser: argparse.ArgumentParser, *, default_port: int = 
         help="serve plain HTTP on a host other than loopback (only behind a TLS proxy or on a closed network)",
     )
     parser.add_argument(
+        "--media-udp-ports",
+        default=None,
+        metavar="FIRST-LAST",
+        help="UDP ports of the capture pages' WebRTC media (default 50000-50099): open them in the firewall",
+    )
+    parser.add_argument(
+        "--media-host",
+        default=None,
+        metavar="ADDRESS",
+        help="address the WebRTC media binds to and announces (default: --host; e.g. the LAN address behind a proxy)",
+    )
+    parser.add_argument(
         "--duration", type=positive_number, default=None, metavar="SECONDS", help="stop by itself after this long"
     )
     parser.add_argument(
@@ -85,6 +97,8 @@ def config_from_args(args: argparse.Namespace) -> Config:
             tls_cert=args.tls_cert,
             tls_key=args.tls_key,
             allow_plain_http=args.allow_plain_http,
+            media_udp_ports=args.media_udp_ports,
+            media_host=args.media_host,
             assign=tuple(args.assign) if args.assign else None,
         ).with_token()
         parse_overrides(config.assign)  # a bad --assign is the user's to fix now, not a failed session later

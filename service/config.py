@@ -56,6 +56,9 @@ class Config:
     baseline_s: float = 180.0
     #: Chunks waiting for processing per session before LSL pulls pause.
     ingest_queue_length: int = 256
+    #: A websocket client this far behind in reading (its answer to a ping
+    #: has not come back) is closed with 1013 and resumes, seconds.
+    slow_client_s: float = 10.0
     #: Largest message a websocket client may send, in bytes.
     max_client_message: int = 4096
     #: Explicit stream assignments, "STREAM NAME=role:modality".
@@ -87,6 +90,16 @@ class Config:
     body_timeout_s: float = 10.0
     #: A Bearer token that reads ``/metrics`` and nothing else (for Prometheus); empty: admins only.
     metrics_token: str = ""
+    #: Authors of BIDS exports (``dyadscope export --to bids``), in the env names separated by ';'.
+    bids_authors: tuple[str, ...] = ()
+    #: WebRTC media (capture pages): the address its UDP sockets bind to and
+    #: announce (empty: the service's host; 0.0.0.0 every interface), and the
+    #: UDP ports they use, "FIRST-LAST" (one port per capture device). A
+    #: firewall between tablets and the service must let this range through.
+    media_host: str = ""
+    media_udp_ports: str = "50000-50099"
+    #: A capture connection not connected this long after its answer is closed, seconds.
+    media_connect_timeout_s: float = 20.0
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Config:
@@ -107,6 +120,8 @@ class Config:
                 values[f.name] = Path(raw)
             elif f.name == "assign":
                 values[f.name] = tuple(s for s in raw.split(";") if s.strip())
+            elif f.name == "bids_authors":  # names hold spaces and commas
+                values[f.name] = tuple(s.strip() for s in raw.split(";") if s.strip())
             elif f.type == "tuple[str, ...]":
                 values[f.name] = tuple(raw.replace(",", " ").split())
             else:
@@ -118,6 +133,7 @@ class Config:
         """This configuration, checked for what it exposes, with a concrete token (a fresh random one if unset)."""
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ValueError("give the TLS certificate and its key together (--tls-cert and --tls-key)")
+        self.media_ports  # noqa: B018 - a bad range is the user's to fix at start-up
         if self.metrics_token and len(self.metrics_token) < MIN_TOKEN_LENGTH:
             raise ValueError(f"the metrics token needs {MIN_TOKEN_LENGTH} characters or more")
         if not is_loopback(self.host):
@@ -139,6 +155,23 @@ class Config:
                 f"on {self.host!r} the token and every event would cross the network unencrypted: give --tls-cert "
                 "and --tls-key (dyadscope tls init makes them), or --allow-plain-http behind a TLS proxy"
             )
+
+    @property
+    def media_ports(self) -> tuple[int, int]:
+        """``media_udp_ports`` as (first, last), both included."""
+        first, _, last = self.media_udp_ports.partition("-")
+        try:
+            ports = (int(first), int(last or first))
+        except ValueError:
+            ports = (0, 0)
+        if not 1024 <= ports[0] <= ports[1] <= 65535:
+            raise ValueError(f"media UDP ports must be FIRST-LAST within 1024-65535, not {self.media_udp_ports!r}")
+        return ports
+
+    @property
+    def media_bind_host(self) -> str:
+        """The address WebRTC media binds to: ``media_host``, or the service's host."""
+        return self.media_host or self.host
 
     @property
     def tls(self) -> bool:

@@ -2,9 +2,11 @@
 
 The body is ``{"sdp": ..., "type": "offer", "role": "patient" | "therapist",
 "camera_roles": [left, right]?, "microphone_role": role | null?}``; the reply
-is ``{"sdp": ..., "type": "answer"}``. A malformed offer gets 400 with the
-reason, an unknown session 404, missing models 503 (run ``dyadscope models
-build``). ``GET /capture`` serves the capture page; ``GET /api/models/metrics``
+is ``{"sdp": ..., "type": "answer", "media": {"addresses": [...], "udp_ports":
+"first-last"}}`` (where the service listens for the media, for the page to
+say which ports a firewall must let through). A malformed offer gets 400 with
+the reason, an unknown session 404, missing models or no free UDP port of the
+range 503 (with what to do). ``GET /capture`` serves the capture page; ``GET /api/models/metrics``
 gives each model's batcher counters (queue depth, batch sizes, inference
 times) and the provider it runs on.
 
@@ -30,6 +32,7 @@ from dyadscope.models.engine import ModelEngine
 from dyadscope.models.library import ModelMissing
 from dyadscope.perception.live import LivePerception, MediaAnalysis
 from dyadscope.perception.speaker_room import SpeakerRoom
+from dyadscope.sensors.ice import IceSettings, IceUnavailable
 from dyadscope.sensors.webrtc import Offer, OfferError, WebRtcIngest
 from dyadscope.stream.frames import Clock, FeatureSink
 
@@ -47,16 +50,19 @@ class WebRtcHub:
     arrive together build it once. Each device's tracks are analysed by the
     shared :class:`~dyadscope.perception.live.LivePerception`, its features
     going to its session's sink; every device of a session shares the session's
-    speaker room (:meth:`room`), which the rig's enrolment fills.
+    speaker room (:meth:`room`), which the rig's enrolment fills. Every
+    connection's ICE follows ``ice``.
     """
 
     def __init__(
         self,
         sink_for: Callable[[str], FeatureSink | None],
+        ice: IceSettings,
         engine_factory: Callable[[], ModelEngine] = ModelEngine.from_dir,
         clock: Clock = local_clock,
     ):
         self._sink_for = sink_for
+        self.ice = ice
         self._engine_factory = engine_factory
         self._perception: LivePerception | None = None
         self._engine_lock = asyncio.Lock()
@@ -103,7 +109,7 @@ class WebRtcHub:
         if sink is None:
             return None
         if session_id not in self._ingests:
-            self._ingests[session_id] = WebRtcIngest(lambda: self.analysis(session_id, sink), self.clock)
+            self._ingests[session_id] = WebRtcIngest(lambda: self.analysis(session_id, sink), self.clock, self.ice)
         return self._ingests[session_id]
 
     async def close_session(self, session_id: str) -> None:
@@ -130,7 +136,7 @@ def create_webrtc_router(
     router = APIRouter()
 
     @router.post("/api/sessions/{session_id}/webrtc/offer", dependencies=list(offer_dependencies))
-    async def webrtc_offer(session_id: str, request: Request) -> dict[str, str]:
+    async def webrtc_offer(session_id: str, request: Request) -> dict[str, Any]:
         """Answer a capture device's offer (see the module docstring for the body)."""
         try:
             body = await request.json()
@@ -147,9 +153,10 @@ def create_webrtc_router(
             answer = await ingest.answer(offer)
         except OfferError as exc:
             raise HTTPException(status_code=400, detail=str(exc)) from None
-        except ModelMissing as exc:
+        except (ModelMissing, IceUnavailable) as exc:
             raise HTTPException(status_code=503, detail=str(exc)) from None
-        return {"sdp": answer.sdp, "type": answer.type}
+        media = {"addresses": list(hub.ice.addresses), "udp_ports": hub.ice.ports}
+        return {"sdp": answer.sdp, "type": answer.type, "media": media}
 
     @router.get("/api/models/metrics", dependencies=list(metrics_dependencies))
     async def model_metrics() -> dict[str, Any]:

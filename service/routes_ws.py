@@ -2,7 +2,9 @@
 
 The socket gets every event with ``seq > after`` (default 0: all that the log
 still holds), then live ones. A monitor that reconnects passes the last
-``seq`` it saw and gets exactly what it missed, nothing twice. The handshake
+``seq`` it saw and gets exactly what it missed, nothing twice. Each message
+is one event, or with ``batch=1`` a JSON array of events (oldest first, at
+most :data:`~dyadscope.service.event_feed.FRAME_EVENTS`). The handshake
 is checked by :mod:`dyadscope.service.auth` (token by header or first
 message) after :mod:`dyadscope.service.request_guard` (host and origin);
 refusals close with the codes below. While the event bus (Redis) is
@@ -14,19 +16,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import re
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
-from dyadscope.service.access import Principal, allowed, visible_to
+from dyadscope.service.access import Principal, allowed
 from dyadscope.service.auth import audit, websocket_principal
+from dyadscope.service.event_feed import EventFeeds
 from dyadscope.service.sessions import SessionManager
 from dyadscope.stream.bus import BusUnavailable
 from dyadscope.stream.events import events_topic
-from dyadscope.stream.wire import to_json
-
-log = logging.getLogger(__name__)
 
 #: Websocket close codes (4000-4999 are for applications).
 CLOSE_BAD_REQUEST = 4400
@@ -38,11 +37,6 @@ CLOSE_FORBIDDEN = 4403
 #: ("Service Restart"): this service keeps running, only its bus is away, and
 #: a client that reconnects with ``after=<last seq>`` misses nothing.
 CLOSE_TRY_AGAIN = 1013
-#: A client that has not taken a message for this long is dropped; it will
-#: reconnect and resume from its last ``seq``.
-SEND_TIMEOUT_S = 10.0
-#: Events read from the log per step for one connection.
-READ_BATCH = 256
 
 _SEQ = re.compile(r"[0-9]{1,18}")  # ASCII digits only: str.isdigit() also takes '²'
 
@@ -52,7 +46,7 @@ router = APIRouter()
 @router.websocket("/ws/sessions/{session_id}")
 async def session_events(websocket: WebSocket, session_id: str) -> None:
     """Check the handshake, then stream the session's events (see the module docstring)."""
-    config, manager = websocket.app.state.config, websocket.app.state.manager
+    manager = websocket.app.state.manager
     await websocket.accept()
     after_raw = websocket.query_params.get("after", "0")
     try:
@@ -70,7 +64,7 @@ async def session_events(websocket: WebSocket, session_id: str) -> None:
         else:
             audit(websocket, "events.read", session_id, after=int(after_raw))
             after = int(after_raw)
-            await _stream_events(websocket, manager, session_id, after, config.max_client_message, principal)
+            await _stream_events(websocket, websocket.app.state.feeds, manager, session_id, after, principal)
     except BusUnavailable:  # the bus logged the outage once
         with contextlib.suppress(WebSocketDisconnect, RuntimeError):
             await websocket.close(CLOSE_TRY_AGAIN, "event bus unavailable; reconnect with after=<last seq>")
@@ -79,13 +73,14 @@ async def session_events(websocket: WebSocket, session_id: str) -> None:
 
 
 async def _stream_events(
-    websocket: WebSocket, manager: SessionManager, session_id: str, after: int, max_message: int, principal: Principal
+    websocket: WebSocket, feeds: EventFeeds, manager: SessionManager, session_id: str, after: int, principal: Principal
 ) -> None:
     """Send every event after ``after``, then live ones, until the client leaves.
 
-    Each connection only holds a cursor into the session's bounded log, so a
-    slow tablet falls behind on its own and never stalls the others; one that
-    stops taking messages for ``SEND_TIMEOUT_S`` is closed and resumes later.
+    Events come pre-encoded from the session's fan-out (see
+    :mod:`~dyadscope.service.event_feed`); ``?batch=1`` asks for messages that
+    are JSON arrays of events. A client too slow to read is closed with 1013
+    by the server's pings (see :mod:`~dyadscope.service.ws_protocol`).
     """
     topic = events_topic(session_id)
     _, last = await manager.bus.bounds(topic)
@@ -96,29 +91,23 @@ async def _stream_events(
             CLOSE_BAD_REQUEST, f"after={after} is beyond the last event ({last}); resume with after=0"
         )
         return
-    listener = asyncio.create_task(_watch_client(websocket, max_message))
-    cursor = after
+    batched = websocket.query_params.get("batch") == "1"
+    fanout = feeds.feed(session_id, principal)
+    listener = asyncio.create_task(_watch_client(websocket, manager.config.max_client_message))
+    sender = asyncio.create_task(feeds.send(fanout, after, websocket.send_text, batched=batched))
     try:
-        while not listener.done():
-            reader = asyncio.create_task(manager.bus.read(topic, cursor, limit=READ_BATCH, timeout=15.0))
-            await asyncio.wait({reader, listener}, return_when=asyncio.FIRST_COMPLETED)
-            if not reader.done():
-                reader.cancel()
-                break
-            for seq, event in reader.result():
-                cursor = seq
-                if (shown := visible_to(principal, event)) is not None:
-                    await asyncio.wait_for(websocket.send_text(to_json(shown)), SEND_TIMEOUT_S)
+        await asyncio.wait({listener, sender}, return_when=asyncio.FIRST_COMPLETED)
+        if sender.done():
+            ended = sender.result()  # a failed send raises here
             if manager.get(session_id) is None:
                 await websocket.close(1001, "session ended")
-                break
-    except (WebSocketDisconnect, RuntimeError):
+            else:  # the bus failed: come back later
+                await websocket.close(CLOSE_TRY_AGAIN, f"{ended}; reconnect with after=<last seq>")
+    except (WebSocketDisconnect, RuntimeError, OSError):
         pass  # the client left mid-send
-    except TimeoutError:
-        log.info("websocket for session %s too slow; closing so it can resume", session_id)
-        await websocket.close(1013, "client too slow; reconnect with after=<last seq>")
     finally:
         listener.cancel()
+        sender.cancel()
 
 
 async def _watch_client(websocket: WebSocket, max_message: int) -> None:

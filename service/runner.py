@@ -29,6 +29,7 @@ from dyadscope.service.session import Session
 from dyadscope.service.sessions import SessionError, SessionManager, recordings_root
 from dyadscope.service.users import FILENAME as USERS_FILENAME
 from dyadscope.service.users import UserStore
+from dyadscope.service.ws_protocol import SlowClientClosingProtocol
 from dyadscope.stream.bus import BusUnavailable, open_bus
 from dyadscope.stream.selection import SelectionError, StreamSelection
 from dyadscope.stream.types import StreamInfo
@@ -111,7 +112,11 @@ class Service:
                 log_level="warning",
                 access_log=False,  # URLs can carry the access token
                 lifespan="on",
+                ws=SlowClientClosingProtocol,
                 ws_max_size=config.max_client_message,
+                ws_ping_interval=config.slow_client_s / 2,
+                ws_ping_timeout=config.slow_client_s,
+                ws_per_message_deflate=False,  # compressing each event once per client costs more than it saves
                 http=limited_protocol(
                     Limits(config.max_connections, config.max_connections_per_client, config.header_timeout_s)
                 ),
@@ -221,6 +226,8 @@ async def run_service(
             if media and index == 0:
                 await _play(service, session, media, loop_media)
         print(f"DyadScope is listening on {config.host}:{service.port}", flush=True)
+        ice = service.app.state.webrtc.ice
+        print(f"Capture media: UDP {ice.ports} on {', '.join(ice.addresses)} (let it through any firewall)", flush=True)
         for session_id, _, _ in specs:
             url = service.url(session_id)
             print(f"Monitor for session {session_id!r}: {url}", flush=True)

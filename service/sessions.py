@@ -148,9 +148,9 @@ class SessionManager:
         def recording_failed(state: dict[str, Any]) -> None:  # disk full ...: say so in the session's log
             session.report(kinds.RECORDING_STOPPED, None, _session_clock(), **state)
 
-        recording = SessionRecording(
-            recordings_root(self.config), metadata={"dyadscope_session": session_id}, on_stopped=recording_failed
-        )
+        # who is who, for exports (BIDS: one subject per person); pseudonymous ids only
+        metadata = {"dyadscope_session": session_id, **{f"participant_{r}": p for r, p in participants.items()}}
+        recording = SessionRecording(recordings_root(self.config), metadata=metadata, on_stopped=recording_failed)
         session = Session(
             session_id,
             self.bus,

@@ -311,8 +311,9 @@ TALK_BALANCE = _kind("talk_balance", f"{_DYADIC}.talk_balance.TalkBalance", Fals
 BASELINE_START = _kind("baseline_start", "service.routes_sessions (POST /api/sessions/{id}/baseline)", False,
     "the resting baseline phase begins", duration_s=_f("float", "s", "length of the phase"),
     roles=_f("list", None, "whose baseline is taken"))
-MARKER = _kind("marker", "service.routes_sessions (POST /api/sessions/{id}/markers)", False,
-    "a research assistant's marker", text=_f("str", None, "the marker's text"))
+MARKER = _kind("marker", "service.routes_sessions (POST /api/sessions/{id}/markers); offline.analysis", False,
+    "a research assistant's marker, or one of a recording's marker streams", text=_f("str", None, "the marker's text"),
+    stream=_f("str", None, "the marker stream it came from; absent: the rig's own marker", optional=True))
 PROCESSING_ERROR = _kind(
     "processing_error", "service.session.Session", True,
     "a processor failed on a chunk or features (the traceback is in the service log); role None for features",

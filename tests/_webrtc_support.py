@@ -15,11 +15,12 @@ from pathlib import Path
 
 import httpx
 from _models_support import espeak, face_video, speech_track, write_wav
-from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.contrib.media import MediaPlayer
 from fastapi import FastAPI
 
 from dyadscope.models.engine import EngineSettings, ModelEngine
+from dyadscope.sensors.ice import IceSettings, restrict
 from dyadscope.service.audit import AuditLog
 from dyadscope.service.config import Config
 from dyadscope.service.routes_webrtc import WebRtcHub, create_webrtc_router
@@ -32,7 +33,12 @@ def talk_video(folder: Path) -> tuple[Path, list[tuple[float, float]]]:
     return face_video(folder / "face.mp4", signal.size / 16000, audio=wav), spans
 
 
-def webrtc_service(model_dir, engine_factory=None):
+#: Both ends on loopback, each in a port range of its own (aioice alone gathers no loopback candidate).
+CLIENT_ICE = IceSettings(("127.0.0.1",), 40000, 40099)
+SERVER_ICE = IceSettings(("127.0.0.1",), 50000, 50099)
+
+
+def webrtc_service(model_dir, engine_factory=None, ice: IceSettings = SERVER_ICE):
     """The WebRTC routes of the service on an in-process client; session "s1"'s features collect in a list."""
     features: dict[str, list] = {"s1": []}
 
@@ -47,6 +53,7 @@ def webrtc_service(model_dir, engine_factory=None):
 
     hub = WebRtcHub(
         sink_for,
+        ice,
         engine_factory or (lambda: ModelEngine.from_dir(model_dir, EngineSettings(max_batch=4))),
         time.monotonic,
     )
@@ -60,12 +67,13 @@ def webrtc_service(model_dir, engine_factory=None):
 
 async def connect_peer(client, player, body_extra, session="s1"):
     """An aiortc peer sending ``player``'s tracks: its offer posted; the peer, the reply, its status messages."""
-    pc = RTCPeerConnection()
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
     channel = pc.createDataChannel("status")
     statuses = []
     channel.on("message", lambda message: statuses.append(json.loads(message)))
     pc.addTrack(player.video)
     pc.addTrack(player.audio)
+    restrict(pc, CLIENT_ICE)
     await pc.setLocalDescription(await pc.createOffer())
     reply = await client.post(
         f"/api/sessions/{session}/webrtc/offer", json={"sdp": pc.localDescription.sdp, "type": "offer", **body_extra}
@@ -81,7 +89,8 @@ def send_over_webrtc(model_dir, video: Path, seconds: float, body_extra: dict):
         player = MediaPlayer(str(video))
         pc, reply, statuses = await connect_peer(client, player, body_extra)
         if reply.status_code == 200:
-            await pc.setRemoteDescription(RTCSessionDescription(**reply.json()))
+            answer = reply.json()
+            await pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], answer["type"]))
             await asyncio.sleep(seconds)
         await pc.close()
         await hub.close()

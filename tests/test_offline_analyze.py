@@ -58,8 +58,9 @@ def test_analyze_writes_events_and_tables_that_agree_with_neurokit2(physio_xdf, 
     assert "used" in printed and "Patient ECG" in printed
 
     reference = neurokit(eventrelated)
-    rpeaks = pd.read_csv(out / "rpeaks.csv")
-    assert list(rpeaks.columns[:2]) == ["t", "role"] and set(rpeaks["role"]) == {"patient"}
+    rpeaks = pd.read_csv(out / "rpeak.csv")
+    assert list(rpeaks.columns[:5]) == ["t", "t_from_start", "wall_time", "seq", "role"]
+    assert set(rpeaks["role"]) == {"patient"}
     assert abs(len(rpeaks) - len(reference["rpeaks"])) <= 0.01 * len(reference["rpeaks"])
     scr = pd.read_csv(out / "scr.csv")
     assert abs(len(scr) - len(reference["scr_peaks"])) <= 1
@@ -73,7 +74,7 @@ def test_analyze_writes_events_and_tables_that_agree_with_neurokit2(physio_xdf, 
     summary = json.loads((out / "summary.json").read_text())
     assert all(s["used"] for s in summary["streams"]) and summary["events"]["rpeak"] == len(rpeaks)
     assert_every_table_has_its_dictionary(out)
-    assert json.loads((out / "rpeaks.json").read_text(encoding="utf-8"))["ibi_ms"]["Units"] == "ms"
+    assert json.loads((out / "rpeak.json").read_text(encoding="utf-8"))["ibi_ms"]["Units"] == "ms"
 
 
 def test_analyze_replays_the_baseline_the_assistant_started(physio_xdf, tmp_path):

@@ -1,4 +1,7 @@
-"""Export to BIDS, CSV, Parquet and the report figure, from our recordings and from other tools' files."""
+"""Export to BIDS, CSV, Parquet and the report figure, from our recordings and from other tools' files.
+
+The report figure itself is looked at in ``test_offline_report.py``.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +14,6 @@ import pandas as pd
 import pytest
 
 from dyadscope.offline.export.bids import export_bids, on_grid
-from dyadscope.offline.export.report import export_report
 from dyadscope.offline.export.tables import export_tables
 from dyadscope.sensors.simulated_recording import record_simulated_session
 from dyadscope.service.cli import main
@@ -31,33 +33,37 @@ def session(tmp_path_factory) -> Recording:
     return load_recording(rec.path)
 
 
-def test_bids_physio_per_rate_group_with_sidecars(session: Recording, tmp_path: Path) -> None:
+def test_bids_physio_per_person_and_rate_group_with_sidecars(session: Recording, tmp_path: Path) -> None:
     written = export_bids(session, tmp_path)
-    folder = tmp_path / "sub-P01" / "ses-2" / "beh"
-    stem = "sub-P01_ses-2_task-therapy_run-1"
-    assert {p.name for p in written} >= {f"{stem}_recording-500Hz_physio.tsv.gz", f"{stem}_events.tsv"}
-    for rate, modality, unit in ((500, "ECG", "mV"), (50, "RSP", "a.u."), (32, "EDA", "µS")):
-        meta = json.loads((folder / f"{stem}_recording-{rate}Hz_physio.json").read_text())
-        assert meta["SamplingFrequency"] == rate
-        assert meta["Columns"] == [f"patient_{modality}", f"therapist_{modality}"]
-        assert meta[f"patient_{modality}"]["Units"] == unit
-        assert "patient" in meta[f"patient_{modality}"]["Description"]
-        assert meta["StartTime"] == pytest.approx(0.0, abs=1e-9)
-        with gzip.open(folder / f"{stem}_recording-{rate}Hz_physio.tsv.gz", "rt") as f:
-            first = f.readline()
-        assert not first[0].isalpha()  # no header row
-        table = pd.read_csv(folder / f"{stem}_recording-{rate}Hz_physio.tsv.gz", sep="\t", header=None, na_values="n/a")
-        assert table.shape == (int(DURATION * rate), 2)
-        recorded = {s.info.role: s for s in session.streams if s.info.modality == modality}
-        np.testing.assert_allclose(table[0], recorded["patient"].values[:, 0], rtol=1e-7, atol=1e-7)
-        np.testing.assert_allclose(table[1], recorded["therapist"].values[:, 0], rtol=1e-7, atol=1e-7)
-    events = pd.read_csv(folder / f"{stem}_events.tsv", sep="\t")
-    assert list(events.columns) == ["onset", "duration", "trial_type", "role", "value", "source"]
-    assert events["onset"].is_monotonic_increasing
-    marker = events[events["value"] == "patient cries"].iloc[0]
-    assert marker["trial_type"] == "marker" and marker["onset"] == pytest.approx(12.5)
-    voice = events[events["trial_type"] == "voice_segment"].iloc[0]
-    assert float(voice["duration"]) == pytest.approx(1.8)
+    for role in ("patient", "therapist"):
+        folder = tmp_path / f"sub-P01{role}" / "ses-2" / "beh"
+        stem = f"sub-P01{role}_ses-2_task-therapy_run-1"
+        assert {p.name for p in written} >= {f"{stem}_recording-500Hz_physio.tsv.gz", f"{stem}_events.tsv"}
+        for rate, modality, unit in ((500, "ECG", "mV"), (50, "RSP", "a.u."), (32, "EDA", "µS")):
+            meta = json.loads((folder / f"{stem}_recording-{rate}Hz_physio.json").read_text())
+            assert meta["SamplingFrequency"] == rate
+            assert meta["Columns"] == [modality]  # this person's only: the other's is in their own folder
+            assert meta[modality]["Units"] == unit and role in meta[modality]["Description"]
+            assert meta["PhysioType"] == "generic" and meta["TaskName"] == "therapy"
+            assert meta["StartTime"] == pytest.approx(0.0, abs=1e-9)
+            with gzip.open(folder / f"{stem}_recording-{rate}Hz_physio.tsv.gz", "rt") as f:
+                first = f.readline()
+            assert not first[0].isalpha()  # no header row
+            table = pd.read_csv(folder / f"{stem}_recording-{rate}Hz_physio.tsv.gz", sep="\t", header=None)
+            assert table.shape == (int(DURATION * rate), 1)
+            recorded = next(s for s in session.streams if s.info.modality == modality and s.info.role == role)
+            np.testing.assert_allclose(table[0], recorded.values[:, 0], rtol=1e-7, atol=1e-7)
+        events = pd.read_csv(folder / f"{stem}_events.tsv", sep="\t", keep_default_na=False)
+        assert list(events.columns) == ["onset", "duration", "trial_type", "role", "value", "source"]
+        assert events["onset"].is_monotonic_increasing
+        marker = events[events["value"] == "patient cries"].iloc[0]  # markers are the session's: in both files
+        assert marker["trial_type"] == "marker" and marker["onset"] == pytest.approx(12.5)
+        assert set(events["role"]) <= {role, "n/a"}
+    events = pd.read_csv(
+        tmp_path / "sub-P01patient/ses-2/beh/sub-P01patient_ses-2_task-therapy_run-1_events.tsv", sep="\t"
+    )
+    dissonant = events[events["trial_type"] == "dissonance"].iloc[0]
+    assert float(dissonant["duration"]) == pytest.approx(2.0) and json.loads(dissonant["value"])["dissonant"] is True
     assert (tmp_path / "dataset_description.json").exists()
 
 
@@ -75,48 +81,46 @@ def test_bids_keeps_every_stream_of_one_role_and_modality(tmp_path: Path) -> Non
             rec.write(Chunk(info, t, values))
     recording = load_recording(rec.path)
     export_bids(recording, tmp_path / "bids")
-    stem = tmp_path / "bids" / "sub-P02" / "beh" / "sub-P02_task-therapy_recording-250Hz_physio"
-    meta = json.loads(stem.with_suffix(".json").read_text())
     ids = {s.info.name: s.stream_id for s in recording.streams}
-    assert meta["Columns"] == [
-        f"patient_ECG_stream{ids['strap']}", f"patient_ECG_stream{ids['backup']}", "therapist_ECG_0", "therapist_ECG_1"
-    ]  # fmt: skip
-    assert "'backup'" in meta[f"patient_ECG_stream{ids['backup']}"]["Description"]
-    table = pd.read_csv(f"{stem}.tsv.gz", sep="\t", header=None)
-    assert table.shape == (500, 4)
     by_name = {s.info.name: s for s in recording.streams}
-    expected = np.column_stack([by_name["strap"].values, by_name["backup"].values, by_name["lead"].values])
-    np.testing.assert_array_equal(table.to_numpy(), expected)
+    for role, columns, names in (
+        ("patient", [f"ECG_stream{ids['strap']}", f"ECG_stream{ids['backup']}"], ["strap", "backup"]),
+        ("therapist", ["ECG_0", "ECG_1"], ["lead"]),
+    ):
+        stem = tmp_path / "bids" / f"sub-P02{role}" / "beh" / f"sub-P02{role}_task-therapy_recording-250Hz_physio"
+        meta = json.loads(stem.with_suffix(".json").read_text())
+        assert meta["Columns"] == columns
+        table = pd.read_csv(f"{stem}.tsv.gz", sep="\t", header=None)
+        np.testing.assert_array_equal(table.to_numpy(), np.column_stack([by_name[n].values for n in names]))
+    assert "'backup'" in meta_of(tmp_path / "bids", "P02patient")[f"ECG_stream{ids['backup']}"]["Description"]
+
+
+def meta_of(root: Path, person: str) -> dict:
+    """The 250 Hz physio sidecar of ``person`` in the two-stream test's export."""
+    return json.loads(
+        (root / f"sub-{person}" / "beh" / f"sub-{person}_task-therapy_recording-250Hz_physio.json").read_text()
+    )
 
 
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])
 def test_tables_per_stream_and_per_measure(session: Recording, tmp_path: Path, fmt: str) -> None:
     paths = {p.name: p for p in export_tables(session, tmp_path, fmt)}
     read = pd.read_csv if fmt == "csv" else pd.read_parquet
-    stem = "sub-P01_ses-2_task-therapy_run-1"
-    ecg = read(paths[f"{stem}_stream-DyadScopepatientECG.{fmt}"])
+    ecg = read(paths[f"stream-DyadScopepatientECG.{fmt}"])
     recorded = next(s for s in session.streams if s.info.name == "DyadScope patient ECG")
-    assert list(ecg.columns) == ["time", "time_raw", "patient_ECG"]
-    np.testing.assert_array_equal(ecg["time"], recorded.timestamps)
+    assert list(ecg.columns) == ["t", "t_from_start", "wall_time", "t_raw", "patient_ECG"]
+    np.testing.assert_array_equal(ecg["t"], recorded.timestamps)
     np.testing.assert_allclose(ecg["patient_ECG"], recorded.values[:, 0].astype(np.float64))
-    hr = read(paths[f"{stem}_measure-heartrate.{fmt}"])
-    assert {"time", "seq", "t_emit", "role", "bpm", "quality"} <= set(hr.columns)
-    assert set(hr["role"]) == {"patient", "therapist"}
-    dissonance = read(paths[f"{stem}_measure-dissonance.{fmt}"])
+    hr = read(paths[f"heart_rate.{fmt}"])  # the codebook's kind, as analyze names it
+    assert list(hr.columns[:5]) == ["t", "t_from_start", "wall_time", "seq", "role"]
+    assert {"bpm", "quality"} <= set(hr.columns) and set(hr["role"]) == {"patient", "therapist"}
+    dissonance = read(paths[f"dissonance.{fmt}"])
     assert dissonance["dissonant"].all()
-    markers = read(paths[f"{stem}_stream-DyadScopemarkers.{fmt}"])
+    markers = read(paths[f"stream-DyadScopemarkers.{fmt}"])
     assert list(markers["text"]) == ["patient cries"]
+    marker = read(paths[f"marker.{fmt}"])  # the marker stream's markers as marker events too
+    assert list(marker["text"]) == ["patient cries"] and list(marker["t"]) == [12.5]
     assert not any("DyadScopeheartrate" in name for name in paths)  # derived streams: the measure tables hold them
-
-
-def test_report_draws_a_png_and_a_pdf(session: Recording, tmp_path: Path) -> None:
-    png, pdf = export_report(session, tmp_path)
-    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert pdf.read_bytes()[:5] == b"%PDF-"
-    import matplotlib.image
-
-    height, width, _ = matplotlib.image.imread(png).shape
-    assert width > 1000 and height > 1000  # EDA, HR, RSA, face, voice, synchrony and flag rows
 
 
 @pytest.mark.parametrize("name", ["minimal.xdf", "clock_resets.xdf", "empty_streams.xdf"])
@@ -125,7 +129,7 @@ def test_example_files_export_to_every_format(shared_data: Path, tmp_path: Path,
     code = main(["export", str(shared_data / "xdf" / name), "--to", "bids", "--to", "csv", "--to", "parquet",
                  "--to", "report", "--out", str(out), "--no-progress"])  # fmt: skip
     assert code == 0
-    assert list(out.rglob("*_physio.tsv.gz")) and list(out.rglob("*_report.pdf"))
+    assert list(out.rglob("*_physio.tsv.gz")) + list(out.rglob("*_eeg.vhdr")) and list(out.rglob("*_report.pdf"))
     assert len(list(out.glob("*.csv"))) == len(list(out.glob("*.parquet"))) >= 2
 
 
@@ -160,48 +164,49 @@ def _assert_dictionary_covers(dictionary: dict, columns: list[str], where: str) 
 def test_every_table_has_a_data_dictionary_from_the_codebook(session: Recording, tmp_path: Path, fmt: str) -> None:
     written = export_tables(session, tmp_path, fmt)
     tables = [p for p in written if p.suffix == f".{fmt}"]
-    assert sorted(p.with_suffix(".json") for p in tables) == sorted(p for p in written if p.suffix == ".json")
+    sidecars = sorted(p for p in written if p.suffix == ".json" and p.name != "summary.json")
+    assert sorted(p.with_suffix(".json") for p in tables) == sidecars
     read = pd.read_csv if fmt == "csv" else pd.read_parquet
     for path in tables:
         dictionary = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
         columns = list(read(path).columns)
         assert set(dictionary) == set(columns), path.name
         _assert_dictionary_covers(dictionary, columns, path.name)
-    stem = f"{tmp_path}/sub-P01_ses-2_task-therapy_run-1"
-    hr = json.loads(Path(f"{stem}_measure-heartrate.json").read_text(encoding="utf-8"))
-    assert hr["bpm"]["Units"] == "bpm" and hr["time"]["Units"] == "s" and "Units" not in hr["quality"]
-    eda = json.loads(Path(f"{stem}_measure-eda.json").read_text(encoding="utf-8"))
+    hr = json.loads((tmp_path / "heart_rate.json").read_text(encoding="utf-8"))
+    assert hr["bpm"]["Units"] == "bpm" and hr["t"]["Units"] == "s" and "Units" not in hr["quality"]
+    assert hr["t_from_start"]["Units"] == "s" and "ISO 8601" in hr["wall_time"]["Description"]
+    eda = json.loads((tmp_path / "eda.json").read_text(encoding="utf-8"))
     assert eda["tonic_us"]["Units"] == "µS" and "tonic" in eda["tonic_us"]["Description"]
-    ecg = json.loads(Path(f"{stem}_stream-DyadScopepatientECG.json").read_text(encoding="utf-8"))
-    assert ecg["patient_ECG"]["Units"] == "mV" and ecg["time_raw"]["Units"] == "s"
+    ecg = json.loads((tmp_path / "stream-DyadScopepatientECG.json").read_text(encoding="utf-8"))
+    assert ecg["patient_ECG"]["Units"] == "mV" and ecg["t_raw"]["Units"] == "s"
 
 
 def test_bids_sidecars_cover_every_column(session: Recording, tmp_path: Path) -> None:
     export_bids(session, tmp_path)
-    folder = tmp_path / "sub-P01" / "ses-2" / "beh"
-    for physio in folder.glob("*_physio.json"):
+    folders = [tmp_path / f"sub-P01{role}" / "ses-2" / "beh" for role in ("patient", "therapist")]
+    for physio in (p for folder in folders for p in folder.glob("*_physio.json")):
         meta = json.loads(physio.read_text())
         _assert_dictionary_covers(meta, meta["Columns"], physio.name)
         assert all(meta[c]["Units"] for c in meta["Columns"])
-    events_tsv = next(folder.glob("*_events.tsv"))
-    events = pd.read_csv(events_tsv, sep="\t")
-    sidecar = json.loads(events_tsv.with_suffix(".json").read_text(encoding="utf-8"))
-    _assert_dictionary_covers(sidecar, list(events.columns), events_tsv.name)
-    levels = sidecar["trial_type"]["Levels"]
-    assert set(events["trial_type"]) <= set(levels)
-    assert "not described" not in " ".join(levels.values())
+    for events_tsv in (next(folder.glob("*_events.tsv")) for folder in folders):
+        events = pd.read_csv(events_tsv, sep="\t")
+        sidecar = json.loads(events_tsv.with_suffix(".json").read_text(encoding="utf-8"))
+        _assert_dictionary_covers(sidecar, list(events.columns), events_tsv.name)
+        levels = sidecar["trial_type"]["Levels"]
+        assert set(events["trial_type"]) <= set(levels)
+        assert "not described" not in " ".join(levels.values())
 
 
 def test_nested_and_unknown_measure_columns_are_described() -> None:
     from dyadscope.offline.export.dictionary import measure_dictionary
 
-    described = measure_dictionary("dissonance", ["time", "voice.valence", "dissonant", "later_field"])
+    described = measure_dictionary("dissonance", ["t", "voice.valence", "dissonant", "later_field"])
     assert described["voice.valence"]["Units"] == "1" and described["voice.valence"]["Description"].startswith(
         "valence of voice"
     )
     assert "Units" not in described["dissonant"]
     assert "not described" in described["later_field"]["Description"]  # a newer recording's field: still listed
-    assert set(measure_dictionary("a_future_kind", ["time", "x"])) == {"time", "x"}
+    assert set(measure_dictionary("a_future_kind", ["t", "x"])) == {"t", "x"}
 
 
 def test_report_flags_lost_streams_and_stream_quality_problems(tmp_path: Path) -> None:

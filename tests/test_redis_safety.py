@@ -109,7 +109,8 @@ def test_forged_and_replayed_events_never_reach_a_monitor(redis_url, make_servic
                 assert [(e["seq"], e["data"]["bpm"]) for e in received] == [(1, 61.0), (2, 62.0), (7, 67.0), (8, 68.0)]
     dropped = [r for r in caplog.records if "did not sign" in r.getMessage()]
     assert len(dropped) == 1  # one line, however many entries and reads
-    assert service.service.bus.dropped == 8  # four forged entries, read past by two monitors
+    # each read of the log past them drops all four; the session's one fan-out may serve both monitors from one read
+    assert service.service.bus.dropped in (4, 8)
 
 
 def test_rediss_with_a_certificate_from_the_local_ca(make_service, tmp_path):

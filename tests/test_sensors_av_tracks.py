@@ -1,14 +1,18 @@
-"""Audio track timing: resampled to 16 kHz mono, stamped by sample count, moved forward only after losses."""
+"""Track reading: audio resampled to 16 kHz mono, stamped by sample count, moved forward only after losses;
+video converted by one kept converter to what PyAV's own conversion gives."""
 
 from __future__ import annotations
 
 import fractions
+from types import SimpleNamespace
 
 import av
+import cv2
 import numpy as np
 import pytest
+import skimage.data
 
-from dyadscope.sensors.av_tracks import AudioReader, audio_stream_info
+from dyadscope.sensors.av_tracks import AudioReader, VideoReader, audio_stream_info
 
 
 def _frame(index: int, rate: int = 48000, samples: int = 960, skipped_s: float = 0.0) -> av.AudioFrame:
@@ -81,3 +85,24 @@ def test_audio_without_timestamps_moves_forward_after_half_a_second_late():
     steps = np.diff(np.concatenate(stamps))
     assert steps.max() == pytest.approx(0.8, abs=0.05)
     assert (steps < 1e-3).sum() == steps.size - 1
+
+
+def _camera_frames(width: int, height: int, count: int) -> list[av.VideoFrame]:
+    """Frames of a real picture moving right, in yuv420p as a camera's decoder gives them."""
+    image = cv2.resize(cv2.cvtColor(skimage.data.astronaut(), cv2.COLOR_RGB2BGR), (width, height))
+    return [
+        av.VideoFrame.from_ndarray(np.roll(image, 7 * i, axis=1), format="bgr24").reformat(format="yuv420p")
+        for i in range(count)
+    ]
+
+
+@pytest.mark.parametrize("colour", [True, False])
+def test_video_frames_convert_as_pyav_does_through_a_size_change(colour):
+    """The kept converter gives PyAV's own ``to_ndarray``, also after the sender changes resolution."""
+    reader = VideoReader(None, SimpleNamespace(colour=colour), None)
+    fmt = "bgr24" if colour else "gray"
+    frames = _camera_frames(640, 480, 3) + _camera_frames(320, 240, 3) + _camera_frames(640, 480, 2)
+    for frame in frames:
+        image = reader._convert(frame)
+        assert image.shape == ((frame.height, frame.width, 3) if colour else (frame.height, frame.width))
+        np.testing.assert_array_equal(image, frame.to_ndarray(format=fmt))

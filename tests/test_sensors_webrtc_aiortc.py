@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import threading
 
 import pytest
@@ -13,6 +14,7 @@ from aiortc.contrib.media import MediaPlayer
 from dyadscope.models.build import DEFAULT_MODELS
 from dyadscope.models.engine import EngineSettings, ModelEngine
 from dyadscope.sensors.av_tracks import VideoReader
+from dyadscope.sensors.ice import IceSettings
 
 
 @pytest.fixture(scope="module")
@@ -31,6 +33,7 @@ def test_face_voice_and_movement_arrive_over_webrtc(model_dir, media):
     assert reply.status_code == 200, reply.text
     answer = reply.json()
     assert answer["type"] == "answer" and answer["sdp"].startswith("v=0")
+    assert answer["media"] == {"addresses": ["127.0.0.1"], "udp_ports": "50000-50099"}
     kinds = {}
     for f in features:
         kinds.setdefault(f.kind, []).append(f)
@@ -157,3 +160,20 @@ def test_unknown_session_non_json_page_and_metrics(model_dir):
     assert unknown.status_code == 404
     assert not_json.status_code == 400 and "JSON" in not_json.json()["detail"]
     assert page.status_code == 200 and "capture.js" in page.text
+
+
+def test_an_offer_when_every_media_port_is_taken_gets_503_with_the_range(model_dir, media):
+    async def main():
+        hub, client, _ = webrtc_service(model_dir, ice=IceSettings(("127.0.0.1",), 50020, 50020))
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as squatter:
+            squatter.bind(("127.0.0.1", 50020))
+            pc, reply, _ = await connect_peer(client, MediaPlayer(str(media[0])), {"role": "patient"})
+        await pc.close()
+        peers = list(hub.ingest("s1").peers)
+        await hub.close()
+        await client.aclose()
+        return reply, peers
+
+    reply, peers = asyncio.run(main())
+    assert reply.status_code == 503 and "50020-50020 on 127.0.0.1 is in use" in reply.json()["detail"]
+    assert peers == [], "the refused offer left no connection behind"

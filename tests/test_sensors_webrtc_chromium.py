@@ -42,6 +42,7 @@ def test_capture_page_in_chromium_delivers_face_and_voice_to_the_monitor(tmp_pat
             f"--use-file-for-fake-video-capture={y4m}",
             f"--use-file-for-fake-audio-capture={wav}",
             "--autoplay-policy=no-user-gesture-required",
+            "--allow-loopback-in-peer-connection",  # else Chromium has no candidate where loopback is all there is
         ],
     )
     try:

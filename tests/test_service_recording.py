@@ -262,3 +262,19 @@ def test_a_recording_that_falls_behind_the_disk_says_so_in_its_state(tmp_path):
     assert not stopped["behind"] and stopped["pending_bytes"] == 0
     logged = _events_in(_streams(tmp_path / stopped["path"]))
     assert [e["seq"] for e in logged] == list(range(500))  # nothing dropped
+
+
+def test_a_session_with_participants_names_them_in_its_recording(tmp_path, make_service):
+    """Who is who goes into the file header, so a BIDS export puts each person under their own id."""
+    from dyadscope.xdf.reader import read_file_metadata
+
+    service = make_service(data_dir=tmp_path)
+    who = {"patient": "A7", "therapist": "T3"}
+    service.call(service.service.manager.create("who", lsl=False, participants=who))
+    api, headers = f"{service.base}/api/sessions/who/recording", service.headers
+    started = httpx.post(api, json={"subject": "D5", "session": "1"}, headers=headers)
+    assert started.status_code == 201, started.text
+    assert httpx.delete(api, headers=headers).status_code == 200
+    header = read_file_metadata(tmp_path / "recordings" / started.json()["path"])
+    assert header["participant_patient"] == "A7" and header["participant_therapist"] == "T3"
+    assert header["subject"] == "D5" and header["dyadscope_session"] == "who"

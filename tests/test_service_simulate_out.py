@@ -60,9 +60,9 @@ def test_analyze_assigns_the_streams_and_recovers_the_planted_heart_rate(simulat
     proc = _cli("analyze", str(simulated), "--out", str(out), "--no-progress")
     assert proc.returncode == 0, proc.stderr
     summary = json.loads((out / "summary.json").read_text())
-    assert sum(use["used"] for use in summary["streams"]) == 6
+    assert sum(use["used"] and use["role"] is not None for use in summary["streams"]) == 6
     (markers,) = [use for use in summary["streams"] if use["name"] == "DyadScope markers"]
-    assert not markers["used"] and markers["reason"].startswith("markers: annotations")  # not "assign it"
+    assert markers["used"] and markers["reason"].startswith("markers: kept")  # no role needed, not "assign it"
     rates = pd.read_csv(out / "heart_rate.csv")
     dyad = SimulatedDyad(SEED)
     for role in ("patient", "therapist"):

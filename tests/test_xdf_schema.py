@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -81,13 +82,63 @@ def test_derived_streams_are_told_apart_from_raw_ones(tmp_path: Path) -> None:
     assert schema.MARKERS_STREAM.source_id in by_key
 
     hr, sync = by_key[hr_key], by_key[sync_key]
-    declared = schema.derived_stream_info("heart_rate", "therapist", ("bpm",))
+    declared = schema.derived_stream_info("heart_rate", "therapist", schema.derived_fields("heart_rate", {}))
     read = hr.info
     assert (read.name, read.modality, read.channel_format, read.channel_labels) == (
         declared.name, declared.modality, declared.channel_format, declared.channel_labels,
     )  # fmt: skip
     assert hr.dyadscope[schema.KIND] == "heart_rate" and hr.info.role == "therapist"
     assert sync.dyadscope[schema.KIND] == "sync" and sync.info.role is None
-    assert sync.info.name.endswith(schema.DYAD) and sync.info.channel_labels == ("lag_s", "r")
+    assert sync.info.name.endswith(schema.DYAD) and sync.info.channel_labels == schema.derived_fields("sync", {})
     assert by_key["strap-1"].dyadscope == _as_text(schema.desc_fields(ECG, METADATA))
     assert schema.KIND not in by_key["strap-1"].dyadscope
+
+
+def test_derived_streams_take_their_channels_from_the_codebook_one_per_modality(tmp_path: Path) -> None:
+    def sync(seq: int, modality: str, chance_r: float | None, leader: str | None) -> Event:
+        data = {"modality": modality, "r": 0.5, "abs_r": 0.5, "lag_s": 1.0, "leader": leader, "chance_r": chance_r,
+                "above_chance": None if chance_r is None else 0.5 > chance_r, "at_edge": False}  # fmt: skip
+        return Event("s", seq, 10.0 + seq, 0.0, "sync", None, data)
+
+    path = tmp_path / "sync.xdf"
+    with Recorder(path) as rec:  # the chance level is None at first: its channel must exist all the same
+        rec.write_events(
+            [sync(1, "eda", None, "patient"), sync(2, "heart_rate", 0.3, None), sync(3, "eda", 0.6, "therapist")]
+        )
+    by_name = {s["info"]["name"][0]: s for s in pyxdf.load_xdf(str(path), dejitter_timestamps=False)[0]}
+    eda, hr = by_name["DyadScope sync eda dyad"], by_name["DyadScope sync heart_rate dyad"]  # modalities never mixed
+    labels = [c["label"][0] for c in eda["info"]["desc"][0]["channels"][0]["channel"]]
+    assert {"lag_s", "leader", "chance_r", "above_chance", "p", "at_edge"} <= set(labels)
+    column = {name: eda["time_series"][:, labels.index(name)] for name in ("chance_r", "above_chance", "leader")}
+    np.testing.assert_array_equal(column["chance_r"], [np.nan, 0.6])
+    np.testing.assert_array_equal(column["above_chance"], [np.nan, 0.0])
+    np.testing.assert_array_equal(column["leader"], [1.0, -1.0])  # +1 the patient leads, -1 the therapist
+    assert hr["time_series"][0, labels.index("above_chance")] == 1.0
+
+
+def test_events_are_written_as_strict_json_with_numpy_numbers(tmp_path: Path) -> None:
+    path = tmp_path / "rec.xdf"
+    with Recorder(path) as rec:
+        rec.write_events(
+            [
+                Event(
+                    "s",
+                    1,
+                    5.0,
+                    0.0,
+                    "lab_measure",
+                    "patient",
+                    {"beats": np.int64(12), "ms": np.float32(40.5), "r": np.nan},
+                )
+            ]
+        )
+    by_name = {s["info"]["name"][0]: s for s in pyxdf.load_xdf(str(path), dejitter_timestamps=False)[0]}
+    (row,) = by_name["DyadScope events"]["time_series"]
+
+    def refuse(token: str) -> None:
+        raise AssertionError(f"not strict JSON: {token}")
+
+    assert json.loads(row[0], parse_constant=refuse)["data"] == {"beats": 12, "ms": 40.5, "r": None}
+    derived = by_name["DyadScope lab_measure patient"]  # numpy numbers are numbers there too
+    assert [c["label"][0] for c in derived["info"]["desc"][0]["channels"][0]["channel"]] == ["beats", "ms", "r"]
+    np.testing.assert_array_equal(derived["time_series"], [[12.0, 40.5, np.nan]])

@@ -9,6 +9,7 @@ import pytest
 import pyxdf
 
 import dyadscope.xdf.writer as xw
+from dyadscope.stream.assign import assign, header_from_xml
 from dyadscope.stream.types import CHANNEL_FORMATS, StreamInfo
 
 NUMERIC = [f for f in CHANNEL_FORMATS if f != "string"]
@@ -116,6 +117,9 @@ def test_header_from_lsl_xml_keeps_the_senders_description() -> None:
     text = xw.stream_header_xml(info, lsl_xml=lsl_xml)
     assert "<manufacturer>Shimmer</manufacturer>" in text
     assert "<role>therapist</role>" in text
+    # the assigned role also where ingest reads it, so a replay keeps a --assign without repeating it
+    assert assign(header_from_xml(text)).role == "therapist"
+    assert assign(header_from_xml(text.replace("<role>therapist</role>", "", 1))) is None  # <dyadscope> alone: not
     # the sender gave no channels: one is added, labelled with the person, typed as MNE's GSR
     assert "<channel><label>therapist EDA</label><type>GSR</type></channel>" in text
 

@@ -70,11 +70,16 @@ class RecordedStream:
 
 @dataclass(frozen=True)
 class Recording:
-    """A loaded XDF file: its streams and its file-header fields."""
+    """A loaded XDF file: its streams, its file-header fields, and what a reader must be told about it.
+
+    ``notes`` are one line each (e.g. streams on clocks that disagree, from
+    :func:`dyadscope.xdf.clocks.on_one_clock`); empty for a file with nothing to say.
+    """
 
     path: Path
     streams: list[RecordedStream]
     metadata: dict[str, str]
+    notes: tuple[str, ...] = ()
 
     def stream(self, name: str) -> RecordedStream:
         """The stream called ``name``."""

@@ -86,9 +86,10 @@ class _Stream:
     offset: float = 0.0  # the clock offset in force (0: already on the session clock)
 
 
-def _is_number(value: object) -> bool:
-    """A real number, Python's or numpy's (not a bool): what a derived stream carries."""
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+def _channel_value(name: str, value: object) -> float:
+    """A derived channel's sample: the field's number (:func:`~dyadscope.xdf.schema.derived_value`), NaN if none."""
+    number = schema.derived_value(name, value)
+    return math.nan if number is None else number
 
 
 class Recorder:
@@ -248,21 +249,21 @@ class Recorder:
                 self._write_derived(events)
 
     def _write_derived(self, events: list[Event]) -> None:
-        """Numeric data fields, one chunk per kind and role (fields as in the kind's first event)."""
+        """Numeric data fields, one chunk per kind, role and (for synchrony and the like) modality."""
         rows: dict[str, tuple[_Stream, list[float], list[list[float]]]] = {}
         for event in events:
-            numeric = {k: v for k, v in event.data.items() if _is_number(v)}
-            key = schema.derived_source_id(event.kind, event.role)
+            of = event.data.get("modality") if isinstance(event.data.get("modality"), str) else None
+            key = schema.derived_source_id(event.kind, event.role, of)
             stream = self._streams.get(key)
             if stream is None:
-                if not numeric:
+                fields = schema.derived_fields(event.kind, event.data)
+                if not fields:
                     continue
-                fields = tuple(sorted(numeric))
-                info = schema.derived_stream_info(event.kind, event.role, fields)
+                info = schema.derived_stream_info(event.kind, event.role, fields, of)
                 stream = self._add_stream_locked(info, fields=fields, kind=event.kind)
             _, stamps, values = rows.setdefault(key, (stream, [], []))
             stamps.append(event.t)
-            values.append([float(numeric.get(name, math.nan)) for name in stream.fields])
+            values.append([_channel_value(name, event.data.get(name)) for name in stream.fields])
         for stream, stamps, values in rows.values():
             self._write_samples(stream, np.array(stamps), np.array(values))
 

@@ -24,8 +24,11 @@ what makes it ours is written in a few places, all named here:
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from typing import Any, cast
+
+import numpy as np
 
 from dyadscope.stream import kinds
 from dyadscope.stream.types import ROLES, Role, StreamInfo
@@ -59,27 +62,64 @@ MARKERS_STREAM = StreamInfo(
 )  # fmt: skip
 
 
-def derived_source_id(kind: str, role: Role | None) -> str:
-    """The source_id (and so the stream key) of the derived stream of ``kind`` for ``role`` (None: the dyad)."""
-    return f"dyadscope:feature:{kind}:{role or DYAD}"
+def derived_source_id(kind: str, role: Role | None, of: str | None = None) -> str:
+    """The source_id (and so the stream key) of the derived stream of ``kind`` for ``role`` (None: the dyad).
+
+    ``of`` is the modality a measure is of (synchrony in EDA, in heart rate ...): one stream each, so no
+    stream mixes modalities.
+    """
+    return f"dyadscope:feature:{kind}:{role or DYAD}" + (f":{of}" if of else "")
 
 
-def derived_stream_info(kind: str, role: Role | None, fields: tuple[str, ...]) -> StreamInfo:
+def derived_stream_info(kind: str, role: Role | None, fields: tuple[str, ...], of: str | None = None) -> StreamInfo:
     """The stream that carries one kind of derived measure of one role (or of the dyad), a channel per field.
 
     Channel units come from the codebook (:mod:`dyadscope.stream.kinds`); empty where a field has none.
     """
     return StreamInfo(
-        name=f"DyadScope {kind} {role or DYAD}",
+        name=f"DyadScope {kind} {of + ' ' if of else ''}{role or DYAD}",
         modality=FEATURE_MODALITY,
         channel_count=len(fields),
         nominal_rate=0.0,
         channel_format="double64",
-        source_id=derived_source_id(kind, role),
+        source_id=derived_source_id(kind, role, of),
         role=role,
         channel_labels=fields,
         units=tuple(kinds.unit(kind, field) or "" for field in fields),
     )
+
+
+#: Text fields a derived stream still carries, as numbers: who leads is +1 (the patient), -1 (the therapist), 0.
+ROLE_CODES: dict[str, dict[str | None, float]] = {"leader": {"patient": 1.0, "therapist": -1.0, None: 0.0}}
+
+
+def derived_fields(kind: str, data: Mapping[str, Any]) -> tuple[str, ...]:
+    """The channels of ``kind``'s derived stream: every number, yes/no and coded field the codebook gives it.
+
+    From the codebook rather than the first event, so a field that is None at first (a chance level
+    while its surrogates are too few) still has its channel; a kind the codebook lacks keeps the
+    first event's numbers.
+    """
+    known = kinds.KINDS.get(kind)
+    if known is None:
+        return tuple(sorted(k for k, v in data.items() if derived_value(k, v) is not None))
+    numeric = ("float", "int", "bool")
+    return tuple(
+        name for name, f in known.fields.items() if f.type.removesuffix(" | null") in numeric or name in ROLE_CODES
+    )
+
+
+def derived_value(name: str, value: Any) -> float | None:
+    """A field's value on its derived channel (NaN for None), or None if it has no number."""
+    if name in ROLE_CODES:
+        return ROLE_CODES[name].get(value, math.nan)
+    if value is None:
+        return math.nan
+    if isinstance(value, (bool, np.bool_)):
+        return float(value)
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        return float(value)
+    return None
 
 
 def is_derived(info: StreamInfo) -> bool:

@@ -133,10 +133,22 @@ def stream_header_xml(
         desc = ET.SubElement(root, "desc")
     if info.role is not None and not schema.is_derived(info):
         _label_sensor_channels(desc, info)
+        _declare_role(desc, info.role)
     for old in desc.findall(schema.DESC_ELEMENT):  # a sender's header copied from one of our files
         desc.remove(old)
     _add_fields(ET.SubElement(desc, schema.DESC_ELEMENT), schema.desc_fields(info, metadata))
     return ET.tostring(root, encoding="unicode")
+
+
+def _declare_role(desc: ET.Element, role: str) -> None:
+    """``<desc><role>`` as assigned (also by ``--assign``), where LSL ingest and other tools read a stream's person.
+
+    A replayed recording then keeps its assignments without ``--assign``.
+    """
+    element = desc.find("role")
+    if element is None:
+        element = ET.SubElement(desc, "role")
+    element.text = role
 
 
 def _label_sensor_channels(desc: ET.Element, info: StreamInfo) -> None:

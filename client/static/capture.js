@@ -8,11 +8,16 @@
 // "receiving" indicator. A lost connection is re-established by itself, with growing pauses, and
 // so is one over which the service has received no media for NO_MEDIA_MS.
 // The session's events say whether it is being recorded: the people in view see it here.
+// When it cannot capture, the page says why in words and what to do (PROBLEMS): not a secure
+// context (plain http beyond this machine), camera or microphone refused, none found or busy, or no
+// media path to the service (its UDP ports blocked). state.problem names the one shown.
 "use strict";
 
 const params = new URLSearchParams(location.search);
 const el = (id) => document.getElementById(id);
-const state = { connected: false, receiving: false, lastStatus: null, reconnects: 0, error: null, recording: false };
+const state = {
+  connected: false, receiving: false, lastStatus: null, reconnects: 0, error: null, recording: false, problem: null,
+};
 window.captureState = state;  // read by the end-to-end tests
 
 let stream = null;
@@ -20,6 +25,8 @@ let pc = null;
 let lastMessageAt = 0;
 let lastMediaAt = 0;  // when the service last reported media, or the connection was (re)made
 const NO_MEDIA_MS = 10000;
+const NO_PATH_MS = 15000;  // answered but not connected by then: no media path (the service gives up at 20 s)
+let media = null;  // where the service listens for media: {addresses, udp_ports}, from its answer
 const retry = new DyadScope.Backoff(1000, 15000);
 let retryTimer = null;
 const K = DyadScope.kindNames("recording_started", "recording_stopped");
@@ -29,7 +36,38 @@ function show(text, cls) {
   el("dot").className = cls || "";
 }
 
+const PROBLEMS = {
+  insecure: () => `This page was opened over plain http at ${location.host}, which is not a secure context: ` +
+    "the browser gives it no camera or microphone. Open the service's https:// address instead " +
+    `(https://${location.hostname}…/capture, as printed by "dyadscope serve --tls-cert …"), keeping the ` +
+    "#token part of the link. If the browser warns about the certificate, first trust the clinic CA: download " +
+    "it from /ca.pem at that https:// address and install it on this device.",
+  permission: () => "The browser was refused the camera or microphone. Allow both for this site (the camera " +
+    "icon in the address bar, or the browser's site settings), then press Start.",
+  nodevice: () => "No camera or microphone was found (or the chosen one is gone). Connect one, or choose " +
+    "\"none\" for the one this device does not have, then press Start.",
+  busy: () => "The camera or microphone cannot be opened: another app may be using it. Close that app, then " +
+    "press Start.",
+  nopath: () => "The service answered, but no media path to it opened: this device must reach UDP ports " +
+    `${media ? media.udp_ports : "(the configured media_udp_ports)"} on ` +
+    `${media ? media.addresses.join(", ") : "the service's address"}. Open them in the firewall between this ` +
+    "device and the service (or join the service's network); the page keeps trying by itself.",
+};
+
+const DEVICE_PROBLEMS = {
+  NotAllowedError: "permission", SecurityError: "permission",
+  NotFoundError: "nodevice", OverconstrainedError: "nodevice",
+  NotReadableError: "busy", AbortError: "busy",
+};
+
+function explain(problem) {
+  state.problem = problem;
+  el("help").hidden = !problem;
+  el("help").textContent = problem ? PROBLEMS[problem]() : "";
+}
+
 async function listDevices() {
+  if (!navigator.mediaDevices) return;  // not a secure context: explained at start
   const devices = await navigator.mediaDevices.enumerateDevices();
   for (const [kind, select] of [["videoinput", el("camera")], ["audioinput", el("microphone")]]) {
     const chosen = select.value;
@@ -85,6 +123,8 @@ async function connect() {
   show("connecting…", "trouble");
   const connection = new RTCPeerConnection();
   pc = connection;
+  state.lastStatus = null;  // what the last connection received says nothing about this one
+  lastMessageAt = 0;
   const channel = connection.createDataChannel("status");
   channel.onmessage = (event) => {
     state.lastStatus = JSON.parse(event.data);
@@ -92,9 +132,15 @@ async function connect() {
   };
   channel.onclose = () => { if (pc === connection) scheduleReconnect("status channel closed"); };
   stream.getTracks().forEach((track) => connection.addTrack(track, stream));
+  let everConnected = false;
   connection.onconnectionstatechange = () => {
     state.connected = connection.connectionState === "connected";
+    if (state.connected) {
+      everConnected = true;
+      if (state.problem === "nopath") explain(null);
+    }
     if (["failed", "disconnected", "closed"].includes(connection.connectionState) && pc === connection) {
+      if (!everConnected) explain("nopath");
       scheduleReconnect(`connection ${connection.connectionState}`);
     }
   };
@@ -111,7 +157,16 @@ async function connect() {
     const detail = await reply.json().catch(() => ({}));
     throw new Error(detail.detail || `the service answered ${reply.status}`);
   }
-  await connection.setRemoteDescription(await reply.json());
+  const answer = await reply.json();
+  media = answer.media || null;
+  await connection.setRemoteDescription({ sdp: answer.sdp, type: answer.type });
+  show("connecting to the service…", "trouble");
+  setTimeout(() => {
+    if (pc === connection && !everConnected) {
+      explain("nopath");
+      scheduleReconnect("no media path to the service");
+    }
+  }, NO_PATH_MS);
   lastMediaAt = Date.now();
   retry.reset();
 }
@@ -170,8 +225,21 @@ function refreshIndicator() {
 
 async function start(event) {
   if (event) event.preventDefault();
+  if (!window.isSecureContext || !navigator.mediaDevices) {
+    explain("insecure");
+    show("cannot capture: not a secure context", "trouble");
+    return;
+  }
   try {
     await openDevices();
+  } catch (err) {
+    state.error = `${err.name}: ${err.message}`;
+    explain(DEVICE_PROBLEMS[err.name] || "nodevice");
+    show("cannot capture: no camera or microphone", "trouble");
+    return;  // the person fixes it and presses Start: retrying alone would only repeat the refusal
+  }
+  explain(null);
+  try {
     await connect();
   } catch (err) {
     state.error = err.message;
@@ -187,11 +255,14 @@ async function init() {
   for (const id of ["camera", "microphone", "role", "view", "hears"]) {
     el(id).addEventListener("change", () => { if (stream) start(); });  // apply a new choice at once
   }
-  navigator.mediaDevices.addEventListener("devicechange", listDevices);
+  if (navigator.mediaDevices) navigator.mediaDevices.addEventListener("devicechange", listDevices);
+  else start();  // says at once why this page cannot capture
+  // leaving the page hangs up at once, so the service releases its UDP port now, not after its consent checks fail
+  window.addEventListener("pagehide", () => { if (pc) pc.close(); });
   setInterval(refreshIndicator, 500);
   watchRecording();
   await listDevices();
-  if (params.get("autostart") === "1") start();
+  if (params.get("autostart") === "1" && navigator.mediaDevices) start();
 }
 
 init();

@@ -8,7 +8,7 @@
 (() => {
   const DyadScope = (window.DyadScope = window.DyadScope || {});
   // The close codes of the service's websocket endpoint.
-  const CLOSE = { normal: 1000, tooBig: 1009, stale: 4400, unauthorized: 4401, forbidden: 4403, unknown: 4404 };
+  const CLOSE = { normal: 1000, tooBig: 1009, tryAgain: 1013, stale: 4400, unauthorized: 4401, forbidden: 4403, unknown: 4404 };
 
   /** The access token, from the page's fragment (never sent to a server in a URL). */
   DyadScope.token = () => new URLSearchParams(location.hash.slice(1)).get("token") || "";
@@ -81,7 +81,8 @@
       this._expect = this.lastSeq > 0 ? this._last : null;
       const after = this._expect ? this.lastSeq - 1 : 0;
       const scheme = location.protocol === "https:" ? "wss" : "ws";
-      const path = `/ws/sessions/${encodeURIComponent(this.sessionId)}?after=${after}`;
+      // batch=1: each message is an array of events, oldest first (a resume comes in few messages).
+      const path = `/ws/sessions/${encodeURIComponent(this.sessionId)}?after=${after}&batch=1`;
       const ws = (this._ws = new WebSocket(`${scheme}://${location.host}${path}`));
       ws.onopen = () => {
         // The token goes as the first message: never in a URL a proxy could log.
@@ -89,7 +90,11 @@
         this._setStatus("live", "live");
       };
       ws.onmessage = (message) => {
-        if (ws === this._ws) this._receive(JSON.parse(message.data));
+        if (ws !== this._ws) return;
+        for (const event of JSON.parse(message.data)) {
+          if (ws !== this._ws) return; // a new log: the rest of this batch belongs to the old one
+          this._receive(event);
+        }
       };
       ws.onclose = (close) => {
         if (ws !== this._ws) return; // one we dropped ourselves
@@ -130,6 +135,7 @@
       const retry = `retrying in ${Math.round(delayMs / 1000)} s`;
       if (close.code === CLOSE.unknown) this._setStatus("unknown_session", `no session ${this.sessionId}; ${retry}`);
       else if (close.code === CLOSE.tooBig) this._setStatus("reconnecting", `message too big; ${retry}`);
+      else if (close.code === CLOSE.tryAgain) this._setStatus("reconnecting", `fell behind; ${retry}`);
       else this._setStatus("reconnecting", `reconnecting… (${retry})`);
       this._timer = setTimeout(() => this._connect(), delayMs);
     }

@@ -24,9 +24,27 @@ from dyadscope.offline.export.common import unit
 from dyadscope.stream.kinds import ENVELOPE, KINDS, MARKER, Field
 from dyadscope.xdf.reader import RecordedStream
 
-#: Measure-table columns that come from the event's envelope, by column name (``t`` in analyze's tables).
-_ENVELOPE_COLUMNS = {"time": "t", "t": "t", "seq": "seq", "t_emit": "t_emit", "role": "role"}
-_TIME = {"LongName": "time", "Description": "the common clock (clock offsets applied), seconds", "Units": "s"}
+#: Measure-table columns that come from the event's envelope.
+_ENVELOPE_COLUMNS = ("seq", "role")
+#: The time columns of every table (:class:`~.tables.Timeline`), then a stream table's raw time.
+TIME_COLUMNS: Mapping[str, dict[str, str]] = {
+    "t": {
+        "LongName": "t",
+        "Description": "time on the recording's LSL clock (clock offsets applied): the t of events.jsonl",
+        "Units": "s",
+    },
+    "t_from_start": {
+        "LongName": "t_from_start",
+        "Description": "seconds since the recording's earliest sample (t minus the recording's start)",
+        "Units": "s",
+    },
+    "wall_time": {
+        "LongName": "wall_time",
+        "Description": "ISO 8601 UTC: the file header's datetime (when recording began, 1 s resolution) "
+        "plus t_from_start; only where the header gives a datetime",
+    },
+    "t_raw": {"LongName": "t_raw", "Description": "the time as the sender stamped it (its own clock)", "Units": "s"},
+}
 
 
 def column_entry(name: str, field: Field | None, what: str = "") -> dict[str, str]:
@@ -45,8 +63,11 @@ def measure_dictionary(kind: str, columns: Iterable[str]) -> dict[str, dict[str,
     fields: Mapping[str, Field] = known.fields if known is not None else {}
     out = {}
     for column in columns:
+        if column in TIME_COLUMNS:
+            out[column] = TIME_COLUMNS[column]
+            continue
         if column in _ENVELOPE_COLUMNS:
-            out[column] = column_entry(column, ENVELOPE[_ENVELOPE_COLUMNS[column]])
+            out[column] = column_entry(column, ENVELOPE[column])
             continue
         parent, _, key = column.partition(".")
         what = f"{key} of {parent}: " if key else ""
@@ -61,10 +82,10 @@ def channel_description(stream: RecordedStream, channel: int) -> str:
 
 
 def stream_dictionary(stream: RecordedStream, columns: Iterable[str]) -> dict[str, dict[str, str]]:
-    """Entries for a stream table: ``time``, ``time_raw``, ``text`` (markers) or one column per channel."""
+    """Entries for a stream table: the time columns, ``text`` (markers) or one column per channel."""
     info = stream.info
-    out = {}
-    for channel, column in enumerate(c for c in columns if c not in ("time", "time_raw")):
+    out = {c: TIME_COLUMNS[c] for c in columns if c in TIME_COLUMNS}
+    for channel, column in enumerate(c for c in columns if c not in TIME_COLUMNS):
         if column == "text":
             out[column] = {"LongName": "text", "Description": f"the marker's text, from the stream '{info.name}'"}
             continue
@@ -76,8 +97,7 @@ def stream_dictionary(stream: RecordedStream, columns: Iterable[str]) -> dict[st
         if unit(stream, channel) != "n/a":
             entry["Units"] = unit(stream, channel)
         out[column] = entry
-    raw = {"LongName": "time_raw", "Description": "the time as the sender stamped it (its own clock), seconds"}
-    return {"time": _TIME, "time_raw": {**raw, "Units": "s"}, **out}
+    return out
 
 
 def events_levels(kinds: Iterable[str]) -> dict[str, str]:

@@ -214,3 +214,13 @@ def test_offsets_pyxdf_cannot_fit_still_align_the_stream(physio, tmp_path):
 def test_real_files_on_one_clock_come_back_as_they_are(shared_data, name):
     loaded = load_recording(shared_data / "xdf" / name)
     assert on_one_clock(loaded) is loaded and loaded.notes == ()
+
+
+def test_the_rigs_signal_previews_are_no_measure_table():
+    from dyadscope.offline.export.tables import measure_tables
+
+    logged = [
+        {"seq": 1, "t": 1.0, "kind": "heart_rate", "role": "patient", "data": {"bpm": 60.0}},
+        {"seq": 2, "t": 1.1, "kind": "stream_preview", "role": "patient", "data": {"stream": "ECG"}},
+    ]
+    assert list(measure_tables(logged)) == ["heart_rate"]  # the raw stream itself is in the recording

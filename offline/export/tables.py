@@ -46,6 +46,7 @@ from dyadscope.offline.export.common import (
 )
 from dyadscope.offline.export.dictionary import measure_dictionary, stream_dictionary, write_sidecar
 from dyadscope.offline.summary import write_summary
+from dyadscope.stream import kinds
 from dyadscope.xdf.reader import RecordedStream, Recording
 
 FORMATS = ("csv", "parquet")
@@ -135,11 +136,16 @@ def measure_table(rows: list[dict[str, Any]], when: Timeline = Timeline()) -> pd
     return table.apply(_uniform)
 
 
+#: Logged kinds that are no measure: the rig's decimated raw-signal previews (the raw streams hold the signal).
+NOT_MEASURES = frozenset({kinds.STREAM_PREVIEW})
+
+
 def measure_tables(logged: Iterable[dict[str, Any]], when: Timeline = Timeline()) -> dict[str, pd.DataFrame]:
-    """One table per feature kind from the event log (:func:`measure_table`)."""
+    """One table per feature kind from the event log (:func:`measure_table`), previews left out."""
     by_kind: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for event in logged:
-        by_kind[event["kind"]].append(event)
+        if event["kind"] not in NOT_MEASURES:
+            by_kind[event["kind"]].append(event)
     return {kind: measure_table(rows, when) for kind, rows in by_kind.items()}
 
 

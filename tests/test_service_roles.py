@@ -57,7 +57,20 @@ TABLE = [
      {"boss": (503, 503), "tina": (503, 403), "rita": (503, 503), "rex": (403, 403)}),  # 503: no speaker encoder
     ("DELETE", "/api/sessions/{s}/speakers/patient", None,
      {"boss": (503, 503), "tina": (503, 403), "rita": (503, 503), "rex": (403, 403)}),
+    ("GET", "/api/sessions/{s}/speakers", None,
+     {"boss": (503, 503), "tina": (503, 403), "rita": (503, 503), "rex": (403, 403)}),  # 503: no speaker encoder
+    ("POST", "/api/sessions/{s}/assignments", {},
+     {"boss": (422, 422), "tina": (422, 403), "rita": (422, 422), "rex": (403, 403)}),  # 422: past the check
+    ("DELETE", "/api/sessions/{s}/recording", None,
+     {"boss": (200, 200), "tina": (200, 403), "rita": (200, 200), "rex": (403, 403)}),
+    ("POST", "/api/sessions/{s}/recording", {"subject": "not an id!", "session": "1"},
+     {"boss": (422, 422), "tina": (422, 403), "rita": (422, 422), "rex": (403, 403)}),
     ("GET", "/api/sessions", None, {"boss": 200, "tina": 200, "rita": 200, "rex": 403}),
+    ("GET", "/api/streams", None, {"boss": 200, "tina": 403, "rita": 200, "rex": 403}),
+    ("GET", "/api/rigs", None, {"boss": 200, "tina": 403, "rita": 200, "rex": 403}),
+    ("PUT", "/api/rigs/room2", {}, {"boss": 422, "tina": 403, "rita": 422, "rex": 403}),
+    ("GET", "/api/audit/verify", None, {"boss": 200, "tina": 403, "rita": 403, "rex": 403}),
+    ("GET", "/metrics", None, {"boss": 200, "tina": 403, "rita": 403, "rex": 403}),
     ("POST", "/api/sessions", {"id": "new-{who}", "lsl": False}, {"boss": 201, "tina": 403, "rita": 201, "rex": 403}),
     ("GET", "/api/audit", None, {"boss": 200, "tina": 403, "rita": 403, "rex": 403}),
     ("GET", "/api/recordings", None, {"boss": 200, "tina": 403, "rita": 403, "rex": 200}),
@@ -77,6 +90,15 @@ def test_each_role_may_do_what_its_role_allows(clinic, method, route, body, expe
             payload = json.loads(json.dumps(body).replace("{who}", who)) if body else None
             statuses.append(httpx.request(method, url, json=payload, headers=headers).status_code)
         assert tuple(statuses) == (wanted if isinstance(wanted, tuple) else (wanted,)), who
+
+
+def test_only_those_who_run_a_session_may_stop_it(clinic):
+    service, tokens, _ = clinic
+    stop = lambda who, s: httpx.delete(f"{service.base}/api/sessions/{s}",  # noqa: E731
+                                       headers={"Authorization": f"Bearer {tokens[who]}"}).status_code  # fmt: skip
+    assert (stop("rex", "own"), stop("tina", "other")) == (403, 403)
+    assert (stop("tina", "own"), stop("rita", "other")) == (204, 204)
+    assert service.service.manager.all() == []
 
 
 def test_a_therapist_lists_only_their_sessions_and_others_see_no_measures(clinic):

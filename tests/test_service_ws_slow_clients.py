@@ -49,7 +49,7 @@ class RawClient:
             except (BrokenPipeError, ConnectionResetError):
                 return  # the server closed first (after its close frame): nothing to answer
 
-    def _read(self) -> None:
+    def _read(self, answer: bool = True) -> None:
         data = self.sock.recv(1 << 16)
         if data:
             self.protocol.receive_data(data)
@@ -58,12 +58,18 @@ class RawClient:
         for event in self.protocol.events_received():
             if getattr(event, "opcode", None) is Opcode.TEXT:
                 self.messages.append(event.data.decode())
-        self._flush()  # pongs, and the answer to a close
+        if answer:
+            self._flush()  # pongs, and the answer to a close
 
-    def read_until(self, done) -> None:
-        """Read (answering pings) until ``done()`` or the connection closes."""
+    def read_until(self, done, answer: bool = True) -> None:
+        """Read until ``done()`` or the connection closes; ``answer``: answer pings on the way.
+
+        A client that was closed while it did not read must read up to the close frame before it
+        answers anything: pongs to the pings still in its buffer would reach a socket the service
+        has closed, whose reset drops what the client has not read yet.
+        """
         while not done() and self.protocol.state is not State.CLOSED and self.protocol.close_rcvd is None:
-            self._read()
+            self._read(answer)
 
     def events(self) -> list[dict]:
         out: list[dict] = []
@@ -116,7 +122,7 @@ def test_a_client_that_stops_reading_gets_1013_and_the_others_keep_receiving(mak
         _emit(service, "s1", 5)
         # The calm client keeps getting everything, in order, once.
         assert [json.loads(calm.recv(timeout=30))["seq"] for _ in range(5)] == list(range(emitted + 1, emitted + 6))
-    slow.read_until(lambda: False)  # now it reads: what it was sent, then the close
+    slow.read_until(lambda: False, answer=False)  # now it reads: what it was sent, then the close
     assert slow.protocol.close_rcvd is not None and slow.protocol.close_rcvd.code == 1013
     assert "after=" in slow.protocol.close_rcvd.reason
     got = _seqs(slow.events())

@@ -4,7 +4,10 @@
    BlazeFace full and short range against the old path, OpenCV's Haar
    cascade with the settings DyadScope used (gray, equalised, searched at
    400 px wide, scale step 1.15, 5 neighbours, faces ≥ 8 % of the width),
-   side by side in this run. The Haar reference lives only here.
+   side by side in this run. The Haar reference lives only here. OpenCV 5
+   has no Haar cascades, so with ``--haar-opencv DIR`` (an OpenCV 4 installed
+   there: ``pip install --target DIR 'opencv-python-headless<5'``) the same
+   frames are timed through it in a child process of this run.
 2. FaceMesh per face (crop, inference, pose) and the aligned crop.
 3. The face pipeline per face (detection every 5th frame, template tracking,
    mesh, aligned crop, fer affect, smoothing): frames/s.
@@ -16,7 +19,7 @@
 
 Models and OpenCV run single-threaded, as the service does on a shared CPU.
 
-    .venv/bin/python benchmarks/bench_face.py [--quick]
+    .venv/bin/python benchmarks/bench_face.py [--quick] [--haar-opencv DIR]
 """
 
 from __future__ import annotations
@@ -74,13 +77,33 @@ def per_call_ms(call, frames: list[np.ndarray]) -> float:
     return best * 1000
 
 
-def bench_detection(library: ModelLibrary, frames: list[np.ndarray]) -> list[tuple[str, str]]:
-    """Detection per frame; the Haar reference only where this OpenCV still has it (it left cv2 in 5.0)."""
-    haar = None
-    if hasattr(cv2, "CascadeClassifier"):
-        cascade = cv2.CascadeClassifier(str(Path(cv2.data.haarcascades) / "haarcascade_frontalface_default.xml"))
-        haar = per_call_ms(lambda f: haar_detect(cascade, f), frames)
-    rows = [("detection: Haar (old path), ms/frame", f"{haar:.1f}" if haar else f"not in OpenCV {cv2.__version__}")]
+def haar_ms(frames: list[np.ndarray]) -> float | None:
+    """The Haar path's ms per frame with this process's OpenCV; None where it has no cascades (OpenCV 5)."""
+    if not hasattr(cv2, "CascadeClassifier"):
+        return None
+    cascade = cv2.CascadeClassifier(str(Path(cv2.data.haarcascades) / "haarcascade_frontalface_default.xml"))
+    return per_call_ms(lambda f: haar_detect(cascade, f), frames)
+
+
+def haar_ms_with(opencv_dir: Path, frames: list[np.ndarray]) -> tuple[float, str]:
+    """:func:`haar_ms` in a child process whose OpenCV comes from ``opencv_dir``; (ms, its OpenCV version)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        np.save(Path(tmp) / "frames.npy", np.stack(frames))
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(opencv_dir), os.environ.get("PYTHONPATH", "")])}
+        done = subprocess.run(
+            [sys.executable, __file__, "--haar-frames", str(Path(tmp) / "frames.npy")],
+            env=env, capture_output=True, text=True, check=True,
+        )  # fmt: skip
+    ms, version = done.stdout.split()
+    return float(ms), version
+
+
+def bench_detection(library: ModelLibrary, frames: list[np.ndarray], opencv_dir: Path | None) -> list[tuple[str, str]]:
+    """Detection per frame, against the Haar reference in this OpenCV or the one in ``opencv_dir``."""
+    haar, version = haar_ms(frames), cv2.__version__
+    if haar is None and opencv_dir is not None:
+        haar, version = haar_ms_with(opencv_dir, frames)
+    rows = [(f"detection: Haar (old path, OpenCV {version}), ms/frame", f"{haar:.1f}" if haar else "no Haar here")]
     for name in ("blazeface_full", "blazeface_short"):
         detector = load_detector(library, name)
         ms = per_call_ms(detector.detect, frames)
@@ -159,15 +182,23 @@ def bench_live(model_dir: Path, short_s: float, long_s: float) -> list[tuple[str
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="short runs")
+    parser.add_argument(
+        "--haar-opencv", type=Path, metavar="DIR", default=os.environ.get("DYADSCOPE_HAAR_OPENCV") or None,
+        help="an OpenCV 4 for the Haar reference (default $DYADSCOPE_HAAR_OPENCV)",
+    )  # fmt: skip
+    parser.add_argument("--haar-frames", type=Path, help=argparse.SUPPRESS)  # the child process of --haar-opencv
     args = parser.parse_args()
     cv2.setNumThreads(1)
+    if args.haar_frames:
+        print(f"{haar_ms(list(np.load(args.haar_frames))):.3f} {cv2.__version__}")
+        return
     model_dir = default_model_dir()
     if not all((model_dir / f"{name}.onnx").is_file() for name in DEFAULT_MODELS):
         build_defaults(model_dir)
     library = ModelLibrary(model_dir, RuntimeOptions(intra_op_threads=1))
     base = face_frame()
     frames = [np.roll(base, (i % 20) - 10, axis=1) for i in range(30 if args.quick else 150)]
-    rows = bench_detection(library, frames)
+    rows = bench_detection(library, frames, args.haar_opencv)
     rows += bench_mesh(library, frames)
     rows += bench_pipeline(library, frames * (1 if args.quick else 4))
     rows += bench_live(model_dir, 5.0, 10.0 if args.quick else 35.0)

@@ -25,7 +25,8 @@ def test_the_admin_sees_the_trail_and_a_broken_chain(make_service, tmp_path):
     service = make_service(data_dir=tmp_path)
     browser = Chromium(f"{service.base}/login", tmp_path / "profile")
     try:
-        browser.wait_for("document.readyState === 'complete'")
+        # the login page itself, not the about:blank Chromium starts on (also 'complete'), where fetch has no origin
+        browser.wait_for("location.pathname === '/login' && document.readyState === 'complete'")
         _log_in(browser, "boss")
         shown = "document.getElementById('filter').dataset.shown"
         browser.wait_for(f"location.pathname === '/audit' && {shown} === '1'")

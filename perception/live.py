@@ -46,8 +46,7 @@ log = logging.getLogger(__name__)
 class LivePerception:
     """The analyzers of every camera and microphone, over one model engine.
 
-    ``detect_every``: offline, the face detector runs every this many frames
-    and faces are tracked in between; ``detect_interval_s``: live, a
+    ``detect_interval_s``: live, a
     background detection starts at most this often while someone the camera
     sees has no meshed face, ``tracked_detect_interval_s`` while everyone's
     face is tracked and found by FaceMesh; ``face_interval_s``: live, the
@@ -64,7 +63,6 @@ class LivePerception:
     def __init__(
         self,
         engine: ModelEngine,
-        detect_every: int = 5,
         detect_interval_s: float = 0.2,
         detector: str = DEFAULT_FACE_DETECTOR,
         tracked_detect_interval_s: float = 1.0,
@@ -72,7 +70,6 @@ class LivePerception:
     ):
         cv2.setNumThreads(1)
         self.engine = engine
-        self.detect_every = detect_every
         self.detect_interval_s = detect_interval_s
         self.tracked_detect_interval_s = tracked_detect_interval_s
         self.face_interval_s = face_interval_s
@@ -97,15 +94,13 @@ class LivePerception:
                     return None
         return SpeakerRoom(Speakers(self._encoder))
 
-    def face_analyzer(self, view: CameraView, live: bool = False) -> FaceAnalyzer:
-        """A new camera's face analysis; ``live``: detections come from outside, crops go through the batcher."""
-        model = self.engine.face_model
-        mesher = self.face_mesher
-        if not live:
-            tracker = FaceTracker(self.face_detector, detect_every=self.detect_every)
-            return FaceAnalyzer(view, model, tracker, mesher=mesher)
+    def face_analyzer(self, view: CameraView) -> FaceAnalyzer:
+        """A new camera's face analysis: detections come from outside (the camera's background detection), crops
+        go through the batcher."""
         tracker = FaceTracker(self.face_detector, detect_every=0)
-        return FaceAnalyzer(view, model, tracker, score=self.engine.score_faces, mesher=mesher)
+        return FaceAnalyzer(
+            view, self.engine.face_model, tracker, score=self.engine.score_faces, mesher=self.face_mesher
+        )
 
     def voice_analyzer(self, role: Role | None, room: SpeakerRoom | None = None) -> VoiceAnalyzer:
         """A new microphone's voice analysis (``role`` None: shared); its VAD windows go through the shared batcher."""
@@ -141,7 +136,7 @@ class MediaAnalysis:
         view = CameraView(roles)
         p = self.perception
         track = CameraAnalysis(
-            p.face_analyzer(view, live=True),
+            p.face_analyzer(view),
             MotionEnergy(view),
             p.face_detector,
             p.detect_interval_s,
